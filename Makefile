@@ -1,0 +1,31 @@
+# `make demo` and `make test` work from a fresh clone: they create .venv and install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BACKENDS := torch tensorflow jax
+REQS := backends/torch.txt backends/tensorflow.txt backends/jax.txt backends/test.txt
+
+.PHONY: setup demo test test-torch test-tensorflow test-jax bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml $(REQS)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check $(addprefix -r ,$(REQS)) -e .
+	touch $@
+
+demo: setup
+	$(PY) notebooks/quicktour.py
+
+test: setup
+	@for b in $(BACKENDS); do PY=$(PY) backends/run_suite.sh $$b || exit 1; done
+
+test-%: setup
+	PY=$(PY) backends/run_suite.sh $*
+
+bench: setup
+	$(PY) -m pip install -q --disable-pip-version-check keras-hub
+	$(PY) benchmarks/bench_encoder.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,28 @@
+"""Backend shim: the one place that knows which framework Keras runs on.
+
+The module for the active backend (``KERAS_BACKEND``: torch, tensorflow or jax) is
+picked once at import; each module defines the same functions:
+
+- ``is_tensor(x)``: whether ``x`` is a tensor of this backend.
+- ``to_numpy(x)``: a numpy array from a backend tensor.
+- ``inference_mode()``: a context manager that turns off gradient tracking.
+- ``compile_function(fn)``: ``fn`` compiled for repeated calls with same-shaped inputs.
+"""
+
+import importlib
+
+import keras
+
+from keras_tfm.backend.tensors import to_framework_tensor  # noqa: F401
+
+BACKEND = keras.backend.backend()
+if BACKEND not in ("torch", "tensorflow", "jax"):
+    raise ImportError(
+        f"keras_tfm supports KERAS_BACKEND=torch, tensorflow or jax; Keras is set to {BACKEND!r}."
+    )
+
+_impl = importlib.import_module(f"keras_tfm.backend.{BACKEND}")
+is_tensor = _impl.is_tensor
+to_numpy = _impl.to_numpy
+inference_mode = _impl.inference_mode
+compile_function = _impl.compile_function

@@ -1,0 +1,1 @@
+"""Checkpoint files: finding them (local folder or hub cache) and reading / writing tensors."""

@@ -1,0 +1,24 @@
+"""Task heads shared by the encoder architectures."""
+
+import keras
+from keras import ops
+
+from keras_tfm.layers.activations import get_activation, normal_init
+
+
+class MaskedLMHead(keras.layers.Layer):
+    """dense -> activation -> LayerNorm -> logits on the tied input embedding matrix (+ bias)."""
+
+    def __init__(self, hidden_size, vocab_size, activation="gelu", layer_norm_eps=1e-12, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(hidden_size, kernel_initializer=normal_init(initializer_range), dtype=self.dtype_policy)
+        self.norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, dtype=self.dtype_policy)
+        self.activation = get_activation(activation)
+        self.vocab_size = vocab_size
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
+
+    def call(self, x, embedding_matrix):
+        h = self.norm(self.activation(self.dense(x)))
+        return ops.matmul(h, ops.transpose(ops.cast(embedding_matrix, h.dtype))) + ops.cast(self.bias, h.dtype)

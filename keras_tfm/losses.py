@@ -1,0 +1,50 @@
+"""Task losses, computed as Hugging Face computes them (ignore index -100 included)."""
+
+from keras import ops
+
+IGNORE_INDEX = -100
+
+
+def cross_entropy(logits, labels):
+    """Mean cross-entropy over positions whose label is not -100. logits (..., C), labels (...)."""
+    logits = ops.cast(ops.reshape(logits, (-1, ops.shape(logits)[-1])), "float32")
+    labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+    valid = ops.not_equal(labels, IGNORE_INDEX)
+    safe = ops.where(valid, labels, 0)
+    log_probs = ops.log_softmax(logits, axis=-1)
+    picked = ops.take_along_axis(log_probs, safe[:, None], axis=-1)[:, 0]
+    weights = ops.cast(valid, "float32")
+    return -ops.sum(picked * weights) / ops.maximum(ops.sum(weights), 1.0)
+
+
+def sequence_classification_loss(logits, labels, config):
+    """Loss by ``config.problem_type``, inferred as HF does when unset."""
+    problem_type = config.problem_type
+    if problem_type is None:
+        if config.num_labels == 1:
+            problem_type = "regression"
+        elif "int" in str(ops.convert_to_tensor(labels).dtype):
+            problem_type = "single_label_classification"
+        else:
+            problem_type = "multi_label_classification"
+    logits = ops.cast(logits, "float32")
+    if problem_type == "regression":
+        labels = ops.cast(labels, "float32")
+        if config.num_labels == 1:
+            return ops.mean(ops.square(ops.squeeze(logits, -1) - ops.reshape(labels, (-1,))))
+        return ops.mean(ops.square(logits - labels))
+    if problem_type == "single_label_classification":
+        return cross_entropy(logits, labels)
+    labels = ops.cast(labels, "float32")  # multi-label: sigmoid + binary cross-entropy with logits
+    return ops.mean(ops.maximum(logits, 0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits))))
+
+
+def span_loss(start_logits, end_logits, start_positions, end_positions):
+    """Question answering: mean of start and end cross-entropies; out-of-range positions ignored."""
+    length = ops.shape(start_logits)[1]
+
+    def clamp(p):  # HF clamps to [0, length] and ignores index `length`
+        p = ops.clip(ops.reshape(ops.cast(p, "int32"), (-1,)), 0, length)
+        return ops.where(ops.equal(p, length), IGNORE_INDEX, p)
+
+    return (cross_entropy(start_logits, clamp(start_positions)) + cross_entropy(end_logits, clamp(end_positions))) / 2

@@ -1,0 +1,55 @@
+"""Model outputs: ordered mappings with attribute access, as in Hugging Face.
+
+``out.logits``, ``out["logits"]``, ``out[0]`` and ``out.to_tuple()`` all work; fields
+that are None are left out of the mapping (and so of ``to_tuple``), as HF does.
+"""
+
+from collections import OrderedDict
+
+
+class ModelOutput(OrderedDict):
+    fields = ()
+
+    def __init__(self, *args, **kwargs):
+        unknown = set(kwargs) - set(self.fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}.")
+        super().__init__((k, kwargs[k]) for k in self.fields if kwargs.get(k) is not None)
+
+    def __getattr__(self, key):
+        if key in self:
+            return self[key]
+        if key in type(self).fields:
+            return None
+        raise AttributeError(f"{type(self).__name__} has no attribute {key!r}")
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)):
+            return self.to_tuple()[key]
+        return super().__getitem__(key)
+
+    def to_tuple(self):
+        return tuple(self.values())
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), dict(self)))
+
+
+def _rebuild(cls, items):
+    return cls(**items)
+
+
+def _output(name, *fields):
+    return type(name, (ModelOutput,), {"fields": fields, "__doc__": f"Output fields: {', '.join(fields)}."})
+
+
+BaseModelOutput = _output("BaseModelOutput", "last_hidden_state", "hidden_states", "attentions")
+BaseModelOutputWithPooling = _output(
+    "BaseModelOutputWithPooling", "last_hidden_state", "pooler_output", "hidden_states", "attentions"
+)
+SequenceClassifierOutput = _output("SequenceClassifierOutput", "loss", "logits", "hidden_states", "attentions")
+TokenClassifierOutput = _output("TokenClassifierOutput", "loss", "logits", "hidden_states", "attentions")
+MaskedLMOutput = _output("MaskedLMOutput", "loss", "logits", "hidden_states", "attentions")
+QuestionAnsweringModelOutput = _output(
+    "QuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", "hidden_states", "attentions"
+)

@@ -1,0 +1,224 @@
+"""``PreTrainedModel``: a Keras 3 model with Hugging Face's loading, saving and calling habits.
+
+On the torch backend a Keras layer is a ``torch.nn.Module``, so ``.eval()``,
+``.parameters()`` and ``torch.no_grad()`` work on every model here.
+"""
+
+import copy
+import logging
+import os
+
+import keras
+import numpy as np
+
+from keras_tfm import backend
+from keras_tfm.checkpoints.state_dict import CheckpointError, load_state_dict, save_state_dict
+from keras_tfm.configuration_utils import PretrainedConfig, pop_hub_kwargs
+
+logger = logging.getLogger(__name__)
+
+DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "auto": None}
+
+
+def _normalize_dtype(dtype):
+    if dtype is None or isinstance(dtype, keras.DTypePolicy):
+        return dtype
+    name = str(dtype).replace("torch.", "").replace("<dtype: '", "").rstrip("'>")
+    if name not in DTYPES:
+        raise ValueError(f"dtype={dtype!r} is not supported; use one of {sorted(DTYPES)}.")
+    return DTYPES[name]
+
+
+def named_variables(layer):
+    """``{path: variable}`` named by attribute names (``backbone.encoder.layers.0.attention...``).
+
+    Paths come from the Python attribute structure, not from Keras layer names, so they
+    are the same for every instance. A variable reachable twice (tied weights) keeps
+    its first path.
+    """
+    found, seen = {}, set()
+
+    def walk(obj, prefix):
+        if isinstance(obj, keras.layers.Layer):
+            if id(obj) in seen:
+                return
+            seen.add(id(obj))
+            for v in obj._trainable_variables + obj._non_trainable_variables:
+                found.setdefault(prefix + v.name, v)
+            # On the torch backend, sub-layers live in torch's `_modules`, not `__dict__`.
+            attributes = {**vars(obj), **getattr(obj, "_modules", {})}
+            for attr, value in attributes.items():
+                if not attr.startswith("_") and attr != "config":
+                    walk(value, f"{prefix}{attr}.")
+        elif isinstance(obj, (list, tuple)):
+            for i, item in enumerate(obj):
+                walk(item, f"{prefix}{i}.")
+
+    walk(layer, "")
+    return found
+
+
+class PreTrainedModel(keras.Model):
+    """Base class of every model: ``from_pretrained``, ``save_pretrained``, HF-style calls.
+
+    Subclasses set ``config_class``, ``base_model_prefix``, ``weight_map`` (a
+    ``WeightMap``) and implement ``call`` returning a ``ModelOutput``.
+    """
+
+    config_class = PretrainedConfig
+    base_model_prefix = ""
+    weight_map = None
+    main_input_name = "input_ids"
+
+    def __init__(self, config, dtype=None, **kwargs):
+        if not isinstance(config, PretrainedConfig):
+            raise TypeError(f"{type(self).__name__} expects a {self.config_class.__name__}, got {type(config).__name__}.")
+        super().__init__(dtype=_normalize_dtype(dtype), **kwargs)
+        self.config = config
+
+    # ---- calling -------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        # Accept numpy arrays, python lists and backend tensors alike, as HF users pass them.
+        return_dict = kwargs.pop("return_dict", None)
+        args = [_as_input(a) for a in args]
+        kwargs = {k: _as_input(v) for k, v in kwargs.items()}
+        outputs = super().__call__(*args, **kwargs)
+        return outputs.to_tuple() if return_dict is False else outputs
+
+    def dummy_inputs(self):
+        return {"input_ids": np.array([[1, 2]], dtype="int32")}
+
+    def build_weights(self):
+        """Creates every variable by running the model once on a tiny input."""
+        if not self.built or not self.weights:
+            with backend.inference_mode():
+                self(**self.dummy_inputs())
+        return self
+
+    @property
+    def base_model(self):
+        return getattr(self, "backbone", self)
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "dtype": self.dtype_policy.name}
+
+    @classmethod
+    def from_config(cls, config, **kwargs):
+        """Builds a randomly initialised model from a config (HF) or a Keras config dict."""
+        if isinstance(config, dict) and "config" in config:  # Keras deserialization
+            return cls(cls.config_class.from_dict(config["config"]), dtype=config.get("dtype"))
+        if isinstance(config, dict):
+            config = cls.config_class.from_dict(config)
+        return cls(config, **kwargs).build_weights()
+
+    def num_parameters(self):
+        return int(sum(np.prod(v.shape) for v in named_variables(self).values()))
+
+    # ---- weights in HF names --------------------------------------------------------
+    def state_dict_hf(self):
+        """``{hf_name: numpy array}`` in Hugging Face PyTorch names and layouts."""
+        self.build_weights()
+        out = {}
+        for path, variable in named_variables(self).items():
+            name = self.weight_map.hf_name(path)
+            out[name] = self.weight_map.transform_for(path).to_hf(backend.to_numpy(keras.ops.convert_to_numpy(variable.value)))
+        return out
+
+    def load_state_dict_hf(self, state, ignore_mismatched_sizes=False):
+        """Assigns weights from ``{hf_name: array}``; returns the loading report.
+
+        The report has HF's keys: ``missing_keys`` (variables left at their fresh
+        initialisation), ``unexpected_keys`` (checkpoint tensors not used) and
+        ``mismatched_keys``.
+        """
+        self.build_weights()
+        variables = named_variables(self)
+        loaded, unexpected, mismatched = set(), [], []
+        for name in state:
+            path = self.weight_map.keras_path(name)
+            if path is None:
+                continue  # known and deliberately skipped (buffers, tied weights)
+            if path is False or path not in variables:
+                unexpected.append(name)
+                continue
+            variable = variables[path]
+            array = self.weight_map.transform_for(path).to_keras(state[name])
+            if tuple(array.shape) != tuple(variable.shape):
+                if ignore_mismatched_sizes:
+                    mismatched.append((name, tuple(array.shape), tuple(variable.shape)))
+                    continue
+                where = state.file_of(name) if hasattr(state, "file_of") else "the checkpoint"
+                raise CheckpointError(
+                    f"Tensor {name!r} in {where} has shape {tuple(np.shape(state[name]))}, but the model "
+                    f"({type(self).__name__}) needs {tuple(variable.shape)} after conversion (variable "
+                    f"{path!r}). Check the config, or pass ignore_mismatched_sizes=True to reinitialise it."
+                )
+            variable.assign(array.astype(variable.dtype) if hasattr(array, "astype") else array)
+            loaded.add(path)
+        missing = [self.weight_map.hf_name(p) for p in variables if p not in loaded]
+        return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched}
+
+    # ---- from_pretrained / save_pretrained -------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *, config=None, dtype=None, torch_dtype=None,
+                        ignore_mismatched_sizes=False, output_loading_info=False, **kwargs):
+        """Loads a model from a local folder or a hub id, as ``transformers`` does.
+
+        Extra keyword arguments override config fields (``num_labels=5``,
+        ``id2label=...``, ``output_hidden_states=True``); hub arguments are
+        ``revision``, ``cache_dir``, ``local_files_only``, ``token``, ``subfolder``.
+        """
+        hub_kwargs = pop_hub_kwargs(kwargs)
+        for flag in ("from_pt", "from_tf", "from_flax", "use_safetensors", "trust_remote_code"):
+            value = kwargs.pop(flag, None)
+            if flag == "trust_remote_code" and value:
+                raise ValueError("trust_remote_code=True is not supported: keras_tfm never runs code from a checkpoint.")
+            if flag in ("from_tf", "from_flax") and value:
+                raise NotImplementedError(f"{flag}=True: reading TensorFlow / Flax checkpoints is not implemented yet.")
+        if config is None:
+            config = cls.config_class.from_pretrained(pretrained_model_name_or_path, **hub_kwargs, **kwargs)
+        else:
+            config = cls.config_class.from_dict(config.to_dict(), **kwargs) if kwargs else copy.deepcopy(config)
+        state = load_state_dict(pretrained_model_name_or_path, **hub_kwargs)
+        model = cls(config, dtype=dtype or torch_dtype)
+        info = model.load_state_dict_hf(state, ignore_mismatched_sizes=ignore_mismatched_sizes)
+        _report_loading(cls.__name__, pretrained_model_name_or_path, info)
+        model.name_or_path = os.fspath(pretrained_model_name_or_path)
+        return (model, info) if output_loading_info else model
+
+    def save_pretrained(self, save_directory, max_shard_size="5GB", safe_serialization=True):
+        """Writes ``config.json`` and the weights in HF PyTorch layout, loadable by ``transformers``."""
+        save_directory = os.fspath(save_directory)
+        if os.path.isfile(save_directory):
+            raise NotADirectoryError(f"save_pretrained: {save_directory!r} is a file, not a folder.")
+        tensors = self.state_dict_hf()  # computed first: a failure here writes nothing
+        os.makedirs(save_directory, exist_ok=True)
+        config = copy.deepcopy(self.config)
+        config.architectures = [type(self).__name__]
+        config.dtype = self.dtype_policy.variable_dtype
+        config.save_pretrained(save_directory)
+        save_state_dict(tensors, save_directory, max_shard_size=max_shard_size, safe_serialization=safe_serialization)
+
+
+def _as_input(value):
+    if isinstance(value, (list, tuple)) and value and not isinstance(value[0], str):
+        return np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype == np.int64:
+        return value.astype("int32")
+    return value
+
+
+def _report_loading(cls_name, path, info):
+    if info["unexpected_keys"]:
+        logger.warning(
+            "Some weights of %s were not used when initializing %s: %s", path, cls_name, info["unexpected_keys"]
+        )
+    if info["missing_keys"]:
+        logger.warning(
+            "Some weights of %s were not initialized from the checkpoint at %s and are newly initialized: %s\n"
+            "You should probably TRAIN this model on a down-stream task to be able to use it for predictions "
+            "and inference.",
+            cls_name, path, info["missing_keys"],
+        )
+    for name, got, want in info["mismatched_keys"]:
+        logger.warning("%s: %s has shape %s in the checkpoint, %s in the model; newly initialized.", cls_name, name, got, want)

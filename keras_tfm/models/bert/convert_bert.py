@@ -1,0 +1,36 @@
+"""BERT: Hugging Face PyTorch names <-> keras_tfm variable paths."""
+
+from keras_tfm.checkpoints.weight_map import Rule, embedding, layer_norm, linear
+
+LAYER = "encoder.layer.{i}"
+KLAYER = "encoder.layers.{i}"
+
+BACKBONE = [
+    *embedding("embeddings.word_embeddings", "embeddings.token_embedding"),
+    *embedding("embeddings.position_embeddings", "embeddings.position_embedding"),
+    *embedding("embeddings.token_type_embeddings", "embeddings.segment_embedding"),
+    *layer_norm("embeddings.LayerNorm", "embeddings.norm"),
+    *linear(f"{LAYER}.attention.self.query", f"{KLAYER}.attention.query"),
+    *linear(f"{LAYER}.attention.self.key", f"{KLAYER}.attention.key"),
+    *linear(f"{LAYER}.attention.self.value", f"{KLAYER}.attention.value"),
+    *linear(f"{LAYER}.attention.output.dense", f"{KLAYER}.attention.output_dense"),
+    *layer_norm(f"{LAYER}.attention.output.LayerNorm", f"{KLAYER}.attention_norm"),
+    *linear(f"{LAYER}.intermediate.dense", f"{KLAYER}.ffn_up"),
+    *linear(f"{LAYER}.output.dense", f"{KLAYER}.ffn_down"),
+    *layer_norm(f"{LAYER}.output.LayerNorm", f"{KLAYER}.ffn_norm"),
+    *linear("pooler.dense", "pooler"),
+    Rule("embeddings.position_ids", None),  # a buffer in older checkpoints
+    Rule("embeddings.token_type_ids", None),
+]
+
+CLASSIFIER = linear("classifier", "classifier")
+QA = linear("qa_outputs", "qa_outputs")
+MASKED_LM = [
+    *linear("cls.predictions.transform.dense", "lm_head.dense"),
+    *layer_norm("cls.predictions.transform.LayerNorm", "lm_head.norm"),
+    Rule("cls.predictions.bias", "lm_head.bias"),
+    Rule("cls.predictions.decoder.weight", None),  # tied to the word embeddings
+    Rule("cls.predictions.decoder.bias", None),  # tied to cls.predictions.bias
+    Rule("cls.seq_relationship.weight", None),  # pre-training NSP head, unused by MaskedLM
+    Rule("cls.seq_relationship.bias", None),
+]

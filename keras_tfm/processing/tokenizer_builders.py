@@ -1,0 +1,210 @@
+"""Builds a ``tokenizers.Tokenizer`` from vocabulary files when a model has no tokenizer.json.
+
+Two families cover the models of this library, built as Hugging Face ``transformers`` 5
+builds them (``BertTokenizer``, ``RobertaTokenizer``, ``GPT2Tokenizer``), so that ids,
+offsets and decoding agree:
+
+- WordPiece (BERT, DistilBERT, ...): ``vocab.txt``, BertNormalizer, BertPreTokenizer,
+  ``[CLS] A [SEP] B [SEP]`` template, WordPiece decoder.
+- Byte-level BPE (RoBERTa, BART, GPT-2): ``vocab.json`` + ``merges.txt``, ByteLevel
+  pre-tokenizer and decoder, ``<s> A </s></s> B </s>`` (RoBERTa) or no special tokens (GPT-2).
+"""
+
+from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.models import BPE, WordPiece
+
+WORDPIECE = "wordpiece"
+ROBERTA = "roberta"  # byte-level BPE with <s> A </s></s> B </s>
+GPT2 = "gpt2"  # byte-level BPE, no special tokens added by default
+
+WITH_TOKEN_TYPES = ["input_ids", "token_type_ids", "attention_mask"]
+WITHOUT_TOKEN_TYPES = ["input_ids", "attention_mask"]
+
+# tokenizer_class -> (family, model_input_names), as in transformers 5.
+TOKENIZER_CLASSES = {
+    "BertTokenizer": (WORDPIECE, WITH_TOKEN_TYPES),
+    "DistilBertTokenizer": (WORDPIECE, WITHOUT_TOKEN_TYPES),
+    "ElectraTokenizer": (WORDPIECE, WITH_TOKEN_TYPES),
+    "MobileBertTokenizer": (WORDPIECE, WITH_TOKEN_TYPES),
+    "LayoutLMTokenizer": (WORDPIECE, WITH_TOKEN_TYPES),
+    "RobertaTokenizer": (ROBERTA, WITHOUT_TOKEN_TYPES),
+    "BartTokenizer": (ROBERTA, WITHOUT_TOKEN_TYPES),
+    "LongformerTokenizer": (ROBERTA, WITHOUT_TOKEN_TYPES),
+    "GPT2Tokenizer": (GPT2, WITHOUT_TOKEN_TYPES),
+}
+
+# config.json model_type -> tokenizer_class, used when tokenizer_config.json names none.
+MODEL_TYPE_TO_TOKENIZER_CLASS = {
+    "bert": "BertTokenizer",
+    # transformers 5 maps distilbert to BertTokenizer (adding token_type_ids); DistilBERT
+    # models take no token_type_ids, so we keep the DistilBERT tokenizer here.
+    "distilbert": "DistilBertTokenizer",
+    "electra": "ElectraTokenizer",
+    "mobilebert": "MobileBertTokenizer",
+    "layoutlm": "BertTokenizer",
+    "vilt": "BertTokenizer",
+    "blip": "BertTokenizer",
+    "roberta": "RobertaTokenizer",
+    "bart": "RobertaTokenizer",
+    "longformer": "RobertaTokenizer",
+    "gpt2": "GPT2Tokenizer",
+}
+
+# Special tokens each family uses when tokenizer_config.json does not name them.
+DEFAULT_SPECIAL_TOKENS = {
+    WORDPIECE: {
+        "unk_token": "[UNK]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]",
+    },
+    ROBERTA: {
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "sep_token": "</s>",
+        "cls_token": "<s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
+    },
+    GPT2: {
+        "unk_token": "<|endoftext|>",
+        "bos_token": "<|endoftext|>",
+        "eos_token": "<|endoftext|>",
+    },
+}
+
+FAMILY_FILES = {
+    WORDPIECE: ("vocab.txt",),
+    ROBERTA: ("vocab.json", "merges.txt"),
+    GPT2: ("vocab.json", "merges.txt"),
+}
+
+
+def base_class_name(tokenizer_class):
+    """``BertTokenizerFast`` -> ``BertTokenizer``: the fast and slow names share one family."""
+    if tokenizer_class and tokenizer_class.endswith("Fast"):
+        return tokenizer_class[: -len("Fast")]
+    return tokenizer_class
+
+
+def family_of(tokenizer_class):
+    """The builder family of a tokenizer class name, or None for a class we do not know."""
+    info = TOKENIZER_CLASSES.get(base_class_name(tokenizer_class))
+    return info[0] if info else None
+
+
+def model_input_names_of(tokenizer_class):
+    info = TOKENIZER_CLASSES.get(base_class_name(tokenizer_class))
+    # transformers' base class default, for tokenizer.json files of classes we do not know.
+    return list(info[1]) if info else list(WITHOUT_TOKEN_TYPES)
+
+
+def family_from_files(has_file):
+    """Picks a family by the vocabulary files a model ships (``has_file(name) -> bool``)."""
+    if has_file("vocab.json") and has_file("merges.txt"):
+        return ROBERTA
+    if has_file("vocab.txt"):
+        return WORDPIECE
+    return None
+
+
+def load_wordpiece_vocab(path):
+    """vocab.txt: one token a line, its id is the line number (as transformers reads it)."""
+    with open(path, encoding="utf-8") as f:
+        return {line.rstrip("\n"): index for index, line in enumerate(f)}
+
+
+def build_tokenizer(family, files, config, special_tokens, added_tokens):
+    """Builds the full tokenizer of ``family`` from its vocabulary ``files`` (name -> path).
+
+    ``special_tokens`` maps names (``cls_token``...) to token strings. ``added_tokens`` (in
+    order) are registered before the post-processor is made, so that a special token missing
+    from the vocabulary gets the next free id and the template gets that id, as in transformers.
+    """
+    if family == WORDPIECE:
+        tokenizer = _wordpiece(files["vocab.txt"], config, special_tokens)
+    else:
+        tokenizer = _byte_level_bpe(files["vocab.json"], files["merges.txt"], config, special_tokens)
+    register_special_tokens(tokenizer, added_tokens)
+    tokenizer.post_processor = _post_processor(family, tokenizer, config, special_tokens)
+    return tokenizer
+
+
+def register_special_tokens(tokenizer, tokens):
+    """Adds the tokens that are not yet added tokens, so they are never split or normalized."""
+    known = {str(t) for t in tokenizer.get_added_tokens_decoder().values()}
+    new = []
+    for token in tokens:
+        if token is not None and str(token) not in known and str(token) not in {str(t) for t in new}:
+            new.append(token if isinstance(token, AddedToken) else AddedToken(token, special=True))
+    if new:
+        tokenizer.add_special_tokens(new)
+
+
+def _wordpiece(vocab_path, config, special_tokens):
+    unk = str(special_tokens.get("unk_token") or "[UNK]")
+    tokenizer = Tokenizer(WordPiece(load_wordpiece_vocab(vocab_path), unk_token=unk))
+    tokenizer.normalizer = normalizers.BertNormalizer(
+        clean_text=True,
+        handle_chinese_chars=config.get("tokenize_chinese_chars", True),
+        strip_accents=config.get("strip_accents"),
+        lowercase=config.get("do_lower_case", True),
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    return tokenizer
+
+
+def _byte_level_bpe(vocab_path, merges_path, config, special_tokens):
+    vocab, merges = BPE.read_file(vocab_path, merges_path)
+    model = BPE(
+        vocab=vocab,
+        merges=merges,
+        dropout=None,
+        continuing_subword_prefix="",
+        end_of_word_suffix="",
+        fuse_unk=False,
+    )
+    tokenizer = Tokenizer(model)
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=config.get("add_prefix_space", False))
+    tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def _post_processor(family, tokenizer, config, special_tokens):
+    def token_and_id(name, fallback_id):
+        token = str(special_tokens[name])
+        token_id = tokenizer.token_to_id(token)
+        return token, fallback_id if token_id is None else token_id
+
+    if family == WORDPIECE:
+        cls, cls_id = token_and_id("cls_token", 2)
+        sep, sep_id = token_and_id("sep_token", 3)
+        return processors.TemplateProcessing(
+            single=f"{cls}:0 $A:0 {sep}:0",
+            pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+            special_tokens=[(cls, cls_id), (sep, sep_id)],
+        )
+    if family == ROBERTA:
+        return processors.RobertaProcessing(
+            token_and_id("sep_token", None),
+            token_and_id("cls_token", None),
+            trim_offsets=config.get("trim_offsets", True),
+            add_prefix_space=config.get("add_prefix_space", False),
+        )
+    return _bos_eos_template(tokenizer, config, special_tokens)
+
+
+def _bos_eos_template(tokenizer, config, special_tokens):
+    """GPT-2: bos/eos only when add_bos_token / add_eos_token ask for them (both off by default)."""
+    bos = special_tokens.get("bos_token") if config.get("add_bos_token") else None
+    eos = special_tokens.get("eos_token") if config.get("add_eos_token") else None
+    bos, eos = (None if t is None else str(t) for t in (bos, eos))
+    single = f"{bos + ':0 ' if bos else ''}$A:0{' ' + eos + ':0' if eos else ''}"
+    pair = f"{single}{' ' + bos + ':1' if bos else ''} $B:1{' ' + eos + ':1' if eos else ''}"
+    used = [t for t in dict.fromkeys((bos, eos)) if t]
+    return processors.TemplateProcessing(
+        single=single, pair=pair, special_tokens=[(t, tokenizer.token_to_id(t)) for t in used]
+    )

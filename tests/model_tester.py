@@ -1,0 +1,139 @@
+"""The shared battery every architecture gets by declaring a tiny config.
+
+Subclass ``ModelTesterMixin`` in ``tests/test_<arch>.py`` and set:
+
+- ``hf_config``: a function returning a tiny Hugging Face ``transformers`` config;
+- ``heads``: ``{head suffix: (HF class name, keras_tfm class name, auto class name)}``;
+- optionally ``uses_token_type_ids``.
+
+Each head is checked both ways against HF transformers (PyTorch): HF saves, we load
+and agree (logits and every hidden state, fp32 <= 1e-4); we save, HF loads and agrees.
+"""
+
+import numpy as np
+import pytest
+import torch
+import transformers
+
+import keras_tfm
+from keras_tfm import backend
+
+ATOL = 1e-4
+
+
+def to_np(x):
+    return np.asarray(backend.to_numpy(x))
+
+
+def make_inputs(vocab_size, uses_token_type_ids, batch=3, length=9, seed=0):
+    rng = np.random.RandomState(seed)
+    ids = rng.randint(5, vocab_size, (batch, length)).astype("int64")
+    mask = np.ones((batch, length), "int64")
+    mask[1, 6:] = 0  # right padding
+    mask[2, 3:] = 0
+    ids[mask == 0] = 1  # the pad id of the tiny configs
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if uses_token_type_ids:
+        tt = np.zeros_like(ids)
+        tt[:, 4:] = 1
+        inputs["token_type_ids"] = tt
+    return inputs
+
+
+def num_labels_for(class_name):
+    # Question answering heads have exactly two outputs (start, end) in HF.
+    return 2 if "QuestionAnswering" in class_name else 3
+
+
+def compare(ours, theirs, keys):
+    worst = 0.0
+    for key in keys:
+        hf_value = theirs[key]
+        if key in ("hidden_states", "attentions"):
+            assert len(ours[key]) == len(hf_value), key
+            pairs = list(zip(ours[key], hf_value))
+        else:
+            pairs = [(ours[key], hf_value)]
+        for a, b in pairs:
+            a, b = to_np(a), b.detach().numpy()
+            assert a.shape == b.shape, (key, a.shape, b.shape)
+            worst = max(worst, float(np.abs(a - b).max()))
+    assert worst <= ATOL, f"max abs diff {worst} > {ATOL}"
+    return worst
+
+
+class ModelTesterMixin:
+    hf_config = None
+    heads = {}
+    uses_token_type_ids = True
+    pad_token_id = 1
+
+    def hf_model(self, hf_class_name, tmp_path):
+        torch.manual_seed(0)
+        config = self.hf_config()
+        config.num_labels = num_labels_for(hf_class_name)
+        model = getattr(transformers, hf_class_name)(config).eval()
+        path = tmp_path / "hf"
+        model.save_pretrained(path)
+        return model, path
+
+    def run_hf(self, model, inputs):
+        with torch.no_grad():
+            return model(**{k: torch.tensor(v) for k, v in inputs.items()}, output_hidden_states=True)
+
+    def _heads(self):
+        return list(self.heads.items())
+
+    def test_hf_to_keras_tfm(self, tmp_path):
+        for head, (hf_name, ours_name, auto_name) in self._heads():
+            hf, path = self.hf_model(hf_name, tmp_path / head)
+            inputs = make_inputs(hf.config.vocab_size, self.uses_token_type_ids)
+            theirs = self.run_hf(hf, inputs)
+            ours_model = getattr(keras_tfm, auto_name).from_pretrained(path)
+            assert type(ours_model).__name__ == ours_name
+            ours = ours_model(**inputs, output_hidden_states=True)
+            compare(ours, theirs, [k for k in theirs.keys()])
+
+    def test_keras_tfm_to_hf(self, tmp_path):
+        for head, (hf_name, ours_name, auto_name) in self._heads():
+            hf_config = self.hf_config()
+            hf_config.num_labels = num_labels_for(hf_name)
+            config = keras_tfm.AutoConfig.for_model(**hf_config.to_dict())
+            ours_model = getattr(keras_tfm, ours_name).from_config(config)
+            path = tmp_path / head
+            ours_model.save_pretrained(path)
+            hf = getattr(transformers, hf_name).from_pretrained(path).eval()
+            inputs = make_inputs(config.vocab_size, self.uses_token_type_ids)
+            theirs = self.run_hf(hf, inputs)
+            ours = ours_model(**inputs, output_hidden_states=True)
+            compare(ours, theirs, [k for k in theirs.keys()])
+
+    def test_save_load_round_trip(self, tmp_path):
+        hf_name, ours_name, auto_name = next(iter(self.heads.values()))
+        hf_config = self.hf_config()
+        config = keras_tfm.AutoConfig.for_model(**hf_config.to_dict())
+        model = getattr(keras_tfm, ours_name).from_config(config)
+        model.save_pretrained(tmp_path, max_shard_size="20KB")  # sharded on purpose
+        assert (tmp_path / "model.safetensors.index.json").exists()
+        again = getattr(keras_tfm, auto_name).from_pretrained(tmp_path)
+        inputs = make_inputs(config.vocab_size, self.uses_token_type_ids)
+        a, b = model(**inputs), again(**inputs)
+        for key in a.keys():
+            np.testing.assert_array_equal(to_np(a[key]), to_np(b[key]))
+
+    def test_attentions_and_return_dict(self, tmp_path):
+        hf_name, ours_name, auto_name = next(iter(self.heads.values()))
+        hf, path = self.hf_model(hf_name, tmp_path)
+        inputs = make_inputs(hf.config.vocab_size, self.uses_token_type_ids)
+        with torch.no_grad():
+            theirs = hf(**{k: torch.tensor(v) for k, v in inputs.items()}, output_attentions=True)
+        model = getattr(keras_tfm, auto_name).from_pretrained(path)
+        ours = model(**inputs, output_attentions=True)
+        # HF's probabilities at fully padded query rows are arbitrary: compare real tokens.
+        real = inputs["attention_mask"].astype(bool)
+        for a, b in zip(ours.attentions, theirs.attentions):
+            a, b = to_np(a), b.numpy()
+            for i in range(a.shape[0]):
+                np.testing.assert_allclose(a[i][:, real[i]][:, :, real[i]], b[i][:, real[i]][:, :, real[i]], atol=ATOL)
+        first = model(**inputs, output_attentions=True, return_dict=False)[0]
+        np.testing.assert_array_equal(to_np(first), to_np(ours.to_tuple()[0]))
