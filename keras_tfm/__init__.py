@@ -16,6 +16,7 @@ from keras_tfm.auto import (  # noqa: E402
     TFAutoModelForTokenClassification,
 )
 from keras_tfm.configuration_utils import PretrainedConfig  # noqa: E402
+from keras_tfm.processing import AutoTokenizer, BatchEncoding, PreTrainedTokenizer, PreTrainedTokenizerFast  # noqa: E402
 from keras_tfm.modeling_outputs import ModelOutput  # noqa: E402
 from keras_tfm.modeling_utils import PreTrainedModel  # noqa: E402
 from keras_tfm.models.bert import (  # noqa: E402
@@ -25,4 +26,20 @@ from keras_tfm.models.bert import (  # noqa: E402
     BertForSequenceClassification,
     BertForTokenClassification,
     BertModel,
+)
+from keras_tfm.models.distilbert import (  # noqa: E402
+    DistilBertConfig,
+    DistilBertForMaskedLM,
+    DistilBertForQuestionAnswering,
+    DistilBertForSequenceClassification,
+    DistilBertForTokenClassification,
+    DistilBertModel,
+)
+from keras_tfm.models.roberta import (  # noqa: E402
+    RobertaConfig,
+    RobertaForMaskedLM,
+    RobertaForQuestionAnswering,
+    RobertaForSequenceClassification,
+    RobertaForTokenClassification,
+    RobertaModel,
 )

@@ -62,7 +62,7 @@ class PretrainedConfig:
             self.id2label = {i: f"LABEL_{i}" for i in range(2 if num_labels is None else num_labels)}
         self.label2id = (
             {k: int(v) for k, v in label2id.items()}
-            if label2id is not None and len(label2id) == len(self.id2label)
+            if label2id is not None and set(label2id) == set(self.id2label.values())
             else {v: k for k, v in self.id2label.items()}
         )
         kwargs.pop("model_type", None)

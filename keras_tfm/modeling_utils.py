@@ -155,7 +155,8 @@ class PreTrainedModel(keras.Model):
                 )
             variable.assign(array.astype(variable.dtype) if hasattr(array, "astype") else array)
             loaded.add(path)
-        missing = [self.weight_map.hf_name(p) for p in variables if p not in loaded]
+        skipped = {name for name, _, _ in mismatched}
+        missing = [n for n in (self.weight_map.hf_name(p) for p in variables if p not in loaded) if n not in skipped]
         return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched}
 
     # ---- from_pretrained / save_pretrained -------------------------------------------

@@ -137,3 +137,55 @@ class ModelTesterMixin:
                 np.testing.assert_allclose(a[i][:, real[i]][:, :, real[i]], b[i][:, real[i]][:, :, real[i]], atol=ATOL)
         first = model(**inputs, output_attentions=True, return_dict=False)[0]
         np.testing.assert_array_equal(to_np(first), to_np(ours.to_tuple()[0]))
+
+    # ---- losses (appended: each head's `loss` against HF's when labels are passed) ----
+    LOSS_ATOL = 1e-5
+
+    @staticmethod
+    def loss_cases(hf_class_name, inputs, vocab_size, rng):
+        """[(case, HF config overrides, label kwargs)] for a head; [] for a base model."""
+        batch, length = inputs["input_ids"].shape
+        pad = inputs["attention_mask"] == 0
+        if "SequenceClassification" in hf_class_name:
+            return [
+                ("single_label", {"num_labels": 3}, {"labels": rng.randint(0, 3, (batch,))}),
+                ("multi_label", {"num_labels": 3, "problem_type": "multi_label_classification"},
+                 {"labels": rng.randint(0, 2, (batch, 3)).astype("float32")}),
+                ("regression", {"num_labels": 1}, {"labels": rng.randn(batch).astype("float32")}),
+            ]
+        if "TokenClassification" in hf_class_name:
+            labels = rng.randint(0, 3, (batch, length))
+            labels[pad] = -100
+            labels[0, 0] = -100
+            return [("token", {"num_labels": 3}, {"labels": labels})]
+        if "QuestionAnswering" in hf_class_name:
+            start, end = rng.randint(0, length, (batch,)), rng.randint(0, length, (batch,))
+            start[-1] = length + 3  # out of range: clamped to `length` and ignored, as HF does
+            return [("span", {"num_labels": 2}, {"start_positions": start, "end_positions": end})]
+        if "MaskedLM" in hf_class_name:
+            labels = rng.randint(0, vocab_size, (batch, length))
+            labels[(rng.rand(batch, length) < 0.5) | pad] = -100
+            labels[0, 1] = 7  # at least one position counts
+            return [("mlm", {}, {"labels": labels})]
+        return []
+
+    def test_losses_match_hf(self, tmp_path):
+        rng = np.random.RandomState(1)
+        checked = 0
+        for head, (hf_name, ours_name, auto_name) in self._heads():
+            inputs = make_inputs(self.hf_config().vocab_size, self.uses_token_type_ids)
+            for case, overrides, labels in self.loss_cases(hf_name, inputs, self.hf_config().vocab_size, rng):
+                torch.manual_seed(0)
+                config = self.hf_config()
+                for key, value in overrides.items():
+                    setattr(config, key, value)
+                hf = getattr(transformers, hf_name)(config).eval()
+                path = tmp_path / f"{head}-{case}"
+                hf.save_pretrained(path)
+                with torch.no_grad():
+                    theirs = hf(**{k: torch.tensor(v) for k, v in {**inputs, **labels}.items()}).loss.item()
+                ours_model = getattr(keras_tfm, auto_name).from_pretrained(path)
+                ours = float(to_np(ours_model(**inputs, **labels).loss))
+                assert abs(ours - theirs) <= self.LOSS_ATOL, f"{head}/{case}: loss {ours} vs HF {theirs}"
+                checked += 1
+        assert checked or not any(k != "base" for k in self.heads)

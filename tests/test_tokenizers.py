@@ -388,6 +388,72 @@ def test_add_tokens(folders):
     assert ours.pad_token == "[PAD]"
 
 
+# ---------------------------------------------------------------------- loading options
+
+
+def test_from_pretrained_kwargs_override_the_config(folders):
+    texts = ["Hello Wörld, ÇA VA?", " a  b", "Hello <mask> world"]
+    for case, kwargs in [
+        ("minilm", dict(do_lower_case=False, model_max_length=16, padding_side="left")),
+        ("minilm", dict(strip_accents=True)),
+        ("roberta-tokenizer-json", dict(add_prefix_space=True, truncation_side="left")),
+        ("roberta-vocab", dict(add_prefix_space=True, trim_offsets=False)),
+    ]:
+        ours = AutoTokenizer.from_pretrained(folders[case], **kwargs)
+        hf = transformers.AutoTokenizer.from_pretrained(folders[case], **kwargs)
+        for key, value in kwargs.items():
+            if key in ("model_max_length", "padding_side", "truncation_side"):
+                assert getattr(ours, key) == getattr(hf, key) == value, (case, key)
+        assert_same_call(ours, hf, texts, padding=True, truncation=True, return_offsets_mapping=True)
+        assert_same_call(ours, hf, [["Hello", "wörld"], ["a"]], is_split_into_words=True, padding=True)
+
+
+def test_class_from_config_json_or_files(folders, tmp_path):
+    vocab = os.path.join(folders["bert-cased-vocab"], "vocab.txt")
+    by_model_type = tmp_path / "by_model_type"
+    by_model_type.mkdir()
+    shutil.copy(vocab, by_model_type / "vocab.txt")
+    _write_json(by_model_type / "config.json", {"model_type": "bert"})
+    ours = AutoTokenizer.from_pretrained(by_model_type)
+    hf = transformers.AutoTokenizer.from_pretrained(str(by_model_type))
+    assert ours.tokenizer_class == type(hf).__name__ == "BertTokenizer"
+    assert_same_call(ours, hf, STRINGS[:20], padding=True)
+
+    # transformers 5 maps model_type distilbert to BertTokenizer (with token_type_ids); DistilBERT
+    # models take none, so keras_tfm reads it as DistilBertTokenizer.
+    _write_json(by_model_type / "config.json", {"model_type": "distilbert"})
+    assert list(AutoTokenizer.from_pretrained(by_model_type)("a b")) == ["input_ids", "attention_mask"]
+
+    # A bare vocab.txt (transformers' AutoTokenizer cannot read it) is a BERT WordPiece vocabulary.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(vocab, bare / "vocab.txt")
+    ours = AutoTokenizer.from_pretrained(bare)
+    assert_same_call(ours, transformers.BertTokenizer.from_pretrained(str(bare)), STRINGS[:20], padding=True)
+
+
+def test_tokenizer_pickles_and_copies(loaded):
+    import copy
+
+    ours, _ = loaded["roberta-vocab"]
+    for clone in (pickle.loads(pickle.dumps(ours)), copy.deepcopy(ours)):
+        assert clone(STRINGS[:10], padding=True)["input_ids"] == ours(STRINGS[:10], padding=True)["input_ids"]
+        assert clone.all_special_tokens == ours.all_special_tokens
+
+
+def test_constructor_from_tokenizer_file(folders):
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_file=os.path.join(MINILM_DIR, "tokenizer.json"), unk_token="[UNK]", pad_token="[PAD]",
+        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    hf = transformers.PreTrainedTokenizerFast(
+        tokenizer_file=os.path.join(MINILM_DIR, "tokenizer.json"), unk_token="[UNK]", pad_token="[PAD]",
+        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    assert_same_call(tokenizer, hf, STRINGS[:30], padding=True, truncation=True, max_length=20)
+    assert tokenizer.decode(tokenizer("Hello world")["input_ids"]) == hf.decode(hf("Hello world")["input_ids"])
+    with pytest.raises(ValueError, match="tokenizer_object"):
+        PreTrainedTokenizer("not a tokenizer")
+
+
 # ---------------------------------------------------------------------- saving
 
 

@@ -11,14 +11,17 @@ class TextEmbeddings(keras.layers.Layer):
 
     ``padding_idx`` switches on RoBERTa's positions: counted from ``padding_idx + 1``
     over non-padding tokens, padding tokens get position ``padding_idx``.
+    ``position_initializer`` overrides the initializer of the position table (DistilBERT's
+    sinusoidal table).
     """
 
     def __init__(self, vocab_size, hidden_size, max_positions, type_vocab_size=0, layer_norm_eps=1e-12,
-                 dropout=0.0, initializer_range=0.02, padding_idx=None, **kwargs):
+                 dropout=0.0, initializer_range=0.02, padding_idx=None, position_initializer=None, **kwargs):
         super().__init__(**kwargs)
         emb = dict(embeddings_initializer=normal_init(initializer_range), dtype=self.dtype_policy)
         self.token_embedding = keras.layers.Embedding(vocab_size, hidden_size, **emb)
-        self.position_embedding = keras.layers.Embedding(max_positions, hidden_size, **emb)
+        self.position_embedding = keras.layers.Embedding(
+            max_positions, hidden_size, **{**emb, "embeddings_initializer": position_initializer or emb["embeddings_initializer"]})
         self.segment_embedding = keras.layers.Embedding(type_vocab_size, hidden_size, **emb) if type_vocab_size else None
         self.norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, dtype=self.dtype_policy)
         self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)

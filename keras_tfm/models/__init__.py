@@ -1,3 +1,5 @@
 """Every architecture; importing this package fills the Auto-class registry."""
 
 from keras_tfm.models import bert  # noqa: F401
+from keras_tfm.models import distilbert  # noqa: F401
+from keras_tfm.models import roberta  # noqa: F401

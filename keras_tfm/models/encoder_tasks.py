@@ -99,11 +99,12 @@ class EncoderForQuestionAnswering(EncoderTaskModel):
 
 
 class EncoderForMaskedLM(EncoderTaskModel):
-    lm_activation_field = "hidden_act"
+    lm_activation_field = "hidden_act"  # None: always gelu (RoBERTa's head ignores hidden_act)
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
-        activation = getattr(config, self.lm_activation_field, None) or "gelu"
+        field = self.lm_activation_field
+        activation = (getattr(config, field, None) if field else None) or "gelu"
         self.lm_head = MaskedLMHead(config.hidden_size, config.vocab_size, activation,
                                     getattr(config, "layer_norm_eps", 1e-12), config.initializer_range,
                                     dtype=self.dtype_policy)

@@ -202,7 +202,7 @@ class PreTrainedTokenizer:
         )
         if family is not None and self._tokenizer.post_processor is None:
             # transformers gives these classes their template even when tokenizer.json has none.
-            self._tokenizer.post_processor = builders._post_processor(
+            self._tokenizer.post_processor = builders.post_processor(
                 family, self._tokenizer, config, self._special_tokens
             )
 
@@ -241,13 +241,23 @@ class PreTrainedTokenizer:
         config.update(kwargs)
         config.pop("name_or_path", None)
         tokenizer_class = config.get("tokenizer_class") or _class_from_model_config(find("config.json"))
+        tokenizer_file = find(TOKENIZER_FILE)
+        family = builders.family_of(tokenizer_class)
+        if tokenizer_file is None and family is None:
+            family = builders.family_from_files(lambda name: find(name) is not None)
+            tokenizer_class = builders.FAMILY_CLASS.get(family)
         config["tokenizer_class"] = tokenizer_class
 
-        tokenizer_file = find(TOKENIZER_FILE)
+        special = special_tokens_from_config(config, family)
+        added = tokens_to_register(config, family, extra_special_tokens_from_config(config))
         if tokenizer_file is not None:
             backend = Tokenizer.from_file(tokenizer_file)
+            if family is not None:
+                builders.apply_family(backend, family, config, special, added)
         else:
-            backend = _build_from_vocab_files(path, find, config, tokenizer_class)
+            files = _vocab_files(path, find, family, tokenizer_class)
+            logger.info("Building a %s tokenizer from %s (no %s).", family, ", ".join(files), TOKENIZER_FILE)
+            backend = builders.build_tokenizer(family, files, config, special, added)
         return cls(backend, name_or_path=path, **config)
 
     # ------------------------------------------------------------------ special tokens
@@ -835,12 +845,9 @@ def _class_from_model_config(config_path):
     return config.get("tokenizer_class") or builders.MODEL_TYPE_TO_TOKENIZER_CLASS.get(config.get("model_type"))
 
 
-def _build_from_vocab_files(path, find, config, tokenizer_class):
-    family = builders.family_of(tokenizer_class)
-    if family is None:
-        family = builders.family_from_files(lambda name: find(name) is not None)
-    wanted = builders.FAMILY_FILES.get(family, ())
-    files = {name: find(name) for name in wanted}
+def _vocab_files(path, find, family, tokenizer_class):
+    """Paths of the vocabulary files of ``family``; a clear error naming what is missing."""
+    files = {name: find(name) for name in builders.FAMILY_FILES.get(family, ())}
     if family is None or None in files.values():
         missing = [name for name, found in files.items() if found is None]
         detail = f"; {tokenizer_class} needs {' + '.join(missing)}" if family is not None else ""
@@ -848,10 +855,7 @@ def _build_from_vocab_files(path, find, config, tokenizer_class):
             f"{path!r} has no tokenizer files: looked for {TOKENIZER_FILE}, vocab.txt (WordPiece) and "
             f"vocab.json + merges.txt (byte-level BPE){detail}."
         )
-    special = special_tokens_from_config(config, family)
-    extra = extra_special_tokens_from_config(config)
-    logger.info("Building a %s tokenizer from %s (no %s).", family, ", ".join(files), TOKENIZER_FILE)
-    return builders.build_tokenizer(family, files, config, special, tokens_to_register(config, family, extra))
+    return files
 
 
 def _batch_inputs(text, text_pair, is_split_into_words):

@@ -81,6 +81,9 @@ FAMILY_FILES = {
     GPT2: ("vocab.json", "merges.txt"),
 }
 
+# The class a folder of bare vocabulary files is read as.
+FAMILY_CLASS = {WORDPIECE: "BertTokenizer", ROBERTA: "RobertaTokenizer"}
+
 
 def base_class_name(tokenizer_class):
     """``BertTokenizerFast`` -> ``BertTokenizer``: the fast and slow names share one family."""
@@ -124,12 +127,46 @@ def build_tokenizer(family, files, config, special_tokens, added_tokens):
     from the vocabulary gets the next free id and the template gets that id, as in transformers.
     """
     if family == WORDPIECE:
-        tokenizer = _wordpiece(files["vocab.txt"], config, special_tokens)
+        unk = str(special_tokens.get("unk_token") or "[UNK]")
+        model = WordPiece(load_wordpiece_vocab(files["vocab.txt"]), unk_token=unk)
     else:
-        tokenizer = _byte_level_bpe(files["vocab.json"], files["merges.txt"], config, special_tokens)
-    register_special_tokens(tokenizer, added_tokens)
-    tokenizer.post_processor = _post_processor(family, tokenizer, config, special_tokens)
+        vocab, merges = BPE.read_file(files["vocab.json"], files["merges.txt"])
+        model = BPE(
+            vocab=vocab,
+            merges=merges,
+            dropout=None,
+            continuing_subword_prefix="",
+            end_of_word_suffix="",
+            fuse_unk=False,
+        )
+    tokenizer = Tokenizer(model)
+    apply_family(tokenizer, family, config, special_tokens, added_tokens)
     return tokenizer
+
+
+def apply_family(tokenizer, family, config, special_tokens, added_tokens):
+    """Sets the pipeline of ``family`` around the model of ``tokenizer``, from config options.
+
+    transformers 5 does this for a known tokenizer class even over a tokenizer.json (keeping
+    only its vocabulary), so options such as ``do_lower_case`` or ``add_prefix_space`` given
+    in tokenizer_config.json or to ``from_pretrained`` take effect.
+    """
+    if family == WORDPIECE:
+        tokenizer.normalizer = normalizers.BertNormalizer(
+            clean_text=True,
+            handle_chinese_chars=config.get("tokenize_chinese_chars", True),
+            strip_accents=config.get("strip_accents"),
+            lowercase=config.get("do_lower_case", True),
+        )
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tokenizer.decoder = decoders.WordPiece(prefix="##")
+    else:
+        tokenizer.normalizer = None
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=config.get("add_prefix_space", False))
+        tokenizer.decoder = decoders.ByteLevel()
+    register_special_tokens(tokenizer, added_tokens)
+    if family != GPT2 or tokenizer.post_processor is None:  # GPT-2 keeps a post-processor it was saved with
+        tokenizer.post_processor = post_processor(family, tokenizer, config, special_tokens)
 
 
 def register_special_tokens(tokenizer, tokens):
@@ -137,43 +174,14 @@ def register_special_tokens(tokenizer, tokens):
     known = {str(t) for t in tokenizer.get_added_tokens_decoder().values()}
     new = []
     for token in tokens:
-        if token is not None and str(token) not in known and str(token) not in {str(t) for t in new}:
+        if token is not None and str(token) not in known:
+            known.add(str(token))
             new.append(token if isinstance(token, AddedToken) else AddedToken(token, special=True))
     if new:
         tokenizer.add_special_tokens(new)
 
 
-def _wordpiece(vocab_path, config, special_tokens):
-    unk = str(special_tokens.get("unk_token") or "[UNK]")
-    tokenizer = Tokenizer(WordPiece(load_wordpiece_vocab(vocab_path), unk_token=unk))
-    tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True,
-        handle_chinese_chars=config.get("tokenize_chinese_chars", True),
-        strip_accents=config.get("strip_accents"),
-        lowercase=config.get("do_lower_case", True),
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
-    return tokenizer
-
-
-def _byte_level_bpe(vocab_path, merges_path, config, special_tokens):
-    vocab, merges = BPE.read_file(vocab_path, merges_path)
-    model = BPE(
-        vocab=vocab,
-        merges=merges,
-        dropout=None,
-        continuing_subword_prefix="",
-        end_of_word_suffix="",
-        fuse_unk=False,
-    )
-    tokenizer = Tokenizer(model)
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=config.get("add_prefix_space", False))
-    tokenizer.decoder = decoders.ByteLevel()
-    return tokenizer
-
-
-def _post_processor(family, tokenizer, config, special_tokens):
+def post_processor(family, tokenizer, config, special_tokens):
     def token_and_id(name, fallback_id):
         token = str(special_tokens[name])
         token_id = tokenizer.token_to_id(token)

@@ -32,6 +32,10 @@ class BertModel(PreTrainedModel):
     def __init__(self, config, add_pooling_layer=True, **kwargs):
         super().__init__(config, **kwargs)
         c, d = config, self.dtype_policy
+        if getattr(c, "position_embedding_type", "absolute") != "absolute":
+            raise NotImplementedError(
+                f"position_embedding_type={c.position_embedding_type!r}: only 'absolute' is supported."
+            )
         self.embeddings = TextEmbeddings(c.vocab_size, c.hidden_size, c.max_position_embeddings, c.type_vocab_size,
                                          c.layer_norm_eps, c.hidden_dropout_prob, c.initializer_range, dtype=d)
         self.encoder = TransformerEncoder(

@@ -1,0 +1,122 @@
+"""Compiled inference: a model's forward pass, compiled once per input shape for the active backend.
+
+```python
+model = keras_tfm.AutoModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+forward = keras_tfm.inference.compiled_forward(model)
+out = forward(input_ids=ids, attention_mask=mask)  # a ModelOutput, as model(...) returns
+```
+
+The forward pass is written as a pure function of the model's variables and the inputs
+(``model.stateless_call``), then handed to ``backend.compile_function``:
+
+- JAX: ``jax.jit``; the variables are arguments of the compiled function, not constants
+  baked into it, so assigning new weights needs no recompilation.
+- TensorFlow: ``tf.function`` (see ``keras_tfm/backend/tensorflow.py`` for XLA or not).
+- PyTorch: the eager model under ``torch.no_grad()`` (``torch.compile`` did not pay
+  for itself on CPU, see ``benchmarks/README.md``).
+
+Tensor inputs are traced; other keyword arguments (``output_hidden_states=True``...)
+are static: each distinct set of them gets its own compiled function. A new input shape
+compiles again (JAX and XLA); the same shape never does.
+"""
+
+import inspect
+import logging
+
+import keras
+import numpy as np
+
+from keras_tfm import backend
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["compiled_forward", "CompiledForward"]
+
+
+def compiled_forward(model):
+    """Returns ``f(**inputs) -> ModelOutput``: ``model``'s inference forward pass, compiled.
+
+    Args:
+        model: a ``PreTrainedModel`` (any Keras model whose ``call`` takes keyword inputs
+            and returns a ``ModelOutput`` or a dict of tensors).
+
+    Returns:
+        A ``CompiledForward``, called like the model: ``f(input_ids=..., attention_mask=...)``
+        with numpy arrays, lists or backend tensors; it returns backend tensors. Dropout
+        is off (``training=False``).
+    """
+    return CompiledForward(model)
+
+
+def _is_tensor_input(value):
+    return isinstance(value, (np.ndarray, list, tuple)) or backend.is_tensor(value)
+
+
+def _as_tensor(value):
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype == np.int64:
+        value = value.astype("int32")  # as PreTrainedModel.__call__ does
+    return keras.ops.convert_to_tensor(value)
+
+
+class CompiledForward:
+    """The callable ``compiled_forward`` returns; holds one compiled function per set of static arguments."""
+
+    def __init__(self, model):
+        if hasattr(model, "build_weights"):
+            model.build_weights()
+        if not model.built:
+            raise ValueError(f"compiled_forward: {type(model).__name__} is not built; call it once on an input first.")
+        self.model = model
+        self._signature = inspect.signature(model.call)
+        self._trainable = list(model.trainable_variables)
+        self._non_trainable = list(model.non_trainable_variables)
+        self._compiled = {}  # static kwargs (sorted tuple) -> compiled function
+        self._output_class = {}  # static kwargs -> class of the model's output, seen while tracing
+
+    def _compile(self, static):
+        model, key = self.model, tuple(sorted(static.items()))
+
+        def forward(trainable, non_trainable, tensors):
+            outputs, _ = model.stateless_call(trainable, non_trainable, training=False, **tensors, **static)
+            self._output_class[key] = type(outputs)
+            return dict(outputs)  # a plain dict: ModelOutput is no pytree / tf.nest structure
+
+        logger.debug("compiled_forward: compiling %s with %s", type(model).__name__, static or "no static arguments")
+        return backend.compile_function(forward)
+
+    def __call__(self, *args, **kwargs):
+        return_dict = kwargs.pop("return_dict", None)
+        try:
+            bound = self._signature.bind_partial(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"compiled_forward({type(self.model).__name__}): {e}") from None
+        tensors, static = {}, {}
+        for name, value in bound.arguments.items():
+            if name == "training" and value:
+                raise ValueError("compiled_forward runs inference only: training=True is not supported.")
+            if name == "training":
+                continue
+            if _is_tensor_input(value):
+                tensors[name] = _as_tensor(value)
+            elif value is not None:
+                try:
+                    hash(value)
+                except TypeError:
+                    raise TypeError(
+                        f"compiled_forward: argument {name}={value!r} is neither a tensor nor a hashable "
+                        "constant (bool, int, str); pass tensors as numpy arrays or backend tensors."
+                    ) from None
+                static[name] = value
+        key = tuple(sorted(static.items()))
+        fn = self._compiled.get(key)
+        if fn is None:
+            fn = self._compiled[key] = self._compile(static)
+        trainable = [v.value for v in self._trainable]
+        non_trainable = [v.value for v in self._non_trainable]
+        with backend.inference_mode():
+            outputs = fn(trainable, non_trainable, tensors)
+        cls = self._output_class.get(key, dict)
+        outputs = cls(**outputs) if cls is not dict else outputs
+        return outputs.to_tuple() if return_dict is False and hasattr(outputs, "to_tuple") else outputs

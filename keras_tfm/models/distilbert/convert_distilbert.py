@@ -1,0 +1,31 @@
+"""DistilBERT: Hugging Face PyTorch names <-> keras_tfm variable paths."""
+
+from keras_tfm.checkpoints.weight_map import Rule, embedding, layer_norm, linear
+
+LAYER = "transformer.layer.{i}"
+KLAYER = "encoder.layers.{i}"
+
+BACKBONE = [
+    *embedding("embeddings.word_embeddings", "embeddings.token_embedding"),
+    *embedding("embeddings.position_embeddings", "embeddings.position_embedding"),
+    *layer_norm("embeddings.LayerNorm", "embeddings.norm"),
+    *linear(f"{LAYER}.attention.q_lin", f"{KLAYER}.attention.query"),
+    *linear(f"{LAYER}.attention.k_lin", f"{KLAYER}.attention.key"),
+    *linear(f"{LAYER}.attention.v_lin", f"{KLAYER}.attention.value"),
+    *linear(f"{LAYER}.attention.out_lin", f"{KLAYER}.attention.output_dense"),
+    *layer_norm(f"{LAYER}.sa_layer_norm", f"{KLAYER}.attention_norm"),
+    *linear(f"{LAYER}.ffn.lin1", f"{KLAYER}.ffn_up"),
+    *linear(f"{LAYER}.ffn.lin2", f"{KLAYER}.ffn_down"),
+    *layer_norm(f"{LAYER}.output_layer_norm", f"{KLAYER}.ffn_norm"),
+    Rule("embeddings.position_ids", None),  # a buffer in older checkpoints
+]
+
+SEQUENCE_CLASSIFIER = [*linear("pre_classifier", "pre_classifier"), *linear("classifier", "classifier")]
+TOKEN_CLASSIFIER = linear("classifier", "classifier")
+QA = linear("qa_outputs", "qa_outputs")
+MASKED_LM = [
+    *linear("vocab_transform", "lm_head.dense"),
+    *layer_norm("vocab_layer_norm", "lm_head.norm"),
+    Rule("vocab_projector.bias", "lm_head.bias"),
+    Rule("vocab_projector.weight", None),  # tied to the word embeddings
+]

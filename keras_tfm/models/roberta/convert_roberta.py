@@ -1,0 +1,20 @@
+"""RoBERTa: Hugging Face PyTorch names <-> keras_tfm variable paths.
+
+The backbone has BERT's tensor names (under ``roberta.``), so BERT's table is reused.
+"""
+
+from keras_tfm.checkpoints.weight_map import Rule, layer_norm, linear
+from keras_tfm.models.bert.convert_bert import BACKBONE, QA  # noqa: F401  (same names as BERT)
+
+CLASSIFICATION_HEAD = [
+    *linear("classifier.dense", "classifier.dense"),
+    *linear("classifier.out_proj", "classifier.out_proj"),
+]
+TOKEN_CLASSIFIER = linear("classifier", "classifier")
+MASKED_LM = [
+    *linear("lm_head.dense", "lm_head.dense"),
+    *layer_norm("lm_head.layer_norm", "lm_head.norm"),
+    Rule("lm_head.bias", "lm_head.bias"),
+    Rule("lm_head.decoder.weight", None),  # tied to the word embeddings
+    Rule("lm_head.decoder.bias", None),  # tied to lm_head.bias
+]

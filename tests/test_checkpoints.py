@@ -1,0 +1,212 @@
+"""Loading and saving checkpoints: formats, overrides, dtypes, hub cache, and bad input."""
+
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+import torch
+import transformers
+
+import keras_tfm
+from keras_tfm.checkpoints.hub import ModelNotFoundError
+from keras_tfm.checkpoints.state_dict import CheckpointError
+from tests.hub_cache import put_in_hub_cache
+from tests.model_tester import make_inputs, to_np
+from tests.test_bert import tiny_bert_config
+
+
+@pytest.fixture
+def hf_bert_dir(tmp_path):
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(tiny_bert_config()).eval()
+    model.save_pretrained(tmp_path / "hf")
+    return model, tmp_path / "hf"
+
+
+def hf_logits(model, inputs):
+    with torch.no_grad():
+        return model(**{k: torch.tensor(v) for k, v in inputs.items()}).logits.numpy()
+
+
+def test_pytorch_model_bin_and_sharded_safetensors(hf_bert_dir, tmp_path):
+    model, path = hf_bert_dir
+    inputs = make_inputs(99, True)
+    expected = hf_logits(model, inputs)
+    # pytorch_model.bin, as older checkpoints ship it
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "config.json").write_text((path / "config.json").read_text())
+    torch.save(model.state_dict(), bin_dir / "pytorch_model.bin")
+    ours = keras_tfm.AutoModelForSequenceClassification.from_pretrained(bin_dir)
+    np.testing.assert_allclose(to_np(ours(**inputs).logits), expected, atol=1e-4)
+    # sharded safetensors written by HF transformers
+    sharded = tmp_path / "sharded"
+    model.save_pretrained(sharded, max_shard_size="30KB")
+    assert (sharded / "model.safetensors.index.json").exists()
+    ours = keras_tfm.AutoModelForSequenceClassification.from_pretrained(sharded)
+    np.testing.assert_allclose(to_np(ours(**inputs).logits), expected, atol=1e-4)
+
+
+def test_save_as_pytorch_model_bin_loads_in_hf(hf_bert_dir, tmp_path):
+    model, path = hf_bert_dir
+    ours = keras_tfm.AutoModelForSequenceClassification.from_pretrained(path)
+    ours.save_pretrained(tmp_path / "out", safe_serialization=False)
+    assert (tmp_path / "out" / "pytorch_model.bin").exists()
+    again = transformers.BertForSequenceClassification.from_pretrained(tmp_path / "out").eval()
+    inputs = make_inputs(99, True)
+    np.testing.assert_allclose(hf_logits(again, inputs), hf_logits(model, inputs), atol=1e-6)
+
+
+def test_config_overrides_like_hf(hf_bert_dir):
+    _, path = hf_bert_dir
+    model = keras_tfm.AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=5, ignore_mismatched_sizes=True
+    )
+    assert model.config.num_labels == 5 and model.config.id2label[4] == "LABEL_4"
+    assert to_np(model(**make_inputs(99, True)).logits).shape == (3, 5)
+    labels = {0: "NEG", 1: "POS"}
+    model = keras_tfm.AutoModelForSequenceClassification.from_pretrained(path, id2label=labels)
+    assert model.config.id2label == labels and model.config.label2id["POS"] == 1
+    config = keras_tfm.AutoConfig.from_pretrained(path, hidden_dropout_prob=0.0)
+    assert config.hidden_dropout_prob == 0.0 and config.hidden_size == 32
+
+
+def test_unknown_config_keys_survive_a_round_trip(hf_bert_dir, tmp_path):
+    _, path = hf_bert_dir
+    raw = json.loads((path / "config.json").read_text())
+    raw["my_custom_key"] = {"a": [1, 2]}
+    (path / "config.json").write_text(json.dumps(raw))
+    config = keras_tfm.AutoConfig.from_pretrained(path)
+    config.save_pretrained(tmp_path / "c")
+    again = json.loads((tmp_path / "c" / "config.json").read_text())
+    assert again["my_custom_key"] == {"a": [1, 2]}
+    assert again["model_type"] == "bert"
+
+
+def test_new_head_is_reported(tmp_path, caplog):
+    torch.manual_seed(0)
+    transformers.BertModel(tiny_bert_config()).save_pretrained(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="keras_tfm"):
+        model, info = keras_tfm.AutoModelForSequenceClassification.from_pretrained(tmp_path, output_loading_info=True)
+    assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight"]
+    assert info["unexpected_keys"] == []
+    assert "newly initialized" in caplog.text and "classifier.weight" in caplog.text
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_loading(hf_bert_dir, dtype):
+    model, path = hf_bert_dir
+    ours = keras_tfm.AutoModelForSequenceClassification.from_pretrained(path, dtype=dtype)
+    assert all(dtype in str(v.dtype) for v in ours.weights)
+    inputs = make_inputs(99, True)
+    logits = to_np(ours(**inputs).logits).astype("float32")
+    np.testing.assert_allclose(logits, hf_logits(model, inputs), atol=0.05)
+
+
+def test_loading_by_hub_id_from_the_cache(hf_bert_dir, tmp_path, monkeypatch):
+    model, path = hf_bert_dir
+    cache = tmp_path / "cache"
+    put_in_hub_cache(cache, "someone/tiny-bert", path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ours = keras_tfm.AutoModelForSequenceClassification.from_pretrained("someone/tiny-bert", cache_dir=cache)
+    inputs = make_inputs(99, True)
+    np.testing.assert_allclose(to_np(ours(**inputs).logits), hf_logits(model, inputs), atol=1e-4)
+    with pytest.raises(ModelNotFoundError, match="someone/other-model"):
+        keras_tfm.AutoModel.from_pretrained("someone/other-model", cache_dir=cache)
+    with pytest.raises(ModelNotFoundError, match="someone/tiny-bert"):
+        keras_tfm.AutoModel.from_pretrained("someone/tiny-bert", cache_dir=cache, revision="v2")
+
+
+def test_real_minilm_checkpoint_matches_hf():
+    from tests.conftest import minilm_dir
+
+    path = minilm_dir()
+    tok = keras_tfm.AutoTokenizer.from_pretrained(path)
+    texts = ["We are very happy to show you the Transformers library.", "We hope you don't hate it.", "Short"]
+    batch = tok(texts, padding=True, truncation=True, max_length=512, return_tensors="np")
+    hf = transformers.AutoModel.from_pretrained(path).eval()
+    with torch.no_grad():
+        theirs = hf(**{k: torch.tensor(v) for k, v in batch.items()})
+    ours = keras_tfm.AutoModel.from_pretrained(path)(**batch)
+    last = to_np(ours.last_hidden_state)
+    np.testing.assert_allclose(last, theirs.last_hidden_state.numpy(), atol=1e-4)
+    mask = batch["attention_mask"][..., None]
+    ours_mean = (last * mask).sum(1) / mask.sum(1)
+    theirs_mean = (theirs.last_hidden_state.numpy() * mask).sum(1) / mask.sum(1)
+    np.testing.assert_allclose(ours_mean, theirs_mean, atol=1e-5)
+
+
+# ---- bad input ---------------------------------------------------------------------
+
+
+def test_missing_folder_and_missing_weights(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="not-here"):
+        keras_tfm.AutoModel.from_pretrained(str(tmp_path / "not-here"))
+    (tmp_path / "config.json").write_text(json.dumps(tiny_bert_config().to_dict()))
+    with pytest.raises(ModelNotFoundError, match="model.safetensors"):
+        keras_tfm.AutoModel.from_pretrained(tmp_path)
+    os.remove(tmp_path / "config.json")
+    with pytest.raises(ModelNotFoundError, match="config.json"):
+        keras_tfm.AutoModel.from_pretrained(tmp_path)
+
+
+def test_corrupt_and_truncated_safetensors(hf_bert_dir):
+    _, path = hf_bert_dir
+    weights = path / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        keras_tfm.AutoModel.from_pretrained(path)
+    weights.write_bytes(b"this is not a safetensors file at all")
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        keras_tfm.AutoModel.from_pretrained(path)
+
+
+def test_wrong_shapes_name_the_tensor(hf_bert_dir):
+    _, path = hf_bert_dir
+    raw = json.loads((path / "config.json").read_text())
+    raw["intermediate_size"] = 40
+    (path / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(CheckpointError, match=r"intermediate\.dense\.(weight|bias)' .* has shape \(37"):
+        keras_tfm.AutoModel.from_pretrained(path)
+
+
+def test_unknown_model_type(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "no-such-arch"}))
+    with pytest.raises(ValueError, match="no-such-arch"):
+        keras_tfm.AutoConfig.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json"):
+        keras_tfm.AutoConfig.from_pretrained(tmp_path)
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_with_code_is_refused_and_not_run(hf_bert_dir):
+    _, path = hf_bert_dir
+    os.remove(path / "model.safetensors")
+    marker = path / "code_ran"
+    torch.save({"embeddings.word_embeddings.weight": _RunsCode(str(marker))}, path / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match="pytorch_model.bin"):
+        keras_tfm.AutoModel.from_pretrained(path)
+    assert not marker.exists()
+
+
+def test_save_into_a_file_fails_cleanly(hf_bert_dir, tmp_path):
+    _, path = hf_bert_dir
+    model = keras_tfm.AutoModel.from_pretrained(path)
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    with pytest.raises(NotADirectoryError, match="a_file"):
+        model.save_pretrained(target)
+    out = tmp_path / "out"
+    model.save_pretrained(out)
+    assert sorted(os.listdir(out)) == ["config.json", "model.safetensors"]  # no temporary files left

@@ -1,0 +1,105 @@
+"""compiled_forward: the compiled forward pass equals the eager model and does not retrace."""
+
+import numpy as np
+import pytest
+
+import keras_tfm
+from keras_tfm import backend
+from keras_tfm.inference import compiled_forward
+
+
+@pytest.fixture(scope="module")
+def tiny_bert():
+    config = keras_tfm.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=37)
+    return keras_tfm.BertModel.from_config(config)
+
+
+@pytest.fixture(scope="module")
+def forward(tiny_bert):
+    return compiled_forward(tiny_bert)
+
+
+def _inputs(batch, length, seed=0):
+    rs = np.random.RandomState(seed)
+    ids = rs.randint(1, 99, (batch, length)).astype("int32")
+    mask = np.ones_like(ids)
+    mask[0, length // 2:] = 0  # padding in the first row
+    return ids, mask
+
+
+def _assert_close(got, want, atol=1e-5):
+    got, want = backend.to_numpy(got), backend.to_numpy(want)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=atol, rtol=0)
+
+
+@pytest.mark.parametrize("shape", [(2, 7), (3, 12)])
+@pytest.mark.parametrize("with_mask", [True, False])
+def test_compiled_equals_eager(tiny_bert, forward, shape, with_mask):
+    ids, mask = _inputs(*shape)
+    kwargs = {"input_ids": ids, "attention_mask": mask} if with_mask else {"input_ids": ids}
+    got = forward(**kwargs)
+    with backend.inference_mode():
+        want = tiny_bert(**kwargs)
+    assert type(got) is type(want)
+    assert list(got) == list(want)
+    _assert_close(got.last_hidden_state, want.last_hidden_state)
+    _assert_close(got.pooler_output, want.pooler_output)
+
+
+def test_same_shape_compiles_once(forward):
+    ids, mask = _inputs(2, 5, seed=1)
+    forward(input_ids=ids, attention_mask=mask)
+    compiled = dict(forward._compiled)
+    assert len(compiled) == 1
+    fn = next(iter(compiled.values()))
+    traces = getattr(fn, "experimental_get_tracing_count", None)  # tf.function
+    before = traces() if traces else None
+    cache_size = getattr(fn, "_cache_size", None)  # jax.jit
+    jax_before = cache_size() if cache_size else None
+    for seed in (2, 3):  # new values, same shape
+        forward(input_ids=_inputs(2, 5, seed=seed)[0], attention_mask=mask)
+    assert forward._compiled == compiled
+    if traces:
+        assert traces() == before
+    if cache_size:
+        assert cache_size() == jax_before
+
+
+def test_static_arguments_and_tuple_output(tiny_bert, forward):
+    ids, mask = _inputs(2, 6)
+    got = forward(ids, attention_mask=mask, output_hidden_states=True)
+    with backend.inference_mode():
+        want = tiny_bert(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+    assert len(got.hidden_states) == len(want.hidden_states) == 3
+    for g, w in zip(got.hidden_states, want.hidden_states):
+        _assert_close(g, w)
+    as_tuple = forward(input_ids=ids, attention_mask=mask, return_dict=False)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 2
+    _assert_close(as_tuple[0], want.last_hidden_state)
+
+
+def test_new_weights_are_used_without_recompiling(tiny_bert):
+    forward = compiled_forward(tiny_bert)
+    ids, mask = _inputs(2, 4)
+    before = backend.to_numpy(forward(input_ids=ids, attention_mask=mask).last_hidden_state)
+    variable = tiny_bert.pooler.kernel
+    old = backend.to_numpy(variable.value).copy()
+    try:
+        variable.assign(old * 2.0)
+        pooled = forward(input_ids=ids, attention_mask=mask).pooler_output
+        with backend.inference_mode():
+            _assert_close(pooled, tiny_bert(input_ids=ids, attention_mask=mask).pooler_output)
+        _assert_close(forward(input_ids=ids, attention_mask=mask).last_hidden_state, before)
+    finally:
+        variable.assign(old)
+    assert len(forward._compiled) == 1
+
+
+def test_bad_arguments(forward):
+    ids, _ = _inputs(2, 4)
+    with pytest.raises(TypeError, match="compiled_forward"):
+        forward(input_ids=ids, no_such_input=ids)
+    with pytest.raises(ValueError, match="inference only"):
+        forward(input_ids=ids, training=True)
