@@ -1,0 +1,74 @@
+"""The backend shim: models take numpy and native tensors, and give native tensors back."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_tfm
+from keras_tfm import backend
+from keras_tfm.backend.tensors import to_framework_tensor
+from tests.model_tester import make_inputs
+from tests.test_bert import tiny_bert_config
+
+NATIVE = {"torch": "pt", "tensorflow": "tf", "jax": "jax"}
+
+
+@pytest.fixture(scope="module")
+def model():
+    config = keras_tfm.AutoConfig.for_model(**tiny_bert_config().to_dict())
+    return keras_tfm.BertForSequenceClassification.from_config(config)
+
+
+def test_backend_is_picked_from_keras():
+    assert backend.BACKEND == keras.backend.backend()
+
+
+def test_inputs_numpy_lists_and_native_tensors_agree(model):
+    inputs = make_inputs(99, True)
+    from_numpy = backend.to_numpy(model(**inputs).logits)
+    native = {k: to_framework_tensor(v, NATIVE[backend.BACKEND]) for k, v in inputs.items()}
+    out = model(**native).logits
+    assert backend.is_tensor(out)
+    np.testing.assert_allclose(backend.to_numpy(out), from_numpy, atol=1e-6)
+    as_lists = {k: v.tolist() for k, v in inputs.items()}
+    np.testing.assert_allclose(backend.to_numpy(model(**as_lists).logits), from_numpy, atol=1e-6)
+
+
+@pytest.mark.parametrize("framework", ["pt", "tf", "jax", "np"])
+def test_to_framework_tensor(framework):
+    t = to_framework_tensor(np.arange(6).reshape(2, 3), framework)
+    assert type(t).__module__.split(".")[0] in {"pt": "torch", "tf": "tensorflow", "jax": "jaxlib", "np": "numpy"}[framework] or (
+        framework == "jax" and "jax" in type(t).__module__
+    )
+    with pytest.raises(ValueError, match="return_tensors"):
+        to_framework_tensor(np.zeros(2), "mx")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch.nn.Module behaviour")
+def test_torch_model_is_an_nn_module(model):
+    import torch
+
+    assert isinstance(model, torch.nn.Module)
+    params = list(model.parameters())
+    # Keras dropout seed states are non-trainable tensors too; HF counts the trainable ones.
+    assert sum(p.numel() for p in params if p.requires_grad) == model.num_parameters()
+    model.eval()
+    batch = {k: torch.tensor(v) for k, v in make_inputs(99, True).items()}
+    with torch.no_grad():
+        out = model(**batch)
+    assert isinstance(out.logits, torch.Tensor) and not out.logits.requires_grad
+    probs = torch.nn.functional.softmax(out.logits, dim=-1)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(3))
+    # gradients flow to the parameters as in any torch module
+    out = model(**batch)
+    out.logits.sum().backward()
+    assert any(p.grad is not None for p in model.parameters())
+
+
+def test_output_object_access(model):
+    out = model(**make_inputs(99, True), labels=np.array([0, 1, 1]))
+    assert list(out.keys()) == ["loss", "logits"]
+    assert out["logits"] is out.logits is out[1] is out.to_tuple()[1]
+    assert out.hidden_states is None
+    with pytest.raises(AttributeError):
+        out.not_a_field
