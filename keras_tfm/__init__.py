@@ -43,3 +43,4 @@ from keras_tfm.models.roberta import (  # noqa: E402
     RobertaForTokenClassification,
     RobertaModel,
 )
+from keras_tfm.pipelines import pipeline  # noqa: E402

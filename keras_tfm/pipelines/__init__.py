@@ -1,0 +1,319 @@
+"""``pipeline(task, model=...)``: a model, its tokenizer and the task's pre/post-processing in one call.
+
+>>> from keras_tfm import pipeline
+>>> classifier = pipeline("sentiment-analysis")  # Hugging Face's default model for the task
+>>> classifier("We are very happy to show you the Transformers library.")
+[{'label': 'POSITIVE', 'score': 0.9998}]
+
+``SUPPORTED_TASKS`` lists every task with its Auto class and Hugging Face's default model
+(id, pinned revision). Tasks without an implementation here raise NotImplementedError.
+"""
+
+import importlib
+import logging
+import os
+import re
+
+import huggingface_hub
+
+from keras_tfm import auto
+from keras_tfm.checkpoints.hub import ModelNotFoundError, resolve_file
+from keras_tfm.configuration_utils import PretrainedConfig
+from keras_tfm.pipelines.base import KeyDataset, Pipeline
+from keras_tfm.pipelines.feature_extraction import FeatureExtractionPipeline
+from keras_tfm.pipelines.fill_mask import FillMaskPipeline
+from keras_tfm.pipelines.question_answering import QuestionAnsweringPipeline
+from keras_tfm.pipelines.text_classification import TextClassificationPipeline
+from keras_tfm.pipelines.token_classification import AGGREGATION_STRATEGIES, TokenClassificationPipeline
+from keras_tfm.processing import AutoTokenizer
+from keras_tfm.registry import MODELS
+
+logger = logging.getLogger(__name__)
+
+_IMPL = "keras_tfm.pipelines."
+
+
+def _task(impl, auto_class, model_id, revision, kind="text"):
+    return {"impl": impl and _IMPL + impl, "auto": auto_class, "default": {"model": (model_id, revision)}, "type": kind}
+
+
+# Default models and revisions are those of Hugging Face transformers 5.23; tasks it removed
+# (question-answering, summarization, visual-question-answering, image-to-text) keep their last
+# 4.x defaults, and text-generation keeps GPT-2 (the quick tour's model; 5.x moved to SmolLM3-3B).
+SUPPORTED_TASKS = {
+    "text-classification": _task("text_classification.TextClassificationPipeline", "AutoModelForSequenceClassification",
+                                 "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f"),
+    "token-classification": _task("token_classification.TokenClassificationPipeline", "AutoModelForTokenClassification",
+                                  "dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496"),
+    "question-answering": _task("question_answering.QuestionAnsweringPipeline", "AutoModelForQuestionAnswering",
+                                "distilbert/distilbert-base-cased-distilled-squad", "564e9b5"),
+    "fill-mask": _task("fill_mask.FillMaskPipeline", "AutoModelForMaskedLM", "distilbert/distilroberta-base", "fb53ab8"),
+    "feature-extraction": _task("feature_extraction.FeatureExtractionPipeline", "AutoModel",
+                                "distilbert/distilbert-base-cased", "6ea8117"),
+    "text-generation": _task(None, "AutoModelForCausalLM", "openai-community/gpt2", "607a30d"),
+    "summarization": _task(None, "AutoModelForSeq2SeqLM", "sshleifer/distilbart-cnn-12-6", "a4f8f3e"),
+    "zero-shot-classification": _task(None, "AutoModelForSequenceClassification", "facebook/bart-large-mnli", "d7645e1"),
+    "table-question-answering": _task(None, "AutoModelForTableQuestionAnswering", "google/tapas-base-finetuned-wtq",
+                                      "e3dde19"),
+    "text-to-audio": _task(None, "AutoModelForTextToWaveform", "suno/bark-small", "1dbd7a1"),
+    "image-classification": _task(None, "AutoModelForImageClassification", "google/vit-base-patch16-224", "3f49326",
+                                  "image"),
+    "image-feature-extraction": _task(None, "AutoModel", "google/vit-base-patch16-224", "3f49326", "image"),
+    "image-segmentation": _task(None, "AutoModelForImageSegmentation", "facebook/detr-resnet-50-panoptic", "d53b52a",
+                                "multimodal"),
+    "object-detection": _task(None, "AutoModelForObjectDetection", "facebook/detr-resnet-50", "1d5f47b", "multimodal"),
+    "zero-shot-image-classification": _task(None, "AutoModelForZeroShotImageClassification",
+                                            "openai/clip-vit-base-patch32", "3d74acf", "multimodal"),
+    "zero-shot-object-detection": _task(None, "AutoModelForZeroShotObjectDetection", "google/owlvit-base-patch32",
+                                        "cbc355f", "multimodal"),
+    "depth-estimation": _task(None, "AutoModelForDepthEstimation", "Intel/dpt-large", "bc15f29", "image"),
+    "mask-generation": _task(None, "AutoModelForMaskGeneration", "facebook/sam-vit-huge", "87aecf0", "multimodal"),
+    "video-classification": _task(None, "AutoModelForVideoClassification", "MCG-NJU/videomae-base-finetuned-kinetics",
+                                  "488eb9a", "video"),
+    "audio-classification": _task(None, "AutoModelForAudioClassification", "superb/wav2vec2-base-superb-ks", "372e048",
+                                  "audio"),
+    "automatic-speech-recognition": _task(None, "AutoModelForCTC", "facebook/wav2vec2-base-960h", "22aad52",
+                                          "multimodal"),
+    "zero-shot-audio-classification": _task(None, "AutoModel", "laion/clap-htsat-fused", "cca9e28", "multimodal"),
+    "visual-question-answering": _task(None, "AutoModelForVisualQuestionAnswering", "dandelin/vilt-b32-finetuned-vqa",
+                                       "d0a1f6a", "multimodal"),
+    "document-question-answering": _task(None, "AutoModelForDocumentQuestionAnswering", "impira/layoutlm-document-qa",
+                                         "beed3c4", "multimodal"),
+    "image-to-text": _task(None, "AutoModelForVision2Seq", "ydshieh/vit-gpt2-coco-en", "5bebf1e", "multimodal"),
+    "image-text-to-text": _task(None, "AutoModelForImageTextToText", "Qwen/Qwen3-VL-2B-Instruct", "8964489",
+                                "multimodal"),
+}
+
+TASK_ALIASES = {
+    "sentiment-analysis": "text-classification",
+    "ner": "token-classification",
+    "vqa": "visual-question-answering",
+    "text-to-speech": "text-to-audio",
+}
+
+# config.architectures suffix -> task, to infer the task of a model (most specific first).
+ARCHITECTURE_TASKS = (
+    ("ForSequenceClassification", "text-classification"),
+    ("ForTokenClassification", "token-classification"),
+    ("ForQuestionAnswering", "question-answering"),
+    ("ForMaskedLM", "fill-mask"),
+    ("ForCausalLM", "text-generation"),
+    ("LMHeadModel", "text-generation"),
+    ("ForImageClassification", "image-classification"),
+    ("ForAudioClassification", "audio-classification"),
+    ("ForCTC", "automatic-speech-recognition"),
+    ("ForObjectDetection", "object-detection"),
+    ("Model", "feature-extraction"),
+)
+
+_HUB_KEYS = ("revision", "cache_dir", "token", "local_files_only")
+
+
+def get_supported_tasks():
+    """Every task name and alias ``pipeline`` knows, sorted."""
+    return sorted(list(SUPPORTED_TASKS) + list(TASK_ALIASES))
+
+
+def get_implemented_tasks():
+    """The tasks keras_tfm can run (aliases included), sorted."""
+    return sorted(t for t in get_supported_tasks() if SUPPORTED_TASKS[TASK_ALIASES.get(t, t)]["impl"])
+
+
+def check_task(task):
+    """Returns ``(task name, its SUPPORTED_TASKS entry)``; raises ValueError for an unknown task."""
+    if not isinstance(task, str):
+        raise ValueError(f"task must be a str, got {type(task).__name__}: {task!r:.80}.")
+    name = TASK_ALIASES.get(task, task)
+    if name not in SUPPORTED_TASKS:
+        raise ValueError(f"Unknown task {task!r}. Available tasks are {get_supported_tasks()}.")
+    return name, SUPPORTED_TASKS[name]
+
+
+def pipeline(task=None, model=None, config=None, tokenizer=None, framework=None, revision=None, use_fast=True,
+             token=None, device=None, device_map=None, dtype=None, torch_dtype=None, trust_remote_code=None,
+             model_kwargs=None, pipeline_class=None, batch_size=None, **kwargs):
+    """Builds the pipeline of ``task`` for ``model``, as ``transformers.pipeline`` does.
+
+    Args:
+        task: a task name or alias (see ``get_supported_tasks()``); None to infer it from
+            the model's ``config.architectures``.
+        model: a folder, a hub id, or a keras_tfm model; None for the task's default model.
+        config: a config or its folder / hub id, for a model loaded by name.
+        tokenizer: a tokenizer, or its folder / hub id; by default the model's.
+        revision, token: hub arguments for everything loaded by name (``cache_dir`` and
+            ``local_files_only`` too, here or in ``model_kwargs``).
+        device, device_map, framework, use_fast: accepted for compatibility; Keras places
+            tensors itself and there is only the fast tokenizer.
+        dtype / torch_dtype: the model's dtype ("float32", "bfloat16"...).
+        batch_size: default batch size of calls.
+        **kwargs: task parameters (``top_k``, ``aggregation_strategy``...).
+    """
+    for name in ("feature_extractor", "image_processor", "processor", "video_processor"):
+        if kwargs.pop(name, None) is not None:
+            logger.warning("pipeline(%s=...) is not used by the text pipelines; ignoring it.", name)
+    if trust_remote_code:
+        raise ValueError("trust_remote_code=True is not supported: keras_tfm never runs code from a checkpoint.")
+    if task is None and model is None:
+        raise ValueError("pipeline() needs a task (e.g. 'sentiment-analysis') or a model to infer it from; got neither.")
+    model_kwargs = dict(model_kwargs or {})
+    hub = _hub_kwargs(revision, token, model_kwargs, kwargs)
+    if isinstance(config, (str, os.PathLike)):
+        config = auto.AutoConfig.from_pretrained(config, **hub)
+    if task is None:
+        task = infer_task(model, config, hub)
+    name, entry = check_task(task)
+    if entry["impl"] is None and pipeline_class is None:
+        raise NotImplementedError(
+            f"The {task!r} pipeline is not implemented in keras_tfm yet. Implemented tasks: "
+            f"{get_implemented_tasks()}."
+        )
+    if model is None:
+        model, hub["revision"] = default_model(task, entry, hub)
+    model_source = model if isinstance(model, (str, os.PathLike)) else None
+    if model_source is not None:
+        model = load_model(entry["auto"], model_source, config, hub, dtype or torch_dtype, model_kwargs)
+    else:
+        _check_model_type(model, entry["auto"], name)
+    tokenizer = load_tokenizer(tokenizer, model, model_source, hub)
+    if device is not None or device_map is not None:
+        logger.info("device=%r / device_map=%r: Keras places tensors on the backend's device itself.", device, device_map)
+    cls = pipeline_class or _import(entry["impl"])
+    return cls(model=model, tokenizer=tokenizer, task=name, batch_size=batch_size, device=device,
+               framework=framework, **kwargs)
+
+
+def infer_task(model, config, hub):
+    """The task of a model from its class name or ``config.architectures`` (``*ForMaskedLM`` -> fill-mask)."""
+    if isinstance(model, (str, os.PathLike)):
+        config = config if isinstance(config, PretrainedConfig) else auto.AutoConfig.from_pretrained(model, **hub)
+        architectures = list(getattr(config, "architectures", None) or [])
+    else:
+        architectures = [type(model).__name__]
+    for architecture in architectures:
+        for suffix, task in ARCHITECTURE_TASKS:
+            if architecture.endswith(suffix):
+                logger.info("Inferred task %r from the architecture %s.", task, architecture)
+                return task
+    raise ValueError(
+        f"Cannot infer the task of {model!r:.120}: its architectures {architectures} name no known task. "
+        f"Pass task=..., one of {get_supported_tasks()}."
+    )
+
+
+def default_model(task, entry, hub):
+    """(model id, revision) of the task's default model, checked to be reachable (hub or cache)."""
+    model_id, pinned = entry["default"]["model"]
+    requested = hub.get("revision") or pinned
+    logger.warning(
+        "No model was supplied, defaulted to %s and revision %s. Using a pipeline without specifying a model "
+        "name and revision in production is not recommended.", model_id, requested,
+    )
+    cached = cached_snapshot(model_id, requested, hub.get("cache_dir"))
+    if cached is not None:
+        return model_id, cached
+    others = {k: v for k, v in hub.items() if k != "revision"}
+    try:
+        resolve_file(model_id, "config.json", revision=requested, **others)
+        return model_id, requested
+    except ModelNotFoundError as error:
+        if not hub.get("revision") and _reachable(model_id, others):
+            logger.warning("Revision %s of %s is not in the cache and the hub is not reachable; using the cached "
+                           "default branch instead.", pinned, model_id)
+            return model_id, None
+        raise ModelNotFoundError(
+            f"pipeline({task!r}) without model= loads the task's default model {model_id!r} (revision {requested}), "
+            f"which is not available here. {error} Or pass model=<a local folder or a cached hub id>."
+        ) from None
+
+
+def cached_snapshot(model_id, revision, cache_dir=None):
+    """The full commit hash of the cached snapshot a short hash ``revision`` names, or None."""
+    if not revision or not re.fullmatch(r"[0-9a-f]{7,40}", revision):
+        return None
+    root = os.path.join(os.fspath(cache_dir or huggingface_hub.constants.HF_HUB_CACHE),
+                        "models--" + model_id.replace("/", "--"), "snapshots")
+    try:
+        matches = [name for name in os.listdir(root) if name.startswith(revision)]
+    except OSError:
+        return None
+    return matches[0] if len(matches) == 1 else None
+
+
+def load_model(auto_name, source, config, hub, dtype, model_kwargs):
+    """Loads ``source`` (folder or hub id) with the task's Auto class."""
+    auto_class = getattr(auto, auto_name, None)
+    if auto_class is None:
+        raise NotImplementedError(f"keras_tfm has no {auto_name} yet.")
+    kwargs = {**model_kwargs, **{k: v for k, v in hub.items() if v is not None}}
+    if isinstance(config, PretrainedConfig):
+        kwargs["config"] = config
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    return auto_class.from_pretrained(source, **kwargs)
+
+
+def load_tokenizer(tokenizer, model, model_source, hub):
+    """The tokenizer instance: given, loaded from a name, or the model's own."""
+    hub = {k: v for k, v in hub.items() if v is not None}
+    if isinstance(tokenizer, tuple):  # (name, kwargs), as transformers accepts
+        name, options = tokenizer
+        return AutoTokenizer.from_pretrained(name, **{**hub, **options})
+    if isinstance(tokenizer, (str, os.PathLike)):
+        return AutoTokenizer.from_pretrained(tokenizer, **hub)
+    if tokenizer is not None:
+        return tokenizer
+    source = model_source or getattr(model, "name_or_path", None)
+    if not source:
+        raise ValueError(
+            f"pipeline(model=<{type(model).__name__} instance>) needs tokenizer=...: the model has no name_or_path "
+            "to load its tokenizer from (it was not made by from_pretrained). Pass the tokenizer or its folder."
+        )
+    return AutoTokenizer.from_pretrained(source, **hub)
+
+
+def _hub_kwargs(revision, token, model_kwargs, kwargs):
+    hub = {"revision": revision, "token": token}
+    for key in ("cache_dir", "local_files_only"):
+        value = kwargs.pop(key, None)
+        hub[key] = value if value is not None else model_kwargs.pop(key, None)
+    return {k: v for k, v in hub.items() if v is not None or k == "revision"}
+
+
+def _reachable(model_id, hub):
+    try:
+        resolve_file(model_id, "config.json", **hub)
+        return True
+    except ModelNotFoundError:
+        return False
+
+
+def _check_model_type(model, auto_name, task):
+    supported = MODELS.get(auto_name, {}).values()
+    if supported and not isinstance(model, tuple(supported)):
+        logger.error("The model %s is not supported for %s. Supported models are %s.", type(model).__name__, task,
+                     sorted(cls.__name__ for cls in supported))
+
+
+def _import(path):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+NerPipeline = TokenClassificationPipeline
+
+__all__ = [
+    "AGGREGATION_STRATEGIES",
+    "FeatureExtractionPipeline",
+    "FillMaskPipeline",
+    "KeyDataset",
+    "NerPipeline",
+    "Pipeline",
+    "QuestionAnsweringPipeline",
+    "SUPPORTED_TASKS",
+    "TASK_ALIASES",
+    "TextClassificationPipeline",
+    "TokenClassificationPipeline",
+    "check_task",
+    "get_supported_tasks",
+    "pipeline",
+]

