@@ -5,7 +5,7 @@ import torch
 import transformers
 
 import keras_tfm
-from tests.model_tester import ATOL, ModelTesterMixin, compare, make_inputs, to_np
+from tests.model_tester import ModelTesterMixin, compare, make_inputs, to_np
 
 
 def tiny_distilbert_config(**kwargs):
