@@ -5,11 +5,13 @@ __version__ = "0.1.0"
 from keras_tfm.auto import (  # noqa: E402
     AutoConfig,
     AutoModel,
+    AutoModelForCausalLM,
     AutoModelForMaskedLM,
     AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     TFAutoModel,
+    TFAutoModelForCausalLM,
     TFAutoModelForMaskedLM,
     TFAutoModelForQuestionAnswering,
     TFAutoModelForSequenceClassification,
@@ -44,3 +46,39 @@ from keras_tfm.models.roberta import (  # noqa: E402
     RobertaModel,
 )
 from keras_tfm.pipelines import pipeline  # noqa: E402
+from keras_tfm.generation import (  # noqa: E402
+    GenerationConfig,
+    GenerationMixin,
+    TextIteratorStreamer,
+    TextStreamer,
+)
+from keras_tfm.models.gpt2 import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel, GPT2Model  # noqa: E402
+from keras_tfm.models.llama import (  # noqa: E402
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlamaForSequenceClassification,
+    LlamaModel,
+    MistralConfig,
+    MistralForCausalLM,
+    MistralForSequenceClassification,
+    MistralModel,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen2ForSequenceClassification,
+    Qwen2Model,
+)
+from keras_tfm.training import (  # noqa: E402
+    DataCollatorForLanguageModeling,
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+    DefaultDataCollator,
+    EarlyStoppingCallback,
+    EvalPrediction,
+    Trainer,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+    default_data_collator,
+    set_seed,
+)

@@ -63,6 +63,7 @@ AutoModelForSequenceClassification = _auto("AutoModelForSequenceClassification")
 AutoModelForTokenClassification = _auto("AutoModelForTokenClassification")
 AutoModelForQuestionAnswering = _auto("AutoModelForQuestionAnswering")
 AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
+AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 
 # The seed's TensorFlow code names these; on keras_tfm every model runs on every backend.
 TFAutoModel = AutoModel
@@ -70,3 +71,4 @@ TFAutoModelForSequenceClassification = AutoModelForSequenceClassification
 TFAutoModelForTokenClassification = AutoModelForTokenClassification
 TFAutoModelForQuestionAnswering = AutoModelForQuestionAnswering
 TFAutoModelForMaskedLM = AutoModelForMaskedLM
+TFAutoModelForCausalLM = AutoModelForCausalLM

@@ -7,7 +7,8 @@ out = forward(input_ids=ids, attention_mask=mask)  # a ModelOutput, as model(...
 ```
 
 The forward pass is written as a pure function of the model's variables and the inputs
-(``model.stateless_call``), then handed to ``backend.compile_function``:
+(the model called in a ``keras.StatelessScope`` that maps each variable to an
+argument), then handed to ``backend.compile_function``:
 
 - JAX: ``jax.jit``; the variables are arguments of the compiled function, not constants
   baked into it, so assigning new weights needs no recompilation.
@@ -22,6 +23,7 @@ compiles again (JAX and XLA); the same shape never does.
 
 import inspect
 import logging
+from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -70,18 +72,20 @@ class CompiledForward:
             raise ValueError(f"compiled_forward: {type(model).__name__} is not built; call it once on an input first.")
         self.model = model
         self._signature = inspect.signature(model.call)
-        self._trainable = list(model.trainable_variables)
-        self._non_trainable = list(model.non_trainable_variables)
+        self._variables = list(model.trainable_variables) + list(model.non_trainable_variables)
         self._compiled = {}  # static kwargs (sorted tuple) -> compiled function
         self._output_class = {}  # static kwargs -> class of the model's output, seen while tracing
 
     def _compile(self, static):
-        model, key = self.model, tuple(sorted(static.items()))
+        model, key, variables = self.model, tuple(sorted(static.items())), self._variables
 
-        def forward(trainable, non_trainable, tensors):
-            outputs, _ = model.stateless_call(trainable, non_trainable, training=False, **tensors, **static)
+        def forward(values, tensors):
+            # The model's own __call__ (input conversion, autocast), reading variables from `values`.
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                outputs = model(**tensors, **static, training=False)
             self._output_class[key] = type(outputs)
-            return dict(outputs)  # a plain dict: ModelOutput is no pytree / tf.nest structure
+            # A plain dict: a ModelOutput subclass is no JAX pytree and tf.nest cannot rebuild it.
+            return dict(outputs) if isinstance(outputs, Mapping) else outputs
 
         logger.debug("compiled_forward: compiling %s with %s", type(model).__name__, static or "no static arguments")
         return backend.compile_function(forward)
@@ -113,10 +117,10 @@ class CompiledForward:
         fn = self._compiled.get(key)
         if fn is None:
             fn = self._compiled[key] = self._compile(static)
-        trainable = [v.value for v in self._trainable]
-        non_trainable = [v.value for v in self._non_trainable]
+        values = [v.value for v in self._variables]  # read each call: assigned weights are used
         with backend.inference_mode():
-            outputs = fn(trainable, non_trainable, tensors)
-        cls = self._output_class.get(key, dict)
-        outputs = cls(**outputs) if cls is not dict else outputs
+            outputs = fn(values, tensors)
+        cls = self._output_class.get(key)
+        if cls is not None and cls is not dict and isinstance(outputs, Mapping):
+            outputs = cls(**outputs)
         return outputs.to_tuple() if return_dict is False and hasattr(outputs, "to_tuple") else outputs

@@ -53,3 +53,10 @@ MaskedLMOutput = _output("MaskedLMOutput", "loss", "logits", "hidden_states", "a
 QuestionAnsweringModelOutput = _output(
     "QuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", "hidden_states", "attentions"
 )
+# Decoder-only models (text generation): ``past_key_values`` is the static KV cache, when one was passed.
+BaseModelOutputWithPast = _output("BaseModelOutputWithPast", "last_hidden_state", "past_key_values", "hidden_states",
+                                  "attentions")
+CausalLMOutputWithPast = _output("CausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states",
+                                 "attentions")
+SequenceClassifierOutputWithPast = _output("SequenceClassifierOutputWithPast", "loss", "logits", "past_key_values",
+                                           "hidden_states", "attentions")

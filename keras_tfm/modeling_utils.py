@@ -14,6 +14,7 @@ import numpy as np
 from keras_tfm import backend
 from keras_tfm.checkpoints.state_dict import CheckpointError, load_state_dict, save_state_dict
 from keras_tfm.configuration_utils import PretrainedConfig, pop_hub_kwargs
+from keras_tfm.training.keras_mixin import KerasTrainingMixin
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def named_variables(layer):
     return found
 
 
-class PreTrainedModel(keras.Model):
+class PreTrainedModel(KerasTrainingMixin, keras.Model):
     """Base class of every model: ``from_pretrained``, ``save_pretrained``, HF-style calls.
 
     Subclasses set ``config_class``, ``base_model_prefix``, ``weight_map`` (a
@@ -170,28 +171,39 @@ class PreTrainedModel(keras.Model):
         ``revision``, ``cache_dir``, ``local_files_only``, ``token``, ``subfolder``.
         """
         hub_kwargs = pop_hub_kwargs(kwargs)
-        for flag in ("from_pt", "from_tf", "from_flax", "use_safetensors", "trust_remote_code"):
-            value = kwargs.pop(flag, None)
-            if flag == "trust_remote_code" and value:
-                raise ValueError("trust_remote_code=True is not supported: keras_tfm never runs code from a checkpoint.")
-            if flag in ("from_tf", "from_flax") and value:
-                raise NotImplementedError(f"{flag}=True: reading TensorFlow / Flax checkpoints is not implemented yet.")
+        if kwargs.pop("trust_remote_code", None):
+            raise ValueError("trust_remote_code=True is not supported: keras_tfm never runs code from a checkpoint.")
+        # from_pt / from_tf / from_flax / use_safetensors as in HF; weights_format= names any format
+        # (safetensors, bin, pt, tf, flax, keras). Without them: detected, safetensors first.
+        from keras_tfm.checkpoints.convert import load_pretrained_weights, source_format
+
+        weights_format = kwargs.pop("weights_format", None) or source_format(
+            **{f: kwargs.pop(f, None) for f in ("from_pt", "from_tf", "from_flax", "use_safetensors")})
         if config is None:
             config = cls.config_class.from_pretrained(pretrained_model_name_or_path, **hub_kwargs, **kwargs)
         else:
             config = cls.config_class.from_dict(config.to_dict(), **kwargs) if kwargs else copy.deepcopy(config)
-        state = load_state_dict(pretrained_model_name_or_path, **hub_kwargs)
         model = cls(config, dtype=dtype or torch_dtype)
-        info = model.load_state_dict_hf(state, ignore_mismatched_sizes=ignore_mismatched_sizes)
+        info = load_pretrained_weights(model, pretrained_model_name_or_path, weights_format,
+                                       ignore_mismatched_sizes=ignore_mismatched_sizes, **hub_kwargs)
         _report_loading(cls.__name__, pretrained_model_name_or_path, info)
         model.name_or_path = os.fspath(pretrained_model_name_or_path)
         return (model, info) if output_loading_info else model
 
-    def save_pretrained(self, save_directory, max_shard_size="5GB", safe_serialization=True):
-        """Writes ``config.json`` and the weights in HF PyTorch layout, loadable by ``transformers``."""
+    def save_pretrained(self, save_directory, max_shard_size="5GB", safe_serialization=True, format="pt"):
+        """Writes ``config.json`` and the weights in HF PyTorch layout, loadable by ``transformers``.
+
+        ``format``: ``"pt"`` (default: safetensors, or ``pytorch_model.bin`` with
+        ``safe_serialization=False``), ``"tf"`` (``tf_model.h5``), ``"flax"``
+        (``flax_model.msgpack``) or ``"keras"`` (Keras-native ``model.weights.h5``).
+        """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise NotADirectoryError(f"save_pretrained: {save_directory!r} is a file, not a folder.")
+        if format != "pt":
+            from keras_tfm.checkpoints.convert import save_pretrained_as
+
+            return save_pretrained_as(self, save_directory, format, max_shard_size=max_shard_size)
         tensors = self.state_dict_hf()  # computed first: a failure here writes nothing
         os.makedirs(save_directory, exist_ok=True)
         config = copy.deepcopy(self.config)

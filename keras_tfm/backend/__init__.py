@@ -26,3 +26,5 @@ is_tensor = _impl.is_tensor
 to_numpy = _impl.to_numpy
 inference_mode = _impl.inference_mode
 compile_function = _impl.compile_function
+cache_update = _impl.cache_update
+compile_decode_step = _impl.compile_decode_step

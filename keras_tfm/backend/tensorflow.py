@@ -20,3 +20,18 @@ def inference_mode():
 def compile_function(fn):
     # XLA: one trace per input shape, then fused kernels.
     return tf.function(fn, jit_compile=True, reduce_retracing=True)
+
+
+def cache_update(cache, update, index):
+    import keras
+
+    return keras.ops.slice_update(cache, [0, index] + [0] * (len(cache.shape) - 2), keras.ops.cast(update, cache.dtype))
+
+
+def compile_decode_step(model, fn):
+    """``fn(cache, *inputs)`` (which calls ``model``) as one XLA program per input shape.
+
+    The step index is a tensor, so decode steps never retrace; tf.Variables are captured
+    by reference.
+    """
+    return tf.function(fn, jit_compile=True, reduce_retracing=False)

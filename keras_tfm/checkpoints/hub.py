@@ -63,6 +63,18 @@ def resolve_file(
         raise ModelNotFoundError(
             f"{path_or_id!r} is neither a local folder nor a valid hub model id ({e})."
         ) from None
+    # LocalEntryNotFoundError subclasses EntryNotFoundError: it must be caught first.
+    except LocalEntryNotFoundError:
+        # Offline (HF_HUB_OFFLINE=1, local_files_only=True or no network) and not cached.
+        if not required and _is_cached(path_or_id, revision, cache_dir):
+            return None
+        raise ModelNotFoundError(
+            f"Cannot find {filename!r} of {path_or_id!r}: it is not a local folder, the hub is "
+            "not reachable (offline), and the file is not in the huggingface_hub cache"
+            f"{' at ' + str(cache_dir) if cache_dir else ''}. Download the model on a machine "
+            "with network access (hf download "
+            f"{path_or_id}) and copy the cache or the folder here, or pass a local folder path."
+        ) from None
     except EntryNotFoundError:
         if required:
             raise ModelNotFoundError(f"Model {path_or_id!r} has no file {filename!r}.") from None
@@ -73,17 +85,6 @@ def resolve_file(
         raise ModelNotFoundError(
             f"{path_or_id!r} is not a local folder and no hub model has that id "
             "(or it is private: pass token=...)."
-        ) from None
-    except LocalEntryNotFoundError:
-        # Offline (HF_HUB_OFFLINE=1, local_files_only=True or no network) and not cached.
-        if not required and _is_cached(path_or_id, revision, cache_dir):
-            return None
-        raise ModelNotFoundError(
-            f"Cannot find {filename!r} of {path_or_id!r}: it is not a local folder, the hub is "
-            "not reachable (offline), and the file is not in the huggingface_hub cache"
-            f"{' at ' + str(cache_dir) if cache_dir else ''}. Download the model on a machine "
-            "with network access (huggingface-cli download "
-            f"{path_or_id}) and copy the cache or the folder here, or pass a local folder path."
         ) from None
 
 

@@ -24,6 +24,7 @@ from keras_tfm.pipelines.feature_extraction import FeatureExtractionPipeline
 from keras_tfm.pipelines.fill_mask import FillMaskPipeline
 from keras_tfm.pipelines.question_answering import QuestionAnsweringPipeline
 from keras_tfm.pipelines.text_classification import TextClassificationPipeline
+from keras_tfm.pipelines.text_generation import TextGenerationPipeline
 from keras_tfm.pipelines.token_classification import AGGREGATION_STRATEGIES, TokenClassificationPipeline
 from keras_tfm.processing import AutoTokenizer
 from keras_tfm.registry import MODELS
@@ -47,12 +48,14 @@ SUPPORTED_TASKS = {
                                   "dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496"),
     "question-answering": _task("question_answering.QuestionAnsweringPipeline", "AutoModelForQuestionAnswering",
                                 "distilbert/distilbert-base-cased-distilled-squad", "564e9b5"),
-    "fill-mask": _task("fill_mask.FillMaskPipeline", "AutoModelForMaskedLM", "distilbert/distilroberta-base", "fb53ab8"),
+    "fill-mask": _task("fill_mask.FillMaskPipeline", "AutoModelForMaskedLM",
+                       "distilbert/distilroberta-base", "fb53ab8"),
     "feature-extraction": _task("feature_extraction.FeatureExtractionPipeline", "AutoModel",
                                 "distilbert/distilbert-base-cased", "6ea8117"),
-    "text-generation": _task(None, "AutoModelForCausalLM", "openai-community/gpt2", "607a30d"),
+    "text-generation": _task("text_generation.TextGenerationPipeline", "AutoModelForCausalLM", "openai-community/gpt2", "607a30d"),
     "summarization": _task(None, "AutoModelForSeq2SeqLM", "sshleifer/distilbart-cnn-12-6", "a4f8f3e"),
-    "zero-shot-classification": _task(None, "AutoModelForSequenceClassification", "facebook/bart-large-mnli", "d7645e1"),
+    "zero-shot-classification": _task(None, "AutoModelForSequenceClassification",
+                                      "facebook/bart-large-mnli", "d7645e1"),
     "table-question-answering": _task(None, "AutoModelForTableQuestionAnswering", "google/tapas-base-finetuned-wtq",
                                       "e3dde19"),
     "text-to-audio": _task(None, "AutoModelForTextToWaveform", "suno/bark-small", "1dbd7a1"),
@@ -154,7 +157,8 @@ def pipeline(task=None, model=None, config=None, tokenizer=None, framework=None,
     if trust_remote_code:
         raise ValueError("trust_remote_code=True is not supported: keras_tfm never runs code from a checkpoint.")
     if task is None and model is None:
-        raise ValueError("pipeline() needs a task (e.g. 'sentiment-analysis') or a model to infer it from; got neither.")
+        raise ValueError("pipeline() needs a task (e.g. 'sentiment-analysis') or a model to infer it from; "
+                         "got neither.")
     model_kwargs = dict(model_kwargs or {})
     hub = _hub_kwargs(revision, token, model_kwargs, kwargs)
     if isinstance(config, (str, os.PathLike)):
@@ -176,7 +180,8 @@ def pipeline(task=None, model=None, config=None, tokenizer=None, framework=None,
         _check_model_type(model, entry["auto"], name)
     tokenizer = load_tokenizer(tokenizer, model, model_source, hub)
     if device is not None or device_map is not None:
-        logger.info("device=%r / device_map=%r: Keras places tensors on the backend's device itself.", device, device_map)
+        logger.info("device=%r / device_map=%r: Keras places tensors on the backend's device itself.",
+                    device, device_map)
     cls = pipeline_class or _import(entry["impl"])
     return cls(model=model, tokenizer=tokenizer, task=name, batch_size=batch_size, device=device,
                framework=framework, **kwargs)
@@ -217,12 +222,17 @@ def default_model(task, entry, hub):
         return model_id, requested
     except ModelNotFoundError as error:
         if not hub.get("revision") and _reachable(model_id, others):
-            logger.warning("Revision %s of %s is not in the cache and the hub is not reachable; using the cached "
+            logger.warning("Revision %s of %s is not in the cache and cannot be downloaded; using the cached "
                            "default branch instead.", pinned, model_id)
             return model_id, None
+        cache = hub.get("cache_dir") or huggingface_hub.constants.HF_HUB_CACHE
+        offline = huggingface_hub.constants.HF_HUB_OFFLINE
         raise ModelNotFoundError(
             f"pipeline({task!r}) without model= loads the task's default model {model_id!r} (revision {requested}), "
-            f"which is not available here. {error} Or pass model=<a local folder or a cached hub id>."
+            f"but it is not in the huggingface_hub cache at {cache} and cannot be downloaded here "
+            f"({'HF_HUB_OFFLINE is set' if offline else error}). Download it where the hub is reachable "
+            f"(hf download {model_id} --revision {requested}) and copy the cache here, or pass "
+            "model=<a local folder>."
         ) from None
 
 
@@ -312,6 +322,7 @@ __all__ = [
     "SUPPORTED_TASKS",
     "TASK_ALIASES",
     "TextClassificationPipeline",
+    "TextGenerationPipeline",
     "TokenClassificationPipeline",
     "check_task",
     "get_supported_tasks",

@@ -48,6 +48,9 @@ class Pipeline:
     chunked = False
     output_keys = ("logits",)
     token_output_keys = ()
+    # Batches are padded to a multiple of this (masked), so that backends that compile per
+    # input shape (JAX, XLA) see few shapes; the padding is cut from the outputs again.
+    pad_to_multiple_of = 16
 
     def __init__(self, model, tokenizer=None, task="", batch_size=None, device=None, framework=None,
                  num_workers=None, **kwargs):
@@ -64,7 +67,8 @@ class Pipeline:
         self._preprocess_params, self._forward_params, self._postprocess_params = self._sanitize_parameters(**kwargs)
 
     def __repr__(self):
-        return f"{type(self).__name__}(task={self.task!r}, model={type(self.model).__name__}, batch_size={self.batch_size})"
+        model = type(self.model).__name__
+        return f"{type(self).__name__}(task={self.task!r}, model={model}, batch_size={self.batch_size})"
 
     # ---- the three steps (subclasses) ------------------------------------------------
     def _sanitize_parameters(self, **kwargs):
@@ -145,16 +149,18 @@ class Pipeline:
 
     # ---- batching --------------------------------------------------------------------
     def _collate(self, features):
-        """Pads the model inputs of ``features`` on the right to the longest; returns (batch, lengths)."""
+        """Pads the model inputs of ``features`` on the right; returns (batch, true lengths)."""
         names = [name for name in MODEL_INPUT_NAMES if name in features[0] and name in self._model_inputs]
         lengths = [len(f["input_ids"]) for f in features]
         self._check_length(max(lengths))
-        longest = max(lengths)
+        width = max(lengths)
+        if "attention_mask" in names:  # padding is masked, so it may go past the longest row
+            limit = getattr(self.model.config, "max_position_embeddings", None)
+            width = _round_up(width, self.pad_to_multiple_of, limit)
         pad_id = self.tokenizer.pad_token_id or 0
         batch = {}
         for name in names:
-            value = pad_id if name == "input_ids" else 0
-            rows = np.full((len(features), longest), value, dtype="int32")
+            rows = np.full((len(features), width), pad_id if name == "input_ids" else 0, dtype="int32")
             for i, f in enumerate(features):
                 rows[i, : lengths[i]] = np.asarray(f[name], dtype="int32")
             batch[name] = rows
@@ -222,6 +228,13 @@ def _is_stream(inputs):
     if isinstance(inputs, (str, bytes, dict, np.ndarray)) or backend.is_tensor(inputs):
         return False
     return hasattr(inputs, "__iter__") or (hasattr(inputs, "__len__") and hasattr(inputs, "__getitem__"))
+
+
+def _round_up(length, multiple, limit=None):
+    if not multiple:
+        return length
+    rounded = -(-length // multiple) * multiple
+    return min(rounded, limit) if limit else rounded
 
 
 def _check_batch_size(batch_size):

@@ -27,7 +27,8 @@ class FillMaskPipeline(Pipeline):
 
     def _sanitize_parameters(self, top_k=None, targets=None, tokenizer_kwargs=None):
         if self.tokenizer.mask_token_id is None:
-            raise ValueError(f"The fill-mask pipeline needs a tokenizer with a mask token; {self.tokenizer.name_or_path!r} has none.")
+            raise ValueError("The fill-mask pipeline needs a tokenizer with a mask token; "
+                             f"{self.tokenizer.name_or_path!r} has none.")
         preprocess = {"tokenizer_kwargs": dict(tokenizer_kwargs)} if tokenizer_kwargs is not None else {}
         postprocess = {}
         if targets is not None:

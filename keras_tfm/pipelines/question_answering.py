@@ -139,10 +139,12 @@ def question_answering_inputs(*args, question=None, context=None, X=None, data=N
     elif question is not None and context is not None:
         inputs = _pairs(question, context)
     else:
-        raise ValueError("Pass question= and context=, or a dict {'question': ..., 'context': ...} (or a list of them).")
+        raise ValueError("Pass question= and context=, or a dict {'question': ..., 'context': ...} "
+                         "(or a list of them).")
     if isinstance(inputs, types.GeneratorType) or not isinstance(inputs, (dict, list, tuple)):
         if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
-            raise ValueError(f"question-answering takes dicts {{'question', 'context'}}, got {type(inputs).__name__}: {inputs!r:.80}.")
+            raise ValueError("question-answering takes dicts {'question', 'context'}, "
+                             f"got {type(inputs).__name__}: {inputs!r:.80}.")
         return inputs  # streamed: checked item by item
     inputs = [inputs] if isinstance(inputs, dict) else list(inputs)
     for item in inputs:
@@ -170,7 +172,8 @@ def normalize_example(item):
                          f"got {type(item).__name__}: {item!r:.80}.")
     for key in ("question", "context"):
         if key not in item:
-            raise KeyError(f"You need to provide a dictionary with keys {{question:..., context:...}}; '{key}' is missing.")
+            raise KeyError(f"You need to provide a dictionary with keys {{question:..., context:...}}; "
+                           f"'{key}' is missing.")
         if item[key] is None:
             raise ValueError(f"`{key}` cannot be None.")
         check_text("question-answering", item[key], f"a str as {key}")

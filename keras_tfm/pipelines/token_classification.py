@@ -5,7 +5,6 @@ import numpy as np
 from keras_tfm.pipelines.base import Pipeline, check_text, softmax
 
 AGGREGATION_STRATEGIES = ("none", "simple", "first", "average", "max")
-WORD_STRATEGIES = ("first", "average", "max")
 
 
 class TokenClassificationPipeline(Pipeline):
@@ -52,7 +51,7 @@ class TokenClassificationPipeline(Pipeline):
         """Labels one text (-> a list of dicts) or a list of texts (-> a list of lists)."""
         if kwargs.get("is_split_into_words") and isinstance(inputs, (list, tuple)) and inputs \
                 and all(isinstance(word, str) for word in inputs):
-            return super().__call__([list(inputs)], **kwargs)[0]  # one pre-split sentence
+            return super().__call__([list(inputs)], **kwargs)  # one pre-split sentence: [[...]], as HF
         return super().__call__(inputs, **kwargs)
 
     # ---- preprocess ---------------------------------------------------------------

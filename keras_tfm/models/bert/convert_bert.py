@@ -34,3 +34,7 @@ MASKED_LM = [
     Rule("cls.seq_relationship.weight", None),  # pre-training NSP head, unused by MaskedLM
     Rule("cls.seq_relationship.bias", None),
 ]
+
+# Exceptions to the generic PT -> TF / Flax naming (keras_tfm.checkpoints.naming): HF's TF
+# BERT named its word embeddings `weight` and wrapped the MLM head as `mlm___cls`.
+TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0"), (r"^cls/", "mlm___cls/")]

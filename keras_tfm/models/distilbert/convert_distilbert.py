@@ -29,3 +29,6 @@ MASKED_LM = [
     Rule("vocab_projector.bias", "lm_head.bias"),
     Rule("vocab_projector.weight", None),  # tied to the word embeddings
 ]
+
+# Exceptions to the generic PT -> TF naming (keras_tfm.checkpoints.naming).
+TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0")]

@@ -18,3 +18,6 @@ MASKED_LM = [
     Rule("lm_head.decoder.weight", None),  # tied to the word embeddings
     Rule("lm_head.decoder.bias", None),  # tied to lm_head.bias
 ]
+
+# Exceptions to the generic PT -> TF naming (keras_tfm.checkpoints.naming).
+TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0")]

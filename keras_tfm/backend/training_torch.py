@@ -1,0 +1,108 @@
+"""Training glue for the PyTorch backend (see keras_tfm/backend/training.py)."""
+
+import os
+
+import torch
+
+RETURN_TENSORS = "pt"
+
+
+def data_loader(source):
+    """A ``torch.utils.data.DataLoader`` over the collated batches of ``source`` (a BatchSource)."""
+    import torch.utils.data
+
+    class _Batches(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(source)
+
+        def __getitem__(self, index):
+            return source.batch(index, return_tensors="pt")
+
+    class _EpochSampler(torch.utils.data.Sampler):
+        def __len__(self):
+            return len(source)
+
+        def __iter__(self):
+            yield from range(len(source))
+            source.on_epoch_end()
+
+    return torch.utils.data.DataLoader(_Batches(), batch_size=None, sampler=_EpochSampler())
+
+
+def _dist():
+    import torch.distributed as dist
+
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def distributed_env():
+    """(rank, world_size) of torch.distributed, set up from torchrun's variables when present."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and dist.is_available() and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    d = _dist()
+    return (d.get_rank(), d.get_world_size()) if d else (0, 1)
+
+
+def num_local_devices():
+    return 1  # one process per device (torchrun); data parallelism is across processes
+
+
+def all_reduce_mean(value):
+    d = _dist()
+    if d is None or d.get_world_size() == 1:
+        return value
+    t = torch.tensor(float(value), dtype=torch.float64)
+    d.all_reduce(t)
+    return float(t) / d.get_world_size()
+
+
+def distribute_batch(inputs):
+    return inputs
+
+
+def make_train_step(model, optimizer, loss_fn):
+    """``step(inputs) -> loss``: forward, backward, gradient all-reduce across processes, update."""
+    variables = list(model.trainable_variables)
+    d = _dist()
+    world = d.get_world_size() if d else 1
+
+    def step(inputs):
+        for v in variables:
+            v.value.grad = None
+        loss = loss_fn(inputs)
+        optimizer.scale_loss(loss).backward()
+        grads = [v.value.grad for v in variables]
+        if world > 1:  # data parallel: average the gradients of all processes (what DDP does)
+            for g in grads:
+                if g is not None:
+                    d.all_reduce(g)
+                    g.div_(world)
+        with torch.no_grad():
+            optimizer.apply(grads, variables)
+        return loss.detach()
+
+    return step
+
+
+def make_eval_step(model, fn):
+    def step(inputs):
+        with torch.no_grad():
+            return fn(inputs)
+
+    return step
+
+
+def rng_state():
+    return {"torch": torch.get_rng_state().numpy()}
+
+
+def set_rng_state(state):
+    if "torch" in state:
+        torch.set_rng_state(torch.from_numpy(state["torch"].astype("uint8")))
+
+
+def register_output_type(cls):
+    """Nothing to do: outputs cross this backend's compiled functions as mappings."""

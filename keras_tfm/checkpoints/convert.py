@@ -1,0 +1,314 @@
+"""Checkpoint conversion between every format: the engine of ``keras-tfm convert``.
+
+``convert(src, dst, to=...)`` goes straight from file to file when no model is needed
+(PyTorch <-> TF <-> Flax names are pure renames and transposes): tensors stream one at a
+time from the source reader through the name translation and an optional dtype cast into
+the target writer, so memory stays near the largest tensor (or shard, for ``.bin`` and
+``.h5``). The Keras-native format goes through the model (its file layout is the
+model's). The output is built in a temporary folder beside ``dst`` and renamed at the
+end: a failed conversion leaves nothing behind.
+"""
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from keras_tfm.checkpoints.formats import (
+    FORMATS,
+    KERAS_MODEL_NAME,
+    KERAS_WEIGHTS_NAME,
+    Cast,
+    find_checkpoint,
+    open_hf_state,
+    source_info,
+    write_checkpoint,
+)
+from keras_tfm.checkpoints.naming import model_class, read_config
+from keras_tfm.checkpoints.state_dict import CheckpointError
+
+logger = logging.getLogger(__name__)
+
+TARGETS = ("pt", "safetensors", "bin", "tf", "flax", "keras")
+# Files copied along with the weights (config, tokenizer, processors, generation).
+SIDE_FILES = (
+    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
+    "tokenizer.model", "preprocessor_config.json", "feature_extractor_config.json", "processor_config.json",
+    "chat_template.jinja", "chat_template.json",
+)
+
+
+def target_format(to, safe_serialization=True):
+    if to not in TARGETS:
+        raise ValueError(f"Unknown target format {to!r}; use one of {', '.join(TARGETS)}.")
+    if to == "pt":
+        return "safetensors" if safe_serialization else "bin"
+    return to
+
+
+def source_format(from_pt=None, from_tf=None, from_flax=None, use_safetensors=None):
+    """The format asked for by HF's ``from_*`` flags (None: detect, safetensors first)."""
+    asked = [f for f, v in (("pt", from_pt), ("tf", from_tf), ("flax", from_flax)) if v]
+    if len(asked) > 1:
+        raise ValueError(f"Pass at most one of from_pt / from_tf / from_flax (got {', '.join(asked)}).")
+    if asked:
+        if asked[0] == "pt" and use_safetensors is not None:
+            return "safetensors" if use_safetensors else "bin"
+        return asked[0]
+    if use_safetensors:
+        return "safetensors"
+    if use_safetensors is False:
+        return "bin"
+    return None
+
+
+def check_mappable(state, cls, where=""):
+    """Raises CheckpointError naming the file and tensor for a name the architecture cannot map."""
+    if cls is None or cls.weight_map is None:
+        return
+    for name in state:
+        if cls.weight_map.keras_path(name) is False:
+            src = state.file_of(name) if hasattr(state, "file_of") else where
+            original = state.source_name(name) if hasattr(state, "source_name") else name
+            raise CheckpointError(
+                f"Tensor {original!r} in {src} (PyTorch name {name!r}) does not map to any weight of "
+                f"{cls.__name__}: no conversion rule covers it. Is config.json's architecture right?"
+            )
+
+
+def _tf_metadata(config):
+    from keras_tfm.checkpoints.formats_h5 import tf_model_name
+
+    arch = (config.get("architectures") or [None])[0]
+    return {"tf_model_name": tf_model_name(arch) if arch else "tf_model"}
+
+
+def write_hf_state(state, folder, fmt, config, max_shard_size="5GB", dtype=None, progress=None):
+    """Writes a PT-named mapping to ``folder`` in ``fmt`` (safetensors, bin, tf, flax)."""
+    model_type = config.get("model_type")
+    arch = (config.get("architectures") or [None])[0]
+    if dtype:
+        state = Cast(state, dtype)
+    metadata = None
+    if fmt == "tf":
+        from keras_tfm.checkpoints.tf_names import pt_to_tf
+
+        state, metadata = pt_to_tf(state, model_type, arch), _tf_metadata(config)
+    elif fmt == "flax":
+        from keras_tfm.checkpoints.flax_names import pt_to_flax
+
+        state = pt_to_flax(state, model_type, arch)
+    return write_checkpoint(state, folder, fmt, max_shard_size=max_shard_size, progress=progress, metadata=metadata)
+
+
+def _progress_bar(total, desc, enabled):
+    if not enabled:
+        return None, None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None, None
+    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc)
+    return bar, bar.update
+
+
+def _nbytes(state):
+    total = 0
+    for name in state:
+        shape, dtype = source_info(state, name)
+        total += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return total
+
+
+def _model_from_folder(src, config, fmt=None, dtype=None):
+    arch = (config.get("architectures") or [None])[0]
+    cls = model_class(arch) if arch else None
+    if cls is None:
+        raise CheckpointError(
+            f"{src}: config.json names the architecture {arch!r}, which keras_tfm does not implement; "
+            "this conversion needs the model (Keras format or --check)."
+        )
+    return cls.from_pretrained(src, weights_format=fmt, dtype=dtype)
+
+
+def load_pretrained_weights(model, path_or_id, fmt=None, ignore_mismatched_sizes=False, **hub_kwargs):
+    """Fills ``model`` from the checkpoint of a folder or hub id in any format; returns HF's loading report."""
+    fmt, files = find_checkpoint(path_or_id, fmt, **hub_kwargs)
+    if fmt == "keras":
+        model.build_weights()
+        try:
+            with _keras_loadable(model):
+                model.load_weights(files[0])
+        except Exception as e:
+            raise CheckpointError(f"{files[0]} does not fit {type(model).__name__}: {e}") from None
+        return {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
+    state = open_hf_state(path_or_id, fmt, **hub_kwargs)
+    return model.load_state_dict_hf(state, ignore_mismatched_sizes=ignore_mismatched_sizes)
+
+
+@contextlib.contextmanager
+def _keras_loadable(model):
+    """Keras 3's weight loader walks properties and recurses forever on one that returns its own
+    object (``base_model`` of a base model is the model itself, as in HF); hide it meanwhile."""
+    from keras_tfm.modeling_utils import PreTrainedModel
+
+    prop = PreTrainedModel.__dict__.get("base_model")
+    if prop is None:
+        yield
+        return
+
+    def guarded(self):
+        found = prop.fget(self)
+        if found is self:
+            raise AttributeError("base_model")
+        return found
+
+    PreTrainedModel.base_model = property(guarded)
+    try:
+        yield
+    finally:
+        PreTrainedModel.base_model = prop
+
+
+def save_pretrained_as(model, folder, fmt, max_shard_size="5GB"):
+    """``save_pretrained(format=...)`` for "tf", "flax", "keras" (and "safetensors" / "bin")."""
+    import copy
+
+    from keras_tfm.utils.io import atomic_path
+
+    if fmt not in ("tf", "flax", "keras", "safetensors", "bin"):
+        raise ValueError(f"save_pretrained(format={fmt!r}): use 'pt', 'tf', 'flax' or 'keras'.")
+    model.build_weights()
+    tensors = None if fmt == "keras" else model.state_dict_hf()  # first: a failure here writes nothing
+    os.makedirs(folder, exist_ok=True)
+    config = copy.deepcopy(model.config)
+    config.architectures = [type(model).__name__]
+    config.dtype = model.dtype_policy.variable_dtype
+    config.save_pretrained(folder)
+    if fmt == "keras":
+        with atomic_path(os.path.join(folder, KERAS_WEIGHTS_NAME)) as tmp:
+            os.remove(tmp)
+            final = tmp + ".weights.h5"  # Keras insists on the suffix
+            try:
+                model.save_weights(final)
+                os.replace(final, tmp)
+            finally:
+                if os.path.exists(final):
+                    os.remove(final)
+        return [KERAS_WEIGHTS_NAME]
+    return write_hf_state(tensors, folder, fmt, config.to_dict(), max_shard_size=max_shard_size)
+
+
+def convert(src, dst, to="pt", dtype=None, max_shard_size="5GB", check=False, progress=True, overwrite=False,
+            from_format=None, safe_serialization=True):
+    """Converts the checkpoint folder ``src`` into a new folder ``dst`` in format ``to``.
+
+    Returns a report dict: source and target formats, files written, bytes, and with
+    ``check=True`` the max abs difference between the two loaded in keras_tfm.
+    """
+    src, dst = os.fspath(src), os.fspath(dst)
+    fmt = target_format(to, safe_serialization)
+    if dtype is not None and dtype not in ("float32", "float16", "bfloat16", "float64"):
+        raise ValueError(f"--dtype {dtype!r}: use float32, float16 or bfloat16.")
+    if not os.path.isdir(src):
+        raise CheckpointError(f"{src!r} is not a folder holding a checkpoint.")
+    if os.path.exists(dst) and (not os.path.isdir(dst) or (os.listdir(dst) and not overwrite)):
+        raise FileExistsError(f"{dst!r} exists and is not empty; pass overwrite=True (--overwrite) or another folder.")
+    config = read_config(src)
+    src_fmt, _ = find_checkpoint(src, from_format)
+    parent = os.path.dirname(os.path.abspath(dst))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(os.path.abspath(dst)) + ".", suffix=".partial", dir=parent)
+    report = {"source": src, "source_format": src_fmt, "target": dst, "target_format": fmt}
+    try:
+        if src_fmt == "keras" or fmt == "keras":
+            report["path"] = "through the model"
+            model = _model_from_folder(src, config, src_fmt, dtype=dtype)
+            if fmt == "keras":
+                model.save_pretrained(tmp, format="keras")
+            else:
+                model.save_pretrained(tmp, format=fmt, max_shard_size=max_shard_size,
+                                      safe_serialization=fmt != "bin")
+        else:
+            report["path"] = "file to file"
+            state = open_hf_state(src, src_fmt)
+            arch = (config.get("architectures") or [None])[0]
+            check_mappable(state, model_class(arch) if arch else None, src)
+            bar, update = _progress_bar(_nbytes(state), f"{src_fmt} -> {fmt}", progress)
+            try:
+                write_hf_state(state, tmp, fmt, config, max_shard_size=max_shard_size, dtype=dtype, progress=update)
+            finally:
+                if bar is not None:
+                    bar.close()
+        _copy_side_files(src, tmp, dtype)
+        report["files"] = sorted(os.listdir(tmp))
+        report["bytes"] = sum(os.path.getsize(os.path.join(tmp, f)) for f in report["files"])
+        if os.path.isdir(dst):
+            shutil.rmtree(dst)
+        os.replace(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if check:
+        report["max_abs_diff"] = check_conversion(src, dst, src_fmt, fmt)
+    return report
+
+
+def _copy_side_files(src, dst, dtype):
+    import json
+
+    for name in SIDE_FILES:
+        path = os.path.join(src, name)
+        if not os.path.isfile(path) or os.path.exists(os.path.join(dst, name)):
+            continue
+        if name == "config.json" and dtype:
+            with open(path, encoding="utf-8") as f:
+                config = json.load(f)
+            config["dtype" if "dtype" in config or "torch_dtype" not in config else "torch_dtype"] = dtype
+            with open(os.path.join(dst, name), "w", encoding="utf-8") as f:
+                json.dump(config, f, indent=2, sort_keys=True)
+                f.write("\n")
+        else:
+            shutil.copyfile(path, os.path.join(dst, name))
+
+
+def random_inputs(config, batch=2, length=8, seed=0):
+    rng = np.random.RandomState(seed)
+    vocab = int(config.get("vocab_size") or 100)
+    ids = rng.randint(min(5, vocab - 1), vocab, (batch, length)).astype("int32")
+    return {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+
+
+def check_conversion(src, dst, src_fmt=None, dst_fmt=None):
+    """Loads both checkpoints in keras_tfm, runs them on one random input, returns the max abs difference."""
+    from keras_tfm import backend
+
+    config = read_config(src)
+    a = _model_from_folder(src, config, src_fmt)
+    b = _model_from_folder(dst, read_config(dst), dst_fmt)
+    inputs = random_inputs(config)
+    out_a, out_b = a(**inputs), b(**inputs)
+    worst = 0.0
+    for key in out_a.keys():
+        x, y = out_a[key], out_b[key]
+        if isinstance(x, (tuple, list)) or x is None:
+            continue
+        x = np.asarray(backend.to_numpy(x), dtype="float32")
+        y = np.asarray(backend.to_numpy(y), dtype="float32")
+        worst = max(worst, float(np.abs(x - y).max()))
+    return worst
+
+
+def keras_weights_file(folder):
+    for name in (KERAS_WEIGHTS_NAME, KERAS_MODEL_NAME):
+        p = os.path.join(folder, name)
+        if os.path.isfile(p):
+            return p
+    return None
+
+
+__all__ = ["convert", "check_conversion", "write_hf_state", "source_format", "target_format", "FORMATS"]

@@ -1,0 +1,178 @@
+"""What every cross-framework name translation shares: layouts, tensor kinds, arch tables.
+
+Going from PyTorch names to TF or Flax names needs to know what kind of layer a
+``weight`` belongs to (a Linear is ``kernel`` and transposed, a LayerNorm is
+``gamma``/``scale``, an Embedding is ``embeddings``/``embedding``). ``classify`` answers
+from the architecture's ``WeightMap`` when keras_tfm has the architecture (the keras
+variable a rule maps to says it: ``.kernel``, ``.gamma``, ``.embeddings``), and from
+HF's own heuristics otherwise (shape and module name). The way back (TF/Flax -> PT) needs
+no table: the TF/Flax leaf names say the kind.
+
+Per-architecture exceptions live in the architecture's ``convert_<arch>.py``:
+
+- ``TF_RENAMES`` / ``FLAX_RENAMES``: ``[(regex, replacement)]`` applied to the generic
+  TF / Flax name when writing (``word_embeddings/embeddings:0`` -> ``.../weight:0``);
+- ``TF_EXPAND``: ``[regex on the PT name]`` of 1-D tensors HF's TF class stored as (1, n)
+  (read back generically: a 2-D TF ``bias`` with a leading 1 is squeezed);
+- ``KINDS`` / ``TF_KINDS`` / ``FLAX_KINDS``: ``[(regex on the PT name, kind)]`` overriding
+  ``classify`` (GPT-2's ``Conv1D`` weight keeps its (in, out) layout and name in TF: kind
+  ``"param"``; HF's Flax GPT-2 stores it as a transposed ``kernel``: kind ``"linear"``).
+"""
+
+import importlib
+import json
+import os
+import re
+
+import numpy as np
+
+from keras_tfm.checkpoints.weight_map import TRANSPOSE, modernize_name
+
+KINDS = ("linear", "norm", "embedding", "conv1d", "conv2d", "param", "skip")
+
+
+class Perm:
+    """A transpose as a lazy array function with a shape function (for headers)."""
+
+    def __init__(self, axes=None):
+        self.axes = axes
+
+    def __call__(self, a):
+        return np.ascontiguousarray(np.transpose(a, self.axes))
+
+    def shape_fn(self, shape):
+        axes = self.axes if self.axes is not None else tuple(reversed(range(len(shape))))
+        return tuple(shape[i] for i in axes)
+
+    def __repr__(self):
+        return f"Perm({self.axes})"
+
+
+class Reshape:
+    """Adds (``axis`` given) or drops a leading axis of size 1: TF's (1, n) Conv1D biases."""
+
+    def __init__(self, expand):
+        self.expand = expand
+
+    def __call__(self, a):
+        return a[None] if self.expand else a.reshape(a.shape[1:])
+
+    def shape_fn(self, shape):
+        return (1, *shape) if self.expand else tuple(shape[1:])
+
+
+EXPAND0, SQUEEZE0 = Reshape(True), Reshape(False)
+T2 = Perm()  # (out, in) <-> (in, out)
+# PT conv weights (out, in, *k) <-> TF / Flax kernels (*k, in, out)
+CONV1D_PT_TO_TF, CONV1D_TF_TO_PT = Perm((2, 1, 0)), Perm((2, 1, 0))
+CONV2D_PT_TO_TF, CONV2D_TF_TO_PT = Perm((2, 3, 1, 0)), Perm((3, 2, 0, 1))
+
+
+def arch_module(model_type):
+    """``keras_tfm.models.<type>.convert_<type>`` if keras_tfm has the architecture, else None."""
+    if not model_type:
+        return None
+    try:
+        return importlib.import_module(f"keras_tfm.models.{model_type}.convert_{model_type}")
+    except ImportError:
+        return None
+
+
+def arch_table(model_type, name):
+    return list(getattr(arch_module(model_type), name, []) or [])
+
+
+def model_class(architecture):
+    """Our model class for an HF architecture name (``BertForMaskedLM``), or None."""
+    import keras_tfm  # noqa: F401  (fills the registry)
+    from keras_tfm.registry import MODELS
+
+    for classes in MODELS.values():
+        for cls in classes.values():
+            if cls.__name__ == architecture:
+                return cls
+    return None
+
+
+def read_config(folder):
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except ValueError:
+        return {}
+
+
+def _weight_map_kind(weight_map, name):
+    try:
+        path = weight_map.keras_path(name)
+    except Exception:
+        return None
+    if path is None:
+        return "skip"
+    if path is False:
+        return None
+    try:
+        transform = weight_map.transform_for(path)
+    except KeyError:
+        return None
+    if path.endswith(".kernel"):
+        return "linear" if transform is TRANSPOSE else "param"
+    if path.endswith((".gamma", ".beta")):
+        return "norm"
+    if path.endswith(".embeddings"):
+        return "embedding"
+    return "param"
+
+
+def _heuristic_kind(name, shape, shapes):
+    module, _, leaf = name.rpartition(".")
+    last = module.rpartition(".")[2].lower()
+    if leaf in ("gamma", "beta"):
+        return "norm"
+    if leaf == "weight":
+        if len(shape) == 1:
+            return "norm"
+        if len(shape) == 2:
+            return "embedding" if re.search(r"emb|^wte$|^wpe$", last) else "linear"
+        if len(shape) == 3:
+            return "conv1d"
+        if len(shape) == 4:
+            return "conv2d"
+        return "param"
+    if leaf == "bias":
+        sibling = shapes.get(module + ".weight")
+        if sibling is not None and len(sibling) == 1:
+            return "norm"
+    if leaf in ("running_mean", "running_var", "num_batches_tracked"):
+        return "param"
+    return "param"
+
+
+def classify(names_shapes, model_type=None, architecture=None, target=None):
+    """``{pt_name: kind}`` for every tensor (``names_shapes``: ``{name: shape}``).
+
+    ``target`` ("tf" or "flax") also applies the architecture's ``TF_KINDS`` / ``FLAX_KINDS``
+    (HF's TF and Flax classes of one architecture may store a layer differently).
+    """
+    cls = model_class(architecture) if architecture else None
+    weight_map = getattr(cls, "weight_map", None)
+    tables = ([f"{target.upper()}_KINDS"] if target else []) + ["KINDS"]
+    overrides = [(re.compile(p), k) for t in tables for p, k in arch_table(model_type, t)]
+    out = {}
+    for name, shape in names_shapes.items():
+        kind = next((k for p, k in overrides if p.search(name)), None)
+        if kind is None and weight_map is not None:
+            kind = _weight_map_kind(weight_map, modernize_name(name))
+        if kind is None:
+            kind = _heuristic_kind(name, shape, names_shapes)
+        out[name] = kind
+    return out
+
+
+def apply_renames(name, renames):
+    for pattern, replacement in renames:
+        name = re.sub(pattern, replacement, name)
+    return name

@@ -1,0 +1,103 @@
+"""A static-shape key/value cache and the causal attention that reads it.
+
+The cache of one layer is a pair ``(keys, values)`` of shape ``(B, S, N_kv, H)``: ``S``
+slots allocated once (prompt + new tokens), written at ``cache_index`` on every call,
+so that compiled decode steps (jax.jit, XLA) see the same shapes at every step.
+
+A query at slot ``q`` may attend the key at slot ``k`` when ``k <= q`` (causal), the key
+is a real token (``key_valid``, from the attention mask), and, with a sliding window
+``W``, ``k > q - W``. A query with no key left (a left-padding token) attends itself
+in the softmax, so that no row is fully masked (no NaN), and its output is then set to
+zero, as torch's SDPA (and so Hugging Face) returns for a fully masked row.
+"""
+
+import keras
+from keras import ops
+
+from keras_tfm import backend
+
+
+def init_cache(num_layers, batch, slots, num_kv_heads, head_dim, dtype="float32"):
+    """Zeros for every layer: ``[(keys, values)] * num_layers``, each ``(B, S, N_kv, H)``."""
+    shape = (batch, slots, num_kv_heads, head_dim)
+    return [(ops.zeros(shape, dtype=dtype), ops.zeros(shape, dtype=dtype)) for _ in range(num_layers)]
+
+
+def reorder_cache(cache, index):
+    """Gathers the batch rows ``index`` of every layer (beam search)."""
+    index = ops.convert_to_tensor(index, "int32")
+    return [(ops.take(k, index, axis=0), ops.take(v, index, axis=0)) for k, v in cache]
+
+
+def attention_mask(query_slots, key_valid, num_slots, sliding_window=None):
+    """(Boolean ``(B, 1, T, S)``: may query ``t`` (at slot ``query_slots[t]``) attend slot ``s``;
+    ``(B, T, 1, 1)`` 1.0 where the query has a real key at all, else 0.0 — None without padding).
+
+    ``key_valid``: ``(B, S)`` 1/0 (the attention mask over the slots); None for all valid.
+    """
+    q = ops.expand_dims(ops.cast(query_slots, "int32"), 1)  # (T, 1)
+    k = ops.expand_dims(ops.arange(num_slots, dtype="int32"), 0)  # (1, S)
+    causal = ops.less_equal(k, q)  # (T, S)
+    if sliding_window:
+        causal = ops.logical_and(causal, ops.greater(k, q - int(sliding_window)))
+    causal = ops.expand_dims(causal, 0)  # (1, T, S)
+    if key_valid is None:
+        return ops.expand_dims(causal, 1), None
+    valid = ops.expand_dims(ops.cast(key_valid, "bool"), 1)  # (B, 1, S)
+    allowed = ops.logical_and(causal, valid)  # (B, T, S)
+    empty = ops.logical_not(ops.any(allowed, axis=-1, keepdims=True))  # rows with no key at all
+    allowed = ops.logical_or(allowed, ops.logical_and(empty, ops.expand_dims(ops.equal(k, q), 0)))
+    has_key = ops.expand_dims(ops.cast(ops.logical_not(empty), "float32"), -1)  # (B, T, 1, 1)
+    return ops.expand_dims(allowed, 1), has_key
+
+
+def write(cache_tensor, update, index):
+    """``cache_tensor`` with ``update`` (B, T, ...) written at slot ``index`` (axis 1)."""
+    return backend.cache_update(cache_tensor, update, index)
+
+
+def causal_attention(q, k, v, *, cache=None, cache_index=None, key_valid=None, sliding_window=None,
+                     scale=None, output_attentions=False):
+    """Causal attention of ``q`` (B, T, N, H) over ``k, v`` (B, T, N_kv, H), through the cache if given.
+
+    Returns ``(y (B, T, N, H), new (keys, values) or None, probabilities (B, N, T, S) or None)``.
+    """
+    t = ops.shape(q)[1]
+    if cache is not None:
+        index = ops.convert_to_tensor(cache_index if cache_index is not None else 0, "int32")
+        k = write(cache[0], k, index)
+        v = write(cache[1], v, index)
+        new_cache = (k, v)
+        query_slots = index + ops.arange(t, dtype="int32")
+    else:
+        new_cache = None
+        query_slots = ops.arange(t, dtype="int32")
+    num_slots = ops.shape(k)[1]
+    mask, has_key = attention_mask(query_slots, key_valid, num_slots, sliding_window)
+    groups = q.shape[2] // k.shape[2]
+    if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
+        k = ops.repeat(k, groups, axis=2)
+        v = ops.repeat(v, groups, axis=2)
+    head_dim = q.shape[-1]
+    scale = (1.0 / head_dim ** 0.5) if scale is None else scale
+    if output_attentions:
+        scores = ops.einsum("btnh,bsnh->bnts", q, k) * ops.cast(scale, q.dtype)
+        scores = ops.where(mask, scores, ops.cast(-1e9 if scores.dtype == "float32" else -3e4, scores.dtype))
+        probs = ops.softmax(ops.cast(scores, "float32"), axis=-1)
+        y = ops.einsum("bnts,bsnh->btnh", ops.cast(probs, v.dtype), v)
+        return y, new_cache, probs
+    y = ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
+    if has_key is not None:
+        y = y * ops.cast(has_key, y.dtype)
+    return y, new_cache, None
+
+
+def last_token_logits(hidden, logits_to_keep):
+    """HF's ``logits_to_keep``: 0 keeps every position, n the last n."""
+    if not logits_to_keep:
+        return hidden
+    return hidden[:, -int(logits_to_keep):, :]
+
+
+def is_keras_tensor(x):
+    return isinstance(x, keras.KerasTensor)

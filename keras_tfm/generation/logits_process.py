@@ -1,0 +1,186 @@
+"""Logits processors and warpers, on the host in numpy float32, as Hugging Face computes them.
+
+Each is a callable ``(input_ids (B, L) int64, scores (B, V) float32) -> scores``. The
+decode step runs compiled on the backend; choosing the next token is cheap and identical
+on every backend this way, and seeded sampling draws from numpy's global generator
+(``keras.utils.set_random_seed`` seeds it).
+"""
+
+import numpy as np
+
+NEG_INF = -np.inf
+
+
+def softmax(x):
+    x = x - np.max(x, axis=-1, keepdims=True)
+    e = np.exp(x)
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def log_softmax(x):
+    x = x - np.max(x, axis=-1, keepdims=True)
+    return x - np.log(np.sum(np.exp(x), axis=-1, keepdims=True))
+
+
+class LogitsProcessorList(list):
+    def __call__(self, input_ids, scores):
+        for processor in self:
+            scores = processor(input_ids, scores)
+        return scores
+
+
+class RepetitionPenaltyLogitsProcessor:
+    """Divides positive (multiplies negative) scores of tokens already present; left padding ignored."""
+
+    def __init__(self, penalty, prompt_ignore_length=None):
+        self.penalty, self.prompt_ignore_length = float(penalty), prompt_ignore_length
+
+    def __call__(self, input_ids, scores):
+        scores = scores.copy()
+        for i in range(scores.shape[0]):
+            start = 0 if self.prompt_ignore_length is None else int(self.prompt_ignore_length[i])
+            ids = np.unique(input_ids[i, start:])
+            s = scores[i, ids]
+            scores[i, ids] = np.where(s < 0, s * self.penalty, s / self.penalty).astype(scores.dtype)
+        return scores
+
+
+class NoRepeatNGramLogitsProcessor:
+    def __init__(self, ngram_size):
+        if not isinstance(ngram_size, int) or ngram_size <= 0:
+            raise ValueError(f"`no_repeat_ngram_size` has to be a strictly positive integer, but is {ngram_size}")
+        self.n = ngram_size
+
+    def __call__(self, input_ids, scores):
+        n, cur_len = self.n, input_ids.shape[1]
+        if cur_len + 1 < n:
+            return scores
+        scores = scores.copy()
+        for i in range(scores.shape[0]):
+            tokens = input_ids[i].tolist()
+            prefix = tuple(tokens[cur_len + 1 - n:cur_len])
+            banned = [tokens[j + n - 1] for j in range(cur_len - n + 1) if tuple(tokens[j:j + n - 1]) == prefix]
+            scores[i, banned] = NEG_INF
+        return scores
+
+
+class NoBadWordsLogitsProcessor:
+    def __init__(self, bad_words_ids, eos_token_id=None):
+        if not isinstance(bad_words_ids, list) or not bad_words_ids or not all(
+                isinstance(w, (list, tuple)) and w and all(isinstance(t, (int, np.integer)) and t >= 0 for t in w)
+                for w in bad_words_ids):
+            raise ValueError(f"`bad_words_ids` has to be a non-empty list of lists of positive integers, "
+                             f"but is {bad_words_ids!r}.")
+        eos = [[e] for e in (eos_token_id or [])]
+        self.words = [list(w) for w in bad_words_ids if list(w) not in eos]
+
+    def __call__(self, input_ids, scores):
+        scores = scores.copy()
+        for i in range(scores.shape[0]):
+            tokens = input_ids[i].tolist()
+            for word in self.words:
+                prefix = word[:-1]
+                if not prefix or tokens[len(tokens) - len(prefix):] == prefix:
+                    scores[i, word[-1]] = NEG_INF
+        return scores
+
+
+class MinLengthLogitsProcessor:
+    def __init__(self, min_length, eos_token_id):
+        self.min_length, self.eos = min_length, list(eos_token_id)
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[1] < self.min_length:
+            scores = scores.copy()
+            scores[:, self.eos] = NEG_INF
+        return scores
+
+
+class MinNewTokensLengthLogitsProcessor:
+    def __init__(self, prompt_length, min_new_tokens, eos_token_id):
+        self.prompt_length, self.min_new_tokens, self.eos = prompt_length, min_new_tokens, list(eos_token_id)
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[1] - self.prompt_length < self.min_new_tokens:
+            scores = scores.copy()
+            scores[:, self.eos] = NEG_INF
+        return scores
+
+
+class TemperatureLogitsWarper:
+    def __init__(self, temperature):
+        self.temperature = float(temperature)
+
+    def __call__(self, input_ids, scores):
+        return (scores / np.float32(self.temperature)).astype(np.float32)
+
+
+class TopKLogitsWarper:
+    def __init__(self, top_k, min_tokens_to_keep=1):
+        self.top_k = max(int(top_k), min_tokens_to_keep)
+
+    def __call__(self, input_ids, scores):
+        k = min(self.top_k, scores.shape[-1])
+        kth = -np.partition(-scores, k - 1, axis=-1)[:, k - 1:k]
+        return np.where(scores < kth, NEG_INF, scores).astype(np.float32)
+
+
+class TopPLogitsWarper:
+    def __init__(self, top_p, min_tokens_to_keep=1):
+        self.top_p, self.min_tokens_to_keep = float(top_p), min_tokens_to_keep
+
+    def __call__(self, input_ids, scores):
+        order = np.argsort(scores, axis=-1, kind="stable")  # ascending
+        sorted_scores = np.take_along_axis(scores, order, axis=-1)
+        cumulative = np.cumsum(softmax(sorted_scores), axis=-1)
+        remove_sorted = cumulative <= (1 - self.top_p)
+        remove_sorted[:, -self.min_tokens_to_keep:] = False
+        remove = np.zeros_like(remove_sorted)
+        np.put_along_axis(remove, order, remove_sorted, axis=-1)
+        return np.where(remove, NEG_INF, scores).astype(np.float32)
+
+
+class MinPLogitsWarper:
+    def __init__(self, min_p, min_tokens_to_keep=1):
+        self.min_p, self.min_tokens_to_keep = float(min_p), min_tokens_to_keep
+
+    def __call__(self, input_ids, scores):
+        probs = softmax(scores)
+        remove = probs < self.min_p * probs.max(axis=-1, keepdims=True)
+        order = np.argsort(-scores, axis=-1, kind="stable")[:, :self.min_tokens_to_keep]
+        np.put_along_axis(remove, order, False, axis=-1)
+        return np.where(remove, NEG_INF, scores).astype(np.float32)
+
+
+def build_processors(gc, prompt_length, padding_lengths, eos):
+    """HF's ``_get_logits_processor`` order: penalties and bans, then (sampling) the warpers."""
+    p = LogitsProcessorList()
+    if gc.repetition_penalty is not None and gc.repetition_penalty != 1.0:
+        p.append(RepetitionPenaltyLogitsProcessor(gc.repetition_penalty, padding_lengths))
+    if gc.no_repeat_ngram_size:
+        p.append(NoRepeatNGramLogitsProcessor(gc.no_repeat_ngram_size))
+    if gc.bad_words_ids is not None:
+        p.append(NoBadWordsLogitsProcessor(gc.bad_words_ids, eos))
+    if eos and gc.min_length:
+        p.append(MinLengthLogitsProcessor(gc.min_length, eos))
+    if eos and gc.min_new_tokens:
+        p.append(MinNewTokensLengthLogitsProcessor(prompt_length, gc.min_new_tokens, eos))
+    if gc.do_sample:
+        keep = 2 if gc.num_beams > 1 else 1
+        if gc.temperature is not None and gc.temperature != 1.0:
+            p.append(TemperatureLogitsWarper(gc.temperature))
+        if gc.top_k:
+            p.append(TopKLogitsWarper(gc.top_k, keep))
+        if gc.top_p is not None and gc.top_p < 1.0:
+            p.append(TopPLogitsWarper(gc.top_p, keep))
+        if gc.min_p is not None:
+            p.append(MinPLogitsWarper(gc.min_p, keep))
+    return p
+
+
+def sample(scores):
+    """One token per row from softmax(scores), with numpy's global generator."""
+    probs = softmax(scores.astype(np.float64))
+    cdf = np.cumsum(probs, axis=-1)
+    u = np.random.random_sample((scores.shape[0], 1)) * cdf[:, -1:]
+    return np.minimum((cdf < u).sum(axis=-1), scores.shape[-1] - 1)

@@ -1,0 +1,36 @@
+"""GPT-2: Hugging Face PyTorch names <-> keras_tfm variable paths.
+
+GPT-2's ``Conv1D`` stores its weight as (in, out), the layout of a Keras Dense kernel:
+no transpose, and the fused ``c_attn`` (C, 3C) stays fused.
+"""
+
+from keras_tfm.checkpoints.weight_map import Rule, embedding, layer_norm
+
+
+def conv1d(hf, keras):
+    """A GPT-2 Conv1D <-> keras Dense: same (in, out) layout."""
+    return [Rule(f"{hf}.weight", f"{keras}.kernel"), Rule(f"{hf}.bias", f"{keras}.bias")]
+
+
+H = "h.{i}"
+
+BACKBONE = [
+    *embedding("wte", "wte"),
+    *embedding("wpe", "wpe"),
+    *layer_norm(f"{H}.ln_1", f"{H}.ln_1"),
+    *conv1d(f"{H}.attn.c_attn", f"{H}.attn.c_attn"),
+    *conv1d(f"{H}.attn.c_proj", f"{H}.attn.c_proj"),
+    *layer_norm(f"{H}.ln_2", f"{H}.ln_2"),
+    *conv1d(f"{H}.mlp.c_fc", f"{H}.mlp.c_fc"),
+    *conv1d(f"{H}.mlp.c_proj", f"{H}.mlp.c_proj"),
+    *layer_norm("ln_f", "ln_f"),
+    Rule(f"{H}.attn.bias", None),  # the causal-mask buffer of older checkpoints
+    Rule(f"{H}.attn.masked_bias", None),
+]
+
+# Exceptions to the generic PT -> TF / Flax naming (keras_tfm.checkpoints.naming): HF's TF GPT-2
+# kept Conv1D's (in, out) `weight` and stored its bias as (1, out); its Flax GPT-2 stores a
+# transposed `kernel`, as for a Linear.
+TF_KINDS = [(r"\.c_(attn|proj|fc)\.weight$", "param")]
+TF_EXPAND = [r"\.c_(attn|proj|fc)\.bias$"]
+FLAX_KINDS = [(r"\.c_(attn|proj|fc)\.weight$", "linear")]

@@ -1,0 +1,28 @@
+"""Training: Keras compile/fit on the model's own loss, collators, TrainingArguments and Trainer."""
+
+from keras_tfm.training.callbacks import (  # noqa: F401
+    DefaultFlowCallback,
+    EarlyStoppingCallback,
+    PrinterCallback,
+    ProgressCallback,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+)
+from keras_tfm.training.collators import (  # noqa: F401
+    DataCollatorForLanguageModeling,
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+    DefaultDataCollator,
+    default_data_collator,
+)
+from keras_tfm.training.optimization import AdamW, HFSchedule  # noqa: F401
+from keras_tfm.training.trainer import (  # noqa: F401
+    EvalPrediction,
+    PredictionOutput,
+    Trainer,
+    TrainOutput,
+    get_last_checkpoint,
+    set_seed,
+)
+from keras_tfm.training.training_args import TrainingArguments  # noqa: F401

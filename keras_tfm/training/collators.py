@@ -1,0 +1,236 @@
+"""Data collators: turn a list of examples into one padded batch, as ``transformers`` does.
+
+Each collator takes a list of feature dicts (what indexing a ``datasets.Dataset`` gives)
+and returns a dict of tensors. ``return_tensors`` is "pt", "tf", "jax" or "np"; the
+default (None) is the tensor type of the active Keras backend.
+
+Label columns are renamed as Hugging Face does: ``label`` and ``label_ids`` become
+``labels``.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from keras_tfm.backend.tensors import FRAMEWORKS, to_framework_tensor
+
+PADDED_KEYS = ("input_ids", "token_type_ids", "attention_mask", "special_tokens_mask")
+LABEL_RENAMES = {"label": "labels", "label_ids": "labels"}
+
+
+def native_framework():
+    """The ``return_tensors`` name of the active Keras backend ("pt", "tf" or "jax")."""
+    from keras_tfm.backend import training
+
+    return training.RETURN_TENSORS
+
+
+def _check_framework(return_tensors):
+    if return_tensors is None:
+        return native_framework()
+    if return_tensors not in FRAMEWORKS:
+        raise ValueError(f"return_tensors={return_tensors!r} is not supported; use one of {FRAMEWORKS} or None.")
+    return return_tensors
+
+
+def _to_python(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "numpy"):
+        return value.numpy().tolist()
+    return value
+
+
+def _as_features(features):
+    if isinstance(features, Mapping):  # a dict of lists (a batch from a datasets.Dataset)
+        keys = list(features)
+        n = len(features[keys[0]]) if keys else 0
+        return [{k: features[k][i] for k in keys} for i in range(n)]
+    features = list(features)
+    if features and not isinstance(features[0], Mapping):
+        raise TypeError(f"A collator takes a list of dicts (examples); got a list of {type(features[0]).__name__}.")
+    return features
+
+
+def _stack(key, values):
+    """A numpy array from a column, with the dtypes HF uses (int64 ids and labels, float32 floats)."""
+    values = [_to_python(v) for v in values]
+    try:
+        array = np.asarray(values)
+    except ValueError:
+        array = np.asarray(values, dtype=object)
+    if array.dtype == object:
+        lengths = sorted({len(v) for v in values if isinstance(v, (list, tuple))})
+        raise ValueError(
+            f"Cannot make a batch of {key!r}: its rows have different lengths ({lengths}). Use a padding "
+            "collator (DataCollatorWithPadding) or pad when tokenizing."
+        )
+    if array.dtype.kind in "iub":
+        return array.astype(np.int64)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32)
+    return array
+
+
+def _convert(batch, return_tensors):
+    return {key: to_framework_tensor(value, return_tensors) for key, value in batch.items()}
+
+
+def _rename_labels(example):
+    out = {}
+    for key, value in example.items():
+        out[LABEL_RENAMES.get(key, key) if value is not None else key] = value
+    return out
+
+
+def _split(features, keep):
+    """(padded part, other part) of each example, with label columns renamed."""
+    padded, others = [], []
+    for example in features:
+        example = _rename_labels(dict(example))
+        padded.append({k: v for k, v in example.items() if k in keep})
+        others.append({k: v for k, v in example.items() if k not in keep})
+    return padded, others
+
+
+def _pad_rows(tokenizer, rows, padding, max_length, pad_to_multiple_of):
+    batch = tokenizer.pad(rows, padding=padding, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
+                          return_tensors="np")
+    return {key: np.asarray(value).astype(np.int64) for key, value in batch.items()}
+
+
+def _drop_unusable(others):
+    """Columns that cannot become tensors (raw text...) are dropped, as HF's remove_unused_columns does."""
+    keys = [k for k in (others[0] if others else {}) if not isinstance(others[0][k], str) and others[0][k] is not None]
+    return {k: _stack(k, [o[k] for o in others]) for k in keys}
+
+
+def default_data_collator(features, return_tensors=None):
+    """Stacks already padded examples into a batch; ``label``/``label_ids`` become ``labels``."""
+    return_tensors = _check_framework(return_tensors)
+    features = _as_features(features)
+    if not features:
+        raise ValueError("default_data_collator got an empty list of examples.")
+    _, others = _split(features, keep=())
+    return _convert(_drop_unusable(others), return_tensors)
+
+
+class DefaultDataCollator:
+    def __init__(self, return_tensors=None):
+        self.return_tensors = return_tensors
+
+    def __call__(self, features, return_tensors=None):
+        return default_data_collator(features, return_tensors or self.return_tensors)
+
+
+class DataCollatorWithPadding:
+    """Pads ``input_ids`` / ``attention_mask`` / ``token_type_ids`` to the longest example of the batch."""
+
+    def __init__(self, tokenizer, padding=True, max_length=None, pad_to_multiple_of=None, return_tensors=None):
+        self.tokenizer = tokenizer
+        self.padding = padding
+        self.max_length = max_length
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.return_tensors = return_tensors
+
+    def __call__(self, features):
+        return_tensors = _check_framework(self.return_tensors)
+        features = _as_features(features)
+        padded, others = _split(features, keep=PADDED_KEYS)
+        if not padded or "input_ids" not in padded[0]:
+            raise ValueError(
+                f"{type(self).__name__} needs tokenized examples with 'input_ids'; got columns "
+                f"{sorted(features[0]) if features else []}. Tokenize first: ds.map(lambda b: tok(b['text']), batched=True)."
+            )
+        batch = _pad_rows(self.tokenizer, padded, self.padding, self.max_length, self.pad_to_multiple_of)
+        batch.update(_drop_unusable(others))
+        return _convert(batch, return_tensors)
+
+
+class DataCollatorForTokenClassification(DataCollatorWithPadding):
+    """Pads inputs and the per-token ``labels`` (with ``label_pad_token_id``, -100 by default)."""
+
+    def __init__(self, tokenizer, padding=True, max_length=None, pad_to_multiple_of=None, label_pad_token_id=-100,
+                 return_tensors=None):
+        super().__init__(tokenizer, padding, max_length, pad_to_multiple_of, return_tensors)
+        self.label_pad_token_id = label_pad_token_id
+
+    def __call__(self, features):
+        return_tensors = _check_framework(self.return_tensors)
+        features = _as_features(features)
+        padded, others = _split(features, keep=PADDED_KEYS)
+        labels = [o.pop("labels") for o in others] if others and "labels" in others[0] else None
+        batch = _pad_rows(self.tokenizer, padded, self.padding, self.max_length, self.pad_to_multiple_of)
+        batch.update(_drop_unusable(others))
+        if labels is not None:
+            length = batch["input_ids"].shape[1]
+            side = getattr(self.tokenizer, "padding_side", "right")
+            rows = []
+            for row in labels:
+                row = list(_to_python(row))[:length]
+                pad = [self.label_pad_token_id] * (length - len(row))
+                rows.append(row + pad if side == "right" else pad + row)
+            batch["labels"] = np.asarray(rows, dtype=np.int64)
+        return _convert(batch, return_tensors)
+
+
+class DataCollatorForLanguageModeling(DataCollatorWithPadding):
+    """Masked (``mlm=True``) or causal (``mlm=False``) language-modelling batches.
+
+    MLM: ``mlm_probability`` of the non-special tokens are chosen; of those,
+    ``mask_replace_prob`` become the mask token, ``random_replace_prob`` a random token,
+    the rest stay; ``labels`` is -100 everywhere else. Causal: ``labels`` is a copy of
+    ``input_ids`` with padding set to -100 (the model shifts them).
+    """
+
+    def __init__(self, tokenizer, mlm=True, mlm_probability=0.15, mask_replace_prob=0.8, random_replace_prob=0.1,
+                 pad_to_multiple_of=None, return_tensors=None, seed=None):
+        super().__init__(tokenizer, pad_to_multiple_of=pad_to_multiple_of, return_tensors=return_tensors)
+        if mlm and getattr(tokenizer, "mask_token_id", None) is None:
+            raise ValueError("mlm=True needs a tokenizer with a mask token; use mlm=False for causal language modelling.")
+        if mask_replace_prob + random_replace_prob > 1:
+            raise ValueError("mask_replace_prob + random_replace_prob must be <= 1.")
+        self.mlm = mlm
+        self.mlm_probability = mlm_probability
+        self.mask_replace_prob = mask_replace_prob
+        self.random_replace_prob = random_replace_prob
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, features):
+        return_tensors = _check_framework(self.return_tensors)
+        features = _as_features(features)
+        padded, others = _split(features, keep=PADDED_KEYS)
+        batch = _pad_rows(self.tokenizer, padded, True, None, self.pad_to_multiple_of)
+        batch.update({k: v for k, v in _drop_unusable(others).items() if k != "labels"})
+        special = batch.pop("special_tokens_mask", None)
+        ids = batch["input_ids"]
+        pad_id = self.tokenizer.pad_token_id
+        if self.mlm:
+            batch["input_ids"], batch["labels"] = self.mask_tokens(ids, special)
+        else:
+            labels = ids.copy()
+            if pad_id is not None:
+                if "attention_mask" in batch:
+                    labels[batch["attention_mask"] == 0] = -100
+                else:
+                    labels[labels == pad_id] = -100
+            batch["labels"] = labels
+        return _convert(batch, return_tensors)
+
+    def mask_tokens(self, ids, special_tokens_mask=None):
+        ids = ids.copy()
+        labels = ids.copy()
+        if special_tokens_mask is None:
+            special_ids = set(self.tokenizer.all_special_ids)
+            special_tokens_mask = np.isin(ids, list(special_ids))
+        special_tokens_mask = np.asarray(special_tokens_mask, dtype=bool)
+        probability = np.where(special_tokens_mask, 0.0, self.mlm_probability)
+        masked = self.rng.random(ids.shape) < probability
+        labels[~masked] = -100
+        replaced = masked & (self.rng.random(ids.shape) < self.mask_replace_prob)
+        ids[replaced] = self.tokenizer.mask_token_id
+        rest = 1.0 - self.mask_replace_prob
+        random_share = self.random_replace_prob / rest if rest > 0 else 0.0
+        randomized = masked & ~replaced & (self.rng.random(ids.shape) < random_share)
+        ids[randomized] = self.rng.integers(0, len(self.tokenizer), size=ids.shape)[randomized]
+        return ids, labels

@@ -1,0 +1,155 @@
+"""Builds the committed checkpoint fixtures of tests/fixtures/convert/ with the real writers.
+
+Run by hand, not by CI, in its own virtual environment (Hugging Face ``transformers<5``
+is the last one that can write TensorFlow and Flax checkpoints)::
+
+    python3 -m venv /tmp/fixvenv
+    /tmp/fixvenv/bin/pip install torch==2.13.0          # first: the CPU build
+    /tmp/fixvenv/bin/pip install -r tests/make_fixtures-requirements.txt
+    /tmp/fixvenv/bin/python tests/make_fixtures.py
+
+For each architecture and head it builds a tiny random PyTorch model from a config and
+writes, in one folder: ``config.json``, ``model.safetensors``, ``pytorch_model.bin``,
+``tf_model.h5`` (TFAutoModel...from_pretrained(from_pt=True).save_pretrained) and
+``flax_model.msgpack`` (FlaxAutoModel..., the same way), plus ``reference.npz``: the fixed
+inputs and the logits of the PyTorch model (the TF and Flax models are checked against
+them here, so a fixture is only written when HF's own three frameworks agree). A
+``*-sharded`` folder per architecture holds every format sharded, with its index.
+"""
+
+import json
+import os
+import shutil
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # transformers 4 TF models need tf-keras (Keras 2)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import transformers  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "fixtures", "convert")
+ATOL = 1e-4
+
+# Tiny configs: the whole fixture tree stays well under a megabyte or two.
+CONFIGS = {
+    "bert": lambda: transformers.BertConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24,
+        max_position_embeddings=32, pad_token_id=1),
+    "distilbert": lambda: transformers.DistilBertConfig(
+        vocab_size=64, dim=16, n_layers=2, n_heads=2, hidden_dim=24, max_position_embeddings=32, pad_token_id=1),
+    "roberta": lambda: transformers.RobertaConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24,
+        max_position_embeddings=34, pad_token_id=1, type_vocab_size=1, layer_norm_eps=1e-5),
+    "gpt2": lambda: transformers.GPT2Config(
+        vocab_size=64, n_embd=16, n_layer=2, n_head=2, n_positions=32, pad_token_id=1),
+}
+PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2"}
+HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
+         "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"]}
+SHARD = "4KB"  # small enough to split every format into several files
+
+
+def make_inputs(arch, batch=2, length=7, seed=0):
+    rng = np.random.RandomState(seed)
+    ids = rng.randint(5, 64, (batch, length)).astype("int64")
+    mask = np.ones((batch, length), "int64")
+    mask[1, 5:] = 0
+    ids[mask == 0] = 1
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if arch == "bert":
+        tt = np.zeros_like(ids)
+        tt[:, 3:] = 1
+        inputs["token_type_ids"] = tt
+    return inputs
+
+
+def build(arch, head, folder, sharded=False):
+    name = PREFIX[arch] + head
+    torch.manual_seed(0)
+    config = CONFIGS[arch]()
+    config.num_labels = 3
+    if arch == "gpt2":
+        config.tie_word_embeddings = True
+    pt = getattr(transformers, name)(config).eval()
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    shard = {"max_shard_size": SHARD} if sharded else {}
+    # PyTorch: safetensors and pickle (.bin), both written by HF.
+    pt.save_pretrained(folder, safe_serialization=True, **shard)
+    tmp = folder + ".bin"
+    pt.save_pretrained(tmp, safe_serialization=False, **shard)
+    for f in os.listdir(tmp):
+        if f.startswith("pytorch_model"):
+            shutil.move(os.path.join(tmp, f), os.path.join(folder, f))
+    shutil.rmtree(tmp)
+
+    inputs = make_inputs(arch)
+    with torch.no_grad():
+        expected = pt(**{k: torch.tensor(v) for k, v in inputs.items()}).logits.numpy()
+
+    # TensorFlow: HF's own PT -> TF conversion, written by TFPreTrainedModel.save_pretrained.
+    tf_model = getattr(transformers, "TF" + name).from_pretrained(folder, from_pt=True)
+    tf_logits = tf_model(**{k: v.astype("int32") for k, v in inputs.items()}).logits.numpy()
+    assert np.abs(tf_logits - expected).max() <= ATOL, (name, "tf", np.abs(tf_logits - expected).max())
+    tmp = folder + ".tf"
+    tf_model.save_pretrained(tmp, **shard)
+    for f in os.listdir(tmp):
+        if f.startswith("tf_model"):
+            shutil.move(os.path.join(tmp, f), os.path.join(folder, f))
+    shutil.rmtree(tmp)
+
+    # Flax: the same through FlaxPreTrainedModel.
+    flax_model = getattr(transformers, "Flax" + name).from_pretrained(folder, from_pt=True)
+    flax_logits = np.asarray(flax_model(**{k: v.astype("int32") for k, v in inputs.items()}).logits)
+    assert np.abs(flax_logits - expected).max() <= ATOL, (name, "flax", np.abs(flax_logits - expected).max())
+    tmp = folder + ".flax"
+    flax_model.save_pretrained(tmp, **shard)
+    for f in os.listdir(tmp):
+        if f.startswith("flax_model"):
+            shutil.move(os.path.join(tmp, f), os.path.join(folder, f))
+    shutil.rmtree(tmp)
+
+    np.savez(os.path.join(folder, "reference.npz"), logits=expected, **inputs)
+    return {
+        "class": name,
+        "files": sorted(os.listdir(folder)),
+        "tf_vs_pt": float(np.abs(tf_logits - expected).max()),
+        "flax_vs_pt": float(np.abs(flax_logits - expected).max()),
+    }
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    manifest = {"transformers": transformers.__version__, "torch": torch.__version__, "fixtures": {}}
+    import flax
+    import tensorflow as tf
+
+    manifest["tensorflow"], manifest["flax"] = tf.__version__, flax.__version__
+    only = sys.argv[1:]  # architectures to (re)build; all by default
+    for arch in CONFIGS:
+        if only and arch not in only:
+            continue
+        for head in HEADS[arch]:
+            key = f"{arch}-{head}"
+            manifest["fixtures"][key] = build(arch, head, os.path.join(OUT, key))
+            print(key, manifest["fixtures"][key]["tf_vs_pt"], manifest["fixtures"][key]["flax_vs_pt"], flush=True)
+        if arch != "gpt2":
+            key = f"{arch}-{HEADS[arch][0]}-sharded"
+            manifest["fixtures"][key] = build(arch, HEADS[arch][0], os.path.join(OUT, key), sharded=True)
+            print(key, flush=True)
+    path = os.path.join(OUT, "manifest.json")
+    if only and os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        manifest["fixtures"] = {**old["fixtures"], **manifest["fixtures"]}
+    with open(path, "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

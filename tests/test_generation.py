@@ -1,0 +1,193 @@
+import threading
+
+import keras
+import numpy as np
+import pytest
+import torch
+import transformers
+from transformers.generation import logits_process as hf_lp
+
+import keras_tfm
+from keras_tfm import backend
+from keras_tfm.generation import logits_process as lp
+from tests.generation_tester import assert_generate_matches, hf_generate, left_padded
+from tests.model_tester import to_np
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    path = tmp_path_factory.mktemp("gpt2")
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=99, n_positions=128, n_embd=32, n_layer=2, n_head=4,
+                                     initializer_range=0.3, pad_token_id=1, bos_token_id=0, eos_token_id=2)
+    hf = transformers.GPT2LMHeadModel(config).eval()
+    hf.save_pretrained(path)
+    return hf, keras_tfm.AutoModelForCausalLM.from_pretrained(path)
+
+
+class CharTokenizer:
+    """ids -> letters: enough for stop strings and streamers."""
+
+    def decode(self, ids, **kwargs):
+        return "".join(" " if int(t) % 7 == 0 else chr(97 + int(t) % 26) for t in np.asarray(ids).reshape(-1))
+
+
+# ---- processors against transformers' own, on random scores ----------------------------------
+@pytest.mark.parametrize("ours,theirs", [
+    (lp.TemperatureLogitsWarper(0.7), hf_lp.TemperatureLogitsWarper(0.7)),
+    (lp.TopKLogitsWarper(5), hf_lp.TopKLogitsWarper(5)),
+    (lp.TopPLogitsWarper(0.8), hf_lp.TopPLogitsWarper(0.8)),
+    (lp.MinPLogitsWarper(0.1), hf_lp.MinPLogitsWarper(0.1)),
+    (lp.RepetitionPenaltyLogitsProcessor(1.5, np.array([0, 2])),
+     hf_lp.RepetitionPenaltyLogitsProcessor(1.5, prompt_ignore_length=torch.tensor([0, 2]))),
+    (lp.NoRepeatNGramLogitsProcessor(2), hf_lp.NoRepeatNGramLogitsProcessor(2)),
+    (lp.NoBadWordsLogitsProcessor([[4], [7, 8], [3, 9]], [2]), hf_lp.NoBadWordsLogitsProcessor([[4], [7, 8], [3, 9]], 2)),
+    (lp.MinNewTokensLengthLogitsProcessor(3, 4, [2, 5]), hf_lp.MinNewTokensLengthLogitsProcessor(3, 4, [2, 5])),
+])
+def test_processors_match_hf(ours, theirs):
+    rng = np.random.RandomState(0)
+    ids = np.array([[3, 7, 8, 3, 7], [9, 9, 3, 7, 3]])
+    scores = (rng.randn(2, 20) * 3).astype("float32")
+    expected = theirs(torch.tensor(ids), torch.tensor(scores)).numpy()
+    np.testing.assert_allclose(ours(ids, scores), expected, rtol=1e-6, atol=1e-6)
+
+
+# ---- generate against transformers' generate -------------------------------------------------
+def test_penalties_and_bans_match_hf(models):
+    hf, ours = models
+    ids, mask = left_padded(99)
+    assert_generate_matches(ours, hf, ids, mask, max_new_tokens=20, do_sample=False, repetition_penalty=1.3,
+                            no_repeat_ngram_size=2, bad_words_ids=[[40], [11, 12]])
+
+
+def test_min_new_tokens_and_several_eos_match_hf(models):
+    hf, ours = models
+    ids, mask = left_padded(99)
+    free = hf_generate(hf, ids, mask, max_new_tokens=12, do_sample=False)
+    eos = [int(free[0, 8]), int(free[1, 10])]  # tokens greedy decoding does produce
+    out = assert_generate_matches(ours, hf, ids, mask, max_new_tokens=12, do_sample=False, eos_token_id=eos,
+                                  pad_token_id=1)
+    assert out.shape[1] < free.shape[1]  # stopped early
+    assert_generate_matches(ours, hf, ids, mask, max_new_tokens=12, do_sample=False, eos_token_id=eos,
+                            pad_token_id=1, min_new_tokens=5)
+
+
+def test_beam_search_options_match_hf(models):
+    hf, ours = models
+    ids, mask = left_padded(99)
+    assert_generate_matches(ours, hf, ids, mask, max_new_tokens=10, num_beams=4, early_stopping=True,
+                            length_penalty=0.5, no_repeat_ngram_size=3, do_sample=False, eos_token_id=[5, 9])
+
+
+def test_scores_match_hf(models):
+    hf, ours = models
+    ids, mask = left_padded(99)
+    with torch.no_grad():
+        theirs = hf.generate(torch.tensor(ids), attention_mask=torch.tensor(mask), max_new_tokens=5, do_sample=False,
+                             return_dict_in_generate=True, output_scores=True, repetition_penalty=1.2)
+    mine = ours.generate(ids, attention_mask=mask, max_new_tokens=5, return_dict_in_generate=True,
+                         output_scores=True, repetition_penalty=1.2)
+    np.testing.assert_array_equal(to_np(mine.sequences), theirs.sequences.numpy())
+    assert len(mine.scores) == len(theirs.scores) == 5
+    for a, b in zip(mine.scores, theirs.scores):
+        np.testing.assert_allclose(a, b.numpy(), atol=1e-4)
+
+
+# ---- sampling ------------------------------------------------------------------------------
+def test_sampling_is_seeded_and_reproducible(models):
+    _, ours = models
+    ids, mask = left_padded(99)
+    kwargs = dict(attention_mask=mask, max_new_tokens=16, do_sample=True, top_k=20, top_p=0.9, temperature=0.8,
+                  min_p=0.01)
+    keras.utils.set_random_seed(3)
+    a = to_np(ours.generate(ids, **kwargs))
+    keras.utils.set_random_seed(3)
+    b = to_np(ours.generate(ids, **kwargs))
+    np.testing.assert_array_equal(a, b)
+    keras.utils.set_random_seed(4)
+    c = to_np(ours.generate(ids, num_return_sequences=3, **{**kwargs, "attention_mask": mask}))
+    assert c.shape[0] == 6
+    greedy = to_np(ours.generate(ids, attention_mask=mask, max_new_tokens=16))
+    np.testing.assert_array_equal(to_np(ours.generate(ids, attention_mask=mask, max_new_tokens=16, do_sample=True,
+                                                      top_k=1)), greedy)
+
+
+# ---- stop strings, streamers -----------------------------------------------------------------
+def test_stop_strings(models):
+    _, ours = models
+    ids = np.array([[5, 6, 7]])
+    tok = CharTokenizer()
+    free = to_np(ours.generate(ids, max_new_tokens=20))[0, 3:]
+    text = tok.decode(free)
+    stop = text[6:8]
+    first = text.find(stop)
+    out = to_np(ours.generate(ids, max_new_tokens=20, stop_strings=stop, tokenizer=tok))[0, 3:]
+    assert tok.decode(out).endswith(stop) and len(tok.decode(out)) == first + len(stop)
+    with pytest.raises(ValueError, match="tokenizer"):
+        ours.generate(ids, max_new_tokens=5, stop_strings=stop)
+
+
+def test_streamers(models, capsys):
+    _, ours = models
+    ids = np.array([[5, 6, 7]])
+    tok = CharTokenizer()
+    out = to_np(ours.generate(ids, max_new_tokens=10, streamer=keras_tfm.TextStreamer(tok, skip_prompt=True)))
+    assert capsys.readouterr().out.strip() == tok.decode(out[0, 3:]).strip()
+    streamer = keras_tfm.TextIteratorStreamer(tok, timeout=60)
+    thread = threading.Thread(target=ours.generate, args=(ids,), kwargs={"max_new_tokens": 10, "streamer": streamer})
+    thread.start()
+    pieces = list(streamer)
+    thread.join()
+    assert "".join(pieces) == tok.decode(out[0])
+    with pytest.raises(ValueError, match="beam"):
+        ours.generate(ids, max_new_tokens=3, num_beams=2, streamer=keras_tfm.TextStreamer(tok))
+
+
+# ---- config and bad input ------------------------------------------------------------------------
+def test_generation_config_object_and_defaults(models, tmp_path):
+    _, ours = models
+    config = keras_tfm.GenerationConfig(max_new_tokens=4, do_sample=False)
+    config.save_pretrained(tmp_path)
+    assert transformers.GenerationConfig.from_pretrained(tmp_path).max_new_tokens == 4
+    loaded = keras_tfm.GenerationConfig.from_pretrained(tmp_path)
+    assert loaded == config
+    assert to_np(ours.generate(np.array([[5, 6]]), generation_config=loaded)).shape == (1, 6)
+    assert to_np(ours.generate(np.array([[5, 6]]))).shape[1] <= 20  # HF's default max_length
+
+
+def test_bad_input_is_clear(models):
+    _, ours = models
+    ids = np.array([[5, 6, 7]])
+    with pytest.raises(ValueError, match="not used by the model.*max_new_token"):
+        ours.generate(ids, max_new_token=5)
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            ours.generate(ids, max_new_tokens=bad)
+    with pytest.raises(ValueError, match="max_length"):
+        ours.generate(ids, max_length=3)
+    with pytest.raises(ValueError, match="num_return_sequences"):
+        ours.generate(ids, max_new_tokens=3, num_return_sequences=2)
+    with pytest.raises(ValueError, match="temperature"):
+        ours.generate(ids, max_new_tokens=3, do_sample=True, temperature=0.0)
+
+
+def test_decode_step_is_traced_once(models):
+    """Prefill and decode are compiled once each; the 16 decode steps reuse the decode trace."""
+    if backend.BACKEND == "torch":
+        pytest.skip("eager torch has no trace to count")
+    _, ours = models
+    calls = []
+    original = type(ours)._step
+
+    def counting(self, *args):
+        calls.append(1)
+        return original(self, *args)
+
+    ours.__dict__.pop("_keras_tfm_generation_steps", None)
+    type(ours)._step = counting
+    try:
+        ours.generate(np.array([[5, 6, 7]]), max_new_tokens=16, eos_token_id=None)
+    finally:
+        type(ours)._step = original
+        ours.__dict__.pop("_keras_tfm_generation_steps", None)
+    assert len(calls) == 2, len(calls)  # one trace for prefill, one for decode
