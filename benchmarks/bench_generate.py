@@ -70,9 +70,13 @@ def _time(fn, runs):
     return min(times), out
 
 
-def worker(lib, path, batches, prompt_len, new_tokens, runs):
+def worker(lib, path, batches, prompt_len, new_tokens, runs, torch_threads):
     """Runs in its own process; prints one JSON line of results."""
     results = []
+    if torch_threads and lib in ("hf", "torch"):
+        import torch
+
+        torch.set_num_threads(torch_threads)
     if lib == "hf":
         import torch
         import transformers
@@ -121,7 +125,7 @@ def worker(lib, path, batches, prompt_len, new_tokens, runs):
 def run_worker(lib, path, args):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, "--path", path,
            "--batches", *map(str, args.batches), "--prompt", str(args.prompt), "--new", str(args.new),
-           "--runs", str(args.runs)]
+           "--runs", str(args.runs), "--torch-threads", str(args.torch_threads)]
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -143,10 +147,15 @@ def main():
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--quick", action="store_true", help="32-token prompt, 32 new tokens")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of the models not run now from the existing generate.json")
     parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch intra-op threads for HF and keras_tfm-torch (0: torch's default); on a shared "
+                             "2-core machine torch's spinning thread pool was up to 50x slower than one thread")
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.path, args.batches, args.prompt, args.new, args.runs)
+        return worker(args.worker, args.path, args.batches, args.prompt, args.new, args.runs, args.torch_threads)
     if args.quick:
         args.prompt, args.new = 32, 32
     rows = []
@@ -171,7 +180,12 @@ def main():
                         and h["batch"] == r["batch"]), None)
             r["vs_hf_default"] = r["tokens_per_s"] / (ref["batch"] * args.new / ref["seconds"]) if ref else None
         r.pop("tokens", None)
+    if args.merge and os.path.exists(os.path.join(RESULTS, "generate.json")):
+        with open(os.path.join(RESULTS, "generate.json")) as f:
+            kept = [r for r in json.load(f)["rows"] if r["model"] not in args.models]
+        rows = kept + rows
     meta = dict(prompt_tokens=args.prompt, new_tokens=args.new, batches=args.batches, runs=args.runs,
+                torch_threads=args.torch_threads,
                 machine=platform.machine(), cpus=os.cpu_count(), python=platform.python_version(),
                 note="CPU, fp32, greedy, random weights; min over runs; shared 2-core machine, figures are noisy")
     os.makedirs(RESULTS, exist_ok=True)

@@ -1,6 +1,6 @@
 """The ``keras-tfm`` command.
 
-    keras-tfm convert SRC DST --to pt|safetensors|bin|tf|flax|keras [--dtype bfloat16]
+    keras-tfm convert SRC DST --to pt|safetensors|bin|tf|flax|keras|keras_archive [--dtype bfloat16]
                       [--max-shard-size 5GB] [--from FORMAT] [--check] [--overwrite] [--no-progress]
 """
 
@@ -21,9 +21,9 @@ def _parser():
     )
     c.add_argument("src", help="source folder (config.json + weights in any format)")
     c.add_argument("dst", help="output folder (must not exist or be empty, unless --overwrite)")
-    c.add_argument("--to", required=True, choices=["pt", "safetensors", "bin", "tf", "flax", "keras"],
+    c.add_argument("--to", required=True, choices=["pt", "safetensors", "bin", "tf", "flax", "keras", "keras_archive"],
                    help="target format: pt = model.safetensors (bin = pytorch_model.bin), tf = tf_model.h5, "
-                   "flax = flax_model.msgpack, keras = model.weights.h5")
+                   "flax = flax_model.msgpack, keras = model.weights.h5, keras_archive = model.keras")
     c.add_argument("--from", dest="from_format", choices=["safetensors", "bin", "pt", "tf", "flax", "keras"],
                    help="source format when SRC holds several (default: detected, safetensors first)")
     c.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], help="cast floating-point weights")

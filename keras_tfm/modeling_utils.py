@@ -195,7 +195,8 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
 
         ``format``: ``"pt"`` (default: safetensors, or ``pytorch_model.bin`` with
         ``safe_serialization=False``), ``"tf"`` (``tf_model.h5``), ``"flax"``
-        (``flax_model.msgpack``) or ``"keras"`` (Keras-native ``model.weights.h5``).
+        (``flax_model.msgpack``), ``"keras"`` (Keras-native ``model.weights.h5``) or
+        ``"keras_archive"`` (``model.keras``).
         """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):

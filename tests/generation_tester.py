@@ -7,7 +7,6 @@ import torch
 import transformers
 
 import keras_tfm
-from keras_tfm import backend
 from keras_tfm.generation.kv_cache import init_cache
 from tests.model_tester import ATOL, ModelTesterMixin, to_np
 

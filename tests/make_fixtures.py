@@ -1,4 +1,5 @@
-"""Builds the committed checkpoint fixtures of tests/fixtures/convert/ with the real writers.
+"""Builds the committed checkpoint fixtures of tests/fixtures/convert/ with the real writers,
+and checks that HF transformers 4 reads the TF / Flax files keras_tfm writes (--check-written).
 
 Run by hand, not by CI, in its own virtual environment (Hugging Face ``transformers<5``
 is the last one that can write TensorFlow and Flax checkpoints)::
@@ -48,7 +49,7 @@ CONFIGS = {
         vocab_size=64, n_embd=16, n_layer=2, n_head=2, n_positions=32, pad_token_id=1),
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2"}
-HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
+HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"]}
 SHARD = "4KB"  # small enough to split every format into several files
 
@@ -65,6 +66,11 @@ def make_inputs(arch, batch=2, length=7, seed=0):
         tt[:, 3:] = 1
         inputs["token_type_ids"] = tt
     return inputs
+
+
+def _main_output(out):
+    """Logits of a task model; the last hidden state of a base model (stored as "logits" too)."""
+    return out.logits if getattr(out, "logits", None) is not None else out.last_hidden_state
 
 
 def build(arch, head, folder, sharded=False):
@@ -89,11 +95,11 @@ def build(arch, head, folder, sharded=False):
 
     inputs = make_inputs(arch)
     with torch.no_grad():
-        expected = pt(**{k: torch.tensor(v) for k, v in inputs.items()}).logits.numpy()
+        expected = _main_output(pt(**{k: torch.tensor(v) for k, v in inputs.items()})).numpy()
 
     # TensorFlow: HF's own PT -> TF conversion, written by TFPreTrainedModel.save_pretrained.
     tf_model = getattr(transformers, "TF" + name).from_pretrained(folder, from_pt=True)
-    tf_logits = tf_model(**{k: v.astype("int32") for k, v in inputs.items()}).logits.numpy()
+    tf_logits = _main_output(tf_model(**{k: v.astype("int32") for k, v in inputs.items()})).numpy()
     assert np.abs(tf_logits - expected).max() <= ATOL, (name, "tf", np.abs(tf_logits - expected).max())
     tmp = folder + ".tf"
     tf_model.save_pretrained(tmp, **shard)
@@ -104,7 +110,7 @@ def build(arch, head, folder, sharded=False):
 
     # Flax: the same through FlaxPreTrainedModel.
     flax_model = getattr(transformers, "Flax" + name).from_pretrained(folder, from_pt=True)
-    flax_logits = np.asarray(flax_model(**{k: v.astype("int32") for k, v in inputs.items()}).logits)
+    flax_logits = np.asarray(_main_output(flax_model(**{k: v.astype("int32") for k, v in inputs.items()})))
     assert np.abs(flax_logits - expected).max() <= ATOL, (name, "flax", np.abs(flax_logits - expected).max())
     tmp = folder + ".flax"
     flax_model.save_pretrained(tmp, **shard)
@@ -122,7 +128,43 @@ def build(arch, head, folder, sharded=False):
     }
 
 
+def check_written(root):
+    """HF transformers 4 loads the TF / Flax folders keras_tfm wrote and gives the reference outputs.
+
+    ``root`` holds folders named ``<fixture>-<tf|flax>-<anything>``, written by keras_tfm from
+    the fixtures (in the main venv)::
+
+        for d in tests/fixtures/convert/*/; do n=$(basename $d)
+          keras-tfm convert $d /tmp/written/$n-tf-1 --to tf; keras-tfm convert $d /tmp/written/$n-tf-2 --to tf --max-shard-size 3KB
+          keras-tfm convert $d /tmp/written/$n-flax-1 --to flax; done
+        /tmp/fixvenv/bin/python tests/make_fixtures.py --check-written /tmp/written
+    """
+    transformers.logging.set_verbosity_error()
+    failures = 0
+    for name in sorted(os.listdir(root)):
+        folder = os.path.join(root, name)
+        fixture, kind, _ = name.rsplit("-", 2)
+        ref = np.load(os.path.join(OUT, fixture, "reference.npz"))
+        inputs = {k: ref[k].astype("int32") for k in ref.files if k != "logits"}
+        with open(os.path.join(folder, "config.json")) as f:
+            arch = json.load(f)["architectures"][0]
+        if kind == "tf":
+            model, info = getattr(transformers, "TF" + arch).from_pretrained(folder, output_loading_info=True)
+            out = _main_output(model(**inputs)).numpy()
+            info = {k: v for k, v in info.items() if v and not all(str(x).startswith("dropout") for x in v)}
+        else:
+            model, info = getattr(transformers, "Flax" + arch).from_pretrained(folder), {}
+            out = np.asarray(_main_output(model(**inputs)))
+        diff = float(np.abs(out - ref["logits"]).max())
+        ok = diff <= ATOL and not info
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: max abs diff {diff:.2e} {info or ''}", flush=True)
+    return 1 if failures else 0
+
+
 def main():
+    if sys.argv[1:2] == ["--check-written"]:
+        return check_written(sys.argv[2])
     os.makedirs(OUT, exist_ok=True)
     manifest = {"transformers": transformers.__version__, "torch": torch.__version__, "fixtures": {}}
     import flax

@@ -217,3 +217,29 @@ def to_arr(x):
     from tests.model_tester import to_np
 
     return to_np(x)
+
+
+def test_architecture_can_ask_for_conversion_through_the_model(tmp_path, monkeypatch):
+    from keras_tfm.models.distilbert import convert_distilbert
+
+    monkeypatch.setattr(convert_distilbert, "CONVERT_THROUGH_MODEL", True, raising=False)
+    src = fixture("distilbert-ForSequenceClassification")
+    report = convert(src, tmp_path / "tf", to="tf", progress=False)
+    assert report["path"] == "through the model"
+    direct = open_checkpoint(src, "tf")
+    ours = open_checkpoint(tmp_path / "tf", "tf")
+    assert set(direct) == set(ours)
+    for n in direct:
+        np.testing.assert_array_equal(direct[n], ours[n])
+
+
+def test_base_model_tf_names_keep_hf_main_layer(tmp_path):
+    """HF's TF base model has a main layer (tf_bert_model/bert/...) that PyTorch's lacks."""
+    src = fixture("bert-Model")
+    convert(src, tmp_path / "tf", to="tf", max_shard_size="5KB", progress=False)
+    assert set(open_checkpoint(tmp_path / "tf", "tf")) == set(open_checkpoint(src, "tf"))
+    convert(src, tmp_path / "pt", to="pt", from_format="tf", progress=False)
+    original, back = open_hf_state(src, "safetensors"), open_hf_state(tmp_path / "pt", "safetensors")
+    assert set(original) == set(back)
+    for n in original:
+        np.testing.assert_array_equal(original[n], back[n])

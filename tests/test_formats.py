@@ -43,11 +43,13 @@ def our_class(folder):
 
 
 def logits_of(model, inputs):
-    return to_np(model(**inputs).logits)
+    """Logits; the last hidden state for a base model (its reference.npz stores that as "logits")."""
+    out = model(**inputs)
+    return to_np(out.logits if "logits" in out.keys() else out.last_hidden_state)
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 10
+    assert len(NAMES) == 11
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
     assert total < 5e6
     for name in NAMES:
@@ -93,16 +95,16 @@ def test_readers_give_identical_tensors_and_hf_names(name):
     Flax naming reproduces the names HF's own TF and Flax writers used."""
     folder = fixture(name)
     config = read_config(folder)
+    arch, model_type = config["architectures"][0], config["model_type"]
     ref = open_hf_state(folder, "safetensors")
     for fmt in ("bin", "tf", "flax"):
-        state = open_hf_state(folder, fmt)
+        state = open_hf_state(folder, fmt, model_type, arch)
         assert set(state) <= set(ref) | {"vocab_projector.weight", "lm_head.decoder.weight", "lm_head.decoder.bias",
                                          "cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
                                          "lm_head.weight"}
         assert set(ref) <= set(state)
         for n in ref:
             np.testing.assert_array_equal(state[n], ref[n], err_msg=f"{fmt} {n}")
-    arch, model_type = config["architectures"][0], config["model_type"]
     assert set(pt_to_tf(ref, model_type, arch)) == set(open_checkpoint(folder, "tf"))
     assert set(pt_to_flax(ref, model_type, arch)) == set(open_checkpoint(folder, "flax"))
 
@@ -188,3 +190,8 @@ def test_keras_weights_are_keras_native(tmp_path):
     assert np.abs(logits_of(fresh, inputs) - expected).max() <= ATOL
     assert isinstance(fresh, keras.Model)
     assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["BertForSequenceClassification"]
+    # The .keras archive (Model.save) of the same model, read back by from_pretrained.
+    model.save_pretrained(tmp_path / "archive", format="keras_archive")
+    assert sorted(os.listdir(tmp_path / "archive")) == ["config.json", "model.keras"]
+    again = keras_tfm.AutoModelForSequenceClassification.from_pretrained(tmp_path / "archive")
+    assert np.abs(logits_of(again, inputs) - expected).max() <= ATOL

@@ -41,7 +41,8 @@ class CharTokenizer:
     (lp.RepetitionPenaltyLogitsProcessor(1.5, np.array([0, 2])),
      hf_lp.RepetitionPenaltyLogitsProcessor(1.5, prompt_ignore_length=torch.tensor([0, 2]))),
     (lp.NoRepeatNGramLogitsProcessor(2), hf_lp.NoRepeatNGramLogitsProcessor(2)),
-    (lp.NoBadWordsLogitsProcessor([[4], [7, 8], [3, 9]], [2]), hf_lp.NoBadWordsLogitsProcessor([[4], [7, 8], [3, 9]], 2)),
+    (lp.NoBadWordsLogitsProcessor([[4], [7, 8], [3, 9]], [2]),
+     hf_lp.NoBadWordsLogitsProcessor([[4], [7, 8], [3, 9]], 2)),
     (lp.MinNewTokensLengthLogitsProcessor(3, 4, [2, 5]), hf_lp.MinNewTokensLengthLogitsProcessor(3, 4, [2, 5])),
 ])
 def test_processors_match_hf(ours, theirs):

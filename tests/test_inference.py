@@ -5,7 +5,7 @@ import pytest
 
 import keras_tfm
 from keras_tfm import backend
-from keras_tfm.inference import compiled_forward
+from keras_tfm.inference import compiled_forward, tune_allocator
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def tiny_bert():
 
 @pytest.fixture(scope="module")
 def forward(tiny_bert):
-    return compiled_forward(tiny_bert)
+    return compiled_forward(tiny_bert, tune_malloc=False)  # no process-wide malloc change in the test suite
 
 
 def _inputs(batch, length, seed=0):
@@ -102,3 +102,9 @@ def test_bad_arguments(forward):
         forward(input_ids=ids, no_such_input=ids)
     with pytest.raises(ValueError, match="inference only"):
         forward(input_ids=ids, training=True)
+
+
+def test_tune_allocator_is_safe_to_call():
+    assert tune_allocator.__module__ == "keras_tfm.inference"
+    assert isinstance(tune_allocator(mmap_threshold=32 << 20, trim_threshold=64 << 20), bool)
+    assert isinstance(tune_allocator(), bool)  # once per process; a second call is a no-op

@@ -122,3 +122,8 @@ def register_output_type(cls):
         return cls(**dict(zip(keys, children)))
 
     jax.tree_util.register_pytree_node(cls, flatten, unflatten)
+
+
+def adamw_update(optimizer, grads, variables, learning_rate, weight_decay):
+    """No backend kernel: keras_tfm's AdamW runs its own (Keras ops) update; returns False."""
+    return False

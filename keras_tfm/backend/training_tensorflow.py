@@ -57,3 +57,8 @@ def set_rng_state(state):
 
 def register_output_type(cls):
     """Nothing to do: outputs cross this backend's compiled functions as mappings."""
+
+
+def adamw_update(optimizer, grads, variables, learning_rate, weight_decay):
+    """No backend kernel: keras_tfm's AdamW runs its own (Keras ops) update; returns False."""
+    return False

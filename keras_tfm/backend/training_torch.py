@@ -106,3 +106,25 @@ def set_rng_state(state):
 
 def register_output_type(cls):
     """Nothing to do: outputs cross this backend's compiled functions as mappings."""
+
+
+def adamw_update(optimizer, grads, variables, learning_rate, weight_decay):
+    """One step of torch.optim.AdamW's multi-tensor kernel on Keras variables (exactly torch's numerics).
+
+    ``optimizer`` is keras_tfm's AdamW (its exp_avg / exp_avg_sq slots); returns True (done).
+    """
+    from torch.optim.adamw import adamw
+
+    index = optimizer._get_variable_index
+    params = [v.value for v in variables]
+    exp_avgs = [optimizer._m[index(v)].value for v in variables]
+    exp_avg_sqs = [optimizer._v[index(v)].value for v in variables]
+    step = float(optimizer.iterations.detach().cpu()) if torch.is_tensor(optimizer.iterations) \
+        else float(optimizer.iterations.value)
+    steps = [torch.tensor(step) for _ in params]  # adamw() adds 1 before using them
+    lr = float(learning_rate.detach().cpu()) if torch.is_tensor(learning_rate) else float(learning_rate)
+    with torch.no_grad():
+        adamw(params, [g.to(p.dtype) for g, p in zip(grads, params)], exp_avgs, exp_avg_sqs, [], steps,
+              foreach=True, amsgrad=False, beta1=optimizer.beta_1, beta2=optimizer.beta_2, lr=lr,
+              weight_decay=weight_decay, eps=optimizer.epsilon, maximize=False)
+    return True

@@ -27,12 +27,12 @@ from keras_tfm.checkpoints.formats import (
     source_info,
     write_checkpoint,
 )
-from keras_tfm.checkpoints.naming import model_class, read_config
+from keras_tfm.checkpoints.naming import arch_module, model_class, read_config
 from keras_tfm.checkpoints.state_dict import CheckpointError
 
 logger = logging.getLogger(__name__)
 
-TARGETS = ("pt", "safetensors", "bin", "tf", "flax", "keras")
+TARGETS = ("pt", "safetensors", "bin", "tf", "flax", "keras", "keras_archive")
 # Files copied along with the weights (config, tokenizer, processors, generation).
 SIDE_FILES = (
     "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
@@ -83,8 +83,11 @@ def check_mappable(state, cls, where=""):
 def _tf_metadata(config):
     from keras_tfm.checkpoints.formats_h5 import tf_model_name
 
+    from keras_tfm.checkpoints.naming import arch_table
+
     arch = (config.get("architectures") or [None])[0]
-    return {"tf_model_name": tf_model_name(arch) if arch else "tf_model"}
+    shared = dict(arch_table(config.get("model_type"), "TF_SHARED_EMBEDDINGS"))
+    return {"tf_model_name": tf_model_name(arch) if arch else "tf_model", "tf_shared": shared}
 
 
 def write_hf_state(state, folder, fmt, config, max_shard_size="5GB", dtype=None, progress=None):
@@ -180,26 +183,29 @@ def save_pretrained_as(model, folder, fmt, max_shard_size="5GB"):
 
     from keras_tfm.utils.io import atomic_path
 
-    if fmt not in ("tf", "flax", "keras", "safetensors", "bin"):
-        raise ValueError(f"save_pretrained(format={fmt!r}): use 'pt', 'tf', 'flax' or 'keras'.")
+    if fmt not in ("tf", "flax", "keras", "keras_archive", "safetensors", "bin"):
+        raise ValueError(f"save_pretrained(format={fmt!r}): use 'pt', 'tf', 'flax', 'keras' or 'keras_archive'.")
     model.build_weights()
-    tensors = None if fmt == "keras" else model.state_dict_hf()  # first: a failure here writes nothing
+    tensors = None if fmt.startswith("keras") else model.state_dict_hf()  # first: a failure here writes nothing
     os.makedirs(folder, exist_ok=True)
     config = copy.deepcopy(model.config)
     config.architectures = [type(model).__name__]
     config.dtype = model.dtype_policy.variable_dtype
     config.save_pretrained(folder)
-    if fmt == "keras":
-        with atomic_path(os.path.join(folder, KERAS_WEIGHTS_NAME)) as tmp:
+    if fmt.startswith("keras"):
+        # "keras": model.weights.h5 (Model.save_weights); "keras_archive": model.keras (Model.save:
+        # Keras config + weights in one zip). Both are read back by from_pretrained.
+        name, suffix = (KERAS_WEIGHTS_NAME, ".weights.h5") if fmt == "keras" else (KERAS_MODEL_NAME, ".keras")
+        with atomic_path(os.path.join(folder, name)) as tmp:
             os.remove(tmp)
-            final = tmp + ".weights.h5"  # Keras insists on the suffix
+            final = tmp + suffix  # Keras insists on the suffix
             try:
-                model.save_weights(final)
+                model.save_weights(final) if fmt == "keras" else model.save(final)
                 os.replace(final, tmp)
             finally:
                 if os.path.exists(final):
                     os.remove(final)
-        return [KERAS_WEIGHTS_NAME]
+        return [name]
     return write_hf_state(tensors, folder, fmt, config.to_dict(), max_shard_size=max_shard_size)
 
 
@@ -225,18 +231,21 @@ def convert(src, dst, to="pt", dtype=None, max_shard_size="5GB", check=False, pr
     tmp = tempfile.mkdtemp(prefix="." + os.path.basename(os.path.abspath(dst)) + ".", suffix=".partial", dir=parent)
     report = {"source": src, "source_format": src_fmt, "target": dst, "target_format": fmt}
     try:
-        if src_fmt == "keras" or fmt == "keras":
+        # An architecture whose formats differ by more than renames and transposes (a fused
+        # tensor split one way, a reshape) sets CONVERT_THROUGH_MODEL = True in its convert table.
+        through_model = bool(getattr(arch_module(config.get("model_type")), "CONVERT_THROUGH_MODEL", False))
+        if src_fmt == "keras" or fmt.startswith("keras") or through_model:
             report["path"] = "through the model"
             model = _model_from_folder(src, config, src_fmt, dtype=dtype)
-            if fmt == "keras":
-                model.save_pretrained(tmp, format="keras")
+            if fmt.startswith("keras"):
+                model.save_pretrained(tmp, format=fmt)
             else:
                 model.save_pretrained(tmp, format=fmt, max_shard_size=max_shard_size,
                                       safe_serialization=fmt != "bin")
         else:
             report["path"] = "file to file"
-            state = open_hf_state(src, src_fmt)
             arch = (config.get("architectures") or [None])[0]
+            state = open_hf_state(src, src_fmt, model_type=config.get("model_type"), architecture=arch)
             check_mappable(state, model_class(arch) if arch else None, src)
             bar, update = _progress_bar(_nbytes(state), f"{src_fmt} -> {fmt}", progress)
             try:

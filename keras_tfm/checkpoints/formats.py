@@ -245,9 +245,13 @@ def find_checkpoint(path_or_id, fmt=None, **hub_kwargs):
         if found is None:
             raise CheckpointError(f"{path}: unknown weight file type.")
         return found, [path]
+    if fmt not in (None, "pt", "keras_archive", *FORMATS, "keras"):
+        raise ValueError(f"Unknown weights format {fmt!r}; use one of pt, {', '.join(FORMATS)}, keras.")
     order = [fmt] if fmt else list(FORMATS)
     if fmt == "pt":
         order = list(PT_FORMATS)
+    if fmt == "keras_archive":
+        order = ["keras"]
     for f in order:
         if f == "keras":
             for name in (KERAS_WEIGHTS_NAME, KERAS_MODEL_NAME):
@@ -314,7 +318,7 @@ def open_checkpoint(path_or_id, fmt=None, **hub_kwargs):
     return Checkpoint(files, fmt)
 
 
-def open_hf_state(path_or_id, fmt=None, model_type=None, **hub_kwargs):
+def open_hf_state(path_or_id, fmt=None, model_type=None, architecture=None, **hub_kwargs):
     """Any checkpoint as a lazy mapping in HF PyTorch names and layouts (``file_of`` included)."""
     ckpt = open_checkpoint(path_or_id, fmt, **hub_kwargs)
     if ckpt.format in PT_FORMATS:
@@ -322,7 +326,7 @@ def open_hf_state(path_or_id, fmt=None, model_type=None, **hub_kwargs):
     if ckpt.format == "tf":
         from keras_tfm.checkpoints.tf_names import tf_to_pt
 
-        return tf_to_pt(ckpt, model_type=model_type)
+        return tf_to_pt(ckpt, model_type=model_type, architecture=architecture)
     from keras_tfm.checkpoints.flax_names import flax_to_pt
 
     return flax_to_pt(ckpt, model_type=model_type)

@@ -62,6 +62,7 @@ class TFH5File(TensorFile):
         try:
             self._file = h5py.File(path, "r")
             self._where = {}  # key -> dataset path inside the file
+            self._info = {}  # key -> (shape, dtype), filled on first use
             self.model_name = None
             layer_names = load_attribute(self._file, "layer_names")
             if not layer_names and "layer_names" not in self._file.attrs and len(self._file.keys()):
@@ -92,8 +93,11 @@ class TFH5File(TensorFile):
             raise CheckpointError(f"{self.path}: tensor {name!r} is listed but has no dataset.") from None
 
     def info(self, name):
-        d = self._dataset(name)
-        return tuple(d.shape), d.dtype
+        found = self._info.get(name)
+        if found is None:
+            d = self._dataset(name)
+            found = self._info[name] = (tuple(d.shape), d.dtype)
+        return found
 
     def raw_location(self, name):
         d = self._dataset(name)
@@ -144,12 +148,22 @@ def write_tf_h5(tensors, names, path, progress=None, sharded=False, metadata=Non
             layers = {}
             for name in names:
                 layers.setdefault(name.split("/")[0] if "/" in name else name, []).append(name)
+            # A head that holds the input embeddings (HF's `mlm___cls`, `lm_head`, `vocab_projector`)
+            # lists and stores them again in its own group, as Keras 2 saved a shared layer.
+            extra = []
+            for layer, prefix in ((metadata or {}).get("tf_shared") or {}).items():
+                if layer in layers:
+                    shared = [n for n in names if n.startswith(prefix)]
+                    layers[layer] += shared
+                    extra += [(f"{layer}/{model_name}/{n}", n) for n in shared]
             save_attribute(f, "layer_names", list(layers))
             for layer, members in layers.items():
                 save_attribute(f.create_group(layer), "weight_names", [f"{model_name}/{m}" for m in members])
         lcpl = h5p.create(h5p.LINK_CREATE)
         lcpl.set_create_intermediate_group(True)
-        for name in names:
+        targets = [(name if sharded else f"{name.split('/')[0] if '/' in name else name}/{model_name}/{name}", name)
+                   for name in names] + ([] if sharded else extra)
+        for where, name in targets:
             shape, dtype = source_info(tensors, name)
             if str(dtype) == "bfloat16":
                 raise CheckpointError(
@@ -157,7 +171,6 @@ def write_tf_h5(tensors, names, path, progress=None, sharded=False, metadata=Non
                     "write float16 or float32 instead."
                 )
             dtype = np.dtype(dtype).newbyteorder("<") if np.dtype(dtype).itemsize > 1 else np.dtype(dtype)
-            where = name if sharded else f"{name.split('/')[0] if '/' in name else name}/{model_name}/{name}"
             dcpl = h5p.create(h5p.DATASET_CREATE)
             dcpl.set_layout(h5d.CONTIGUOUS)
             dcpl.set_alloc_time(h5d.ALLOC_TIME_EARLY)
@@ -165,14 +178,16 @@ def write_tf_h5(tensors, names, path, progress=None, sharded=False, metadata=Non
             space = h5s.create_simple(tuple(shape)) if len(shape) else h5s.create(h5s.SCALAR)
             dset = h5d.create(f.id, where.encode("utf8"), h5t.py_create(dtype), space, dcpl=dcpl, lcpl=lcpl)
             placed.append((name, dset.get_offset(), tuple(shape), dtype))
-    total = 0
+    total, done = 0, set()
     with open(path, "r+b") as raw:
         for name, offset, shape, dtype in placed:
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             if nbytes:
                 raw.seek(offset)
                 write_tensor_bytes(raw, tensors, name, shape, dtype)
-            total += nbytes
-            if progress:
-                progress(nbytes)
+            if name not in done:  # a shared weight's second copy is not counted twice
+                done.add(name)
+                total += nbytes
+                if progress:
+                    progress(nbytes)
     return total

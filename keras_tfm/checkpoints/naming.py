@@ -94,6 +94,16 @@ def model_class(architecture):
     return None
 
 
+def tf_base_prefix(architecture):
+    """The main-layer name HF's TF base model adds (``bert`` for TFBertModel), PyTorch's base model
+    having none; None for a task model or an architecture keras_tfm does not have."""
+    cls = model_class(architecture) if architecture else None
+    weight_map = getattr(cls, "weight_map", None)
+    if weight_map is None or not getattr(weight_map, "is_base", False):
+        return None
+    return getattr(weight_map, "prefix", None) or getattr(cls, "base_model_prefix", None) or None
+
+
 def read_config(folder):
     path = os.path.join(folder, "config.json")
     if not os.path.isfile(path):

@@ -24,6 +24,7 @@ from keras_tfm.checkpoints.naming import (
     apply_renames,
     arch_table,
     classify,
+    tf_base_prefix,
 )
 from keras_tfm.checkpoints.state_dict import CheckpointError
 
@@ -55,12 +56,18 @@ def tf_name_to_pt(tf_name, ndim, shape=None):
     return ".".join(parts), transform
 
 
-def tf_to_pt(checkpoint, model_type=None):
-    """A TF checkpoint as a lazy mapping in PyTorch names and layouts."""
+def tf_to_pt(checkpoint, model_type=None, architecture=None):
+    """A TF checkpoint as a lazy mapping in PyTorch names and layouts.
+
+    With the ``architecture`` of a base model, the main-layer level HF's TF base models add
+    (``bert/``) is dropped, as PyTorch's base model has none.
+    """
+    base = tf_base_prefix(architecture)
+    strip = base and all(n.startswith(base + "/") for n in checkpoint)
     table = {}
     for tf_name in checkpoint:
         shape, _ = source_info(checkpoint, tf_name)
-        pt, transform = tf_name_to_pt(tf_name, len(shape), shape)
+        pt, transform = tf_name_to_pt(tf_name[len(base) + 1:] if strip else tf_name, len(shape), shape)
         if pt in table:
             raise CheckpointError(
                 f"{checkpoint.file_of(tf_name)}: TF tensors {table[pt][0]!r} and {tf_name!r} both map to the "
@@ -110,11 +117,14 @@ def pt_to_tf(state, model_type=None, architecture=None):
     kinds = classify(shapes, model_type, architecture, target="tf")
     renames = arch_table(model_type, "TF_RENAMES")
     expand = [re.compile(p) for p in arch_table(model_type, "TF_EXPAND")]
+    base = tf_base_prefix(architecture)
     table = {}
     for name in state:
         tf, transform = pt_name_to_tf(name, kinds[name], renames, expand=any(p.search(name) for p in expand))
         if tf is None:
             continue
+        if base and not tf.startswith(base + "/"):
+            tf = f"{base}/{tf}"  # HF's TF base model keeps its main layer (tf_bert_model/bert/...)
         if tf in table:
             raise CheckpointError(f"PyTorch tensors {table[tf][0]!r} and {name!r} both map to the TF name {tf!r}.")
         table[tf] = (name, transform)

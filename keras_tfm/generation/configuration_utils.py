@@ -97,7 +97,7 @@ class GenerationConfig:
         """Sets the known fields among ``kwargs``; returns the others (HF's contract)."""
         unused = {}
         for key, value in kwargs.items():
-            if key in DEFAULTS or key in IGNORED or hasattr(self, key):
+            if key in DEFAULTS or key in IGNORED or key in self.__dict__:
                 setattr(self, key, value)
             else:
                 unused[key] = value

@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from keras_tfm.checkpoints.weight_map import TRANSPOSE, Rule, WeightMap
+from keras_tfm.generation import fast_layers as layers
 from keras_tfm.generation.kv_cache import last_token_logits
 from keras_tfm.generation.utils import GenerationMixin
 from keras_tfm.layers.activations import normal_init
@@ -47,14 +48,15 @@ class DecoderTaskModel(PreTrainedModel):
         return outputs.to_tuple() if return_dict is False else outputs
 
     def dense(self, units, **kwargs):
-        return keras.layers.Dense(units, kernel_initializer=normal_init(self.config.initializer_range),
+        return layers.Dense(units, kernel_initializer=normal_init(self.config.initializer_range),
                                   dtype=self.dtype_policy, **kwargs)
 
     def run_backbone(self, input_ids, attention_mask, position_ids, past_key_values, cache_index,
                      output_hidden_states, output_attentions, training):
         # keras.Model.__call__: the inputs are tensors already, and the cache must pass as it is.
         return keras.Model.__call__(
-            self.backbone, input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=past_key_values,
+            self.backbone, input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            past_key_values=past_key_values,
             cache_index=cache_index,
             output_hidden_states=_flag(output_hidden_states, self.config.output_hidden_states),
             output_attentions=_flag(output_attentions, self.config.output_attentions), training=training)

@@ -11,7 +11,6 @@ in the softmax, so that no row is fully masked (no NaN), and its output is then 
 zero, as torch's SDPA (and so Hugging Face) returns for a fully masked row.
 """
 
-import keras
 from keras import ops
 
 from keras_tfm import backend
@@ -30,8 +29,9 @@ def reorder_cache(cache, index):
 
 
 def attention_mask(query_slots, key_valid, num_slots, sliding_window=None):
-    """(Boolean ``(B, 1, T, S)``: may query ``t`` (at slot ``query_slots[t]``) attend slot ``s``;
-    ``(B, T, 1, 1)`` 1.0 where the query has a real key at all, else 0.0 — None without padding).
+    """``(allowed, has_key)``: may query ``t`` (at slot ``query_slots[t]``) attend slot ``s``,
+    boolean ``(B, 1, T, S)``; and ``(B, T, 1, 1)`` 1.0 where the query has a real key at all
+    (None when ``key_valid`` is None).
 
     ``key_valid``: ``(B, S)`` 1/0 (the attention mask over the slots); None for all valid.
     """
@@ -56,30 +56,44 @@ def write(cache_tensor, update, index):
     return backend.cache_update(cache_tensor, update, index)
 
 
-def causal_attention(q, k, v, *, cache=None, cache_index=None, key_valid=None, sliding_window=None,
-                     scale=None, output_attentions=False):
+def build_mask(length, key_valid=None, cache=None, cache_index=None, sliding_window=None):
+    """The attention mask of ``length`` queries, once per forward pass (shared by the layers).
+
+    ``cache``: any layer's ``(keys, values)`` (for the number of slots), or None without a cache.
+    Returns ``(mask (B|1, 1, T, S) bool, has_key (B, T, 1, 1) or None)``.
+    """
+    if cache is not None:
+        index = ops.convert_to_tensor(cache_index if cache_index is not None else 0, "int32")
+        query_slots = index + ops.arange(length, dtype="int32")
+        num_slots = ops.shape(cache[0])[1]
+    else:
+        query_slots = ops.arange(length, dtype="int32")
+        num_slots = length
+    return attention_mask(query_slots, key_valid, num_slots, sliding_window)
+
+
+def causal_attention(q, k, v, mask, *, cache=None, cache_index=None, scale=None, output_attentions=False):
     """Causal attention of ``q`` (B, T, N, H) over ``k, v`` (B, T, N_kv, H), through the cache if given.
 
-    Returns ``(y (B, T, N, H), new (keys, values) or None, probabilities (B, N, T, S) or None)``.
+    ``mask``: ``build_mask(...)``'s result. Returns ``(y (B, T, N, H), new (keys, values) or
+    None, probabilities (B, N, T, S) or None)``.
     """
-    t = ops.shape(q)[1]
+    mask, has_key = mask
     if cache is not None:
         index = ops.convert_to_tensor(cache_index if cache_index is not None else 0, "int32")
         k = write(cache[0], k, index)
         v = write(cache[1], v, index)
         new_cache = (k, v)
-        query_slots = index + ops.arange(t, dtype="int32")
     else:
         new_cache = None
-        query_slots = ops.arange(t, dtype="int32")
-    num_slots = ops.shape(k)[1]
-    mask, has_key = attention_mask(query_slots, key_valid, num_slots, sliding_window)
     groups = q.shape[2] // k.shape[2]
+    head_dim = q.shape[-1]
+    scale = (1.0 / head_dim ** 0.5) if scale is None else scale
+    if groups > 1 and not output_attentions:
+        return _grouped_attention(q, k, v, mask, has_key, groups, scale), new_cache, None
     if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
         k = ops.repeat(k, groups, axis=2)
         v = ops.repeat(v, groups, axis=2)
-    head_dim = q.shape[-1]
-    scale = (1.0 / head_dim ** 0.5) if scale is None else scale
     if output_attentions:
         scores = ops.einsum("btnh,bsnh->bnts", q, k) * ops.cast(scale, q.dtype)
         scores = ops.where(mask, scores, ops.cast(-1e9 if scores.dtype == "float32" else -3e4, scores.dtype))
@@ -92,12 +106,24 @@ def causal_attention(q, k, v, *, cache=None, cache_index=None, key_valid=None, s
     return y, new_cache, None
 
 
+def _grouped_attention(q, k, v, mask, has_key, groups, scale):
+    """Grouped-query attention without repeating keys/values: the ``groups`` query heads that
+    share a key/value head become extra query rows of that head, (B, T, Nkv*G, H) ->
+    (B, T*G, Nkv, H), so the fused kernel reads each key/value head once."""
+    b, t, n, h = ops.shape(q)[0], ops.shape(q)[1], q.shape[2], q.shape[3]
+    kv_heads = n // groups
+    q = ops.reshape(ops.transpose(ops.reshape(q, (b, t, kv_heads, groups, h)), (0, 1, 3, 2, 4)),
+                    (b, t * groups, kv_heads, h))  # row t*G + g
+    mask = ops.repeat(mask, groups, axis=2)  # (B|1, 1, T*G, S)
+    y = ops.dot_product_attention(q, k, v, mask=mask, scale=scale)  # (B, T*G, Nkv, H)
+    y = ops.reshape(ops.transpose(ops.reshape(y, (b, t, groups, kv_heads, h)), (0, 1, 3, 2, 4)), (b, t, n, h))
+    if has_key is not None:
+        y = y * ops.cast(has_key, y.dtype)
+    return y
+
+
 def last_token_logits(hidden, logits_to_keep):
     """HF's ``logits_to_keep``: 0 keeps every position, n the last n."""
     if not logits_to_keep:
         return hidden
     return hidden[:, -int(logits_to_keep):, :]
-
-
-def is_keras_tensor(x):
-    return isinstance(x, keras.KerasTensor)

@@ -181,7 +181,8 @@ class GenerationMixin:
                 )
             stop = StopStringCriteria(tokenizer, gc.stop_strings, length)
         if gc.num_beams > 1 and streamer is not None:
-            raise ValueError("`streamer` cannot be used with beam search (yet!). Make sure that `num_beams` is set to 1.")
+            raise ValueError("`streamer` cannot be used with beam search (yet!). Make sure that `num_beams` is set "
+                             "to 1.")
 
         with backend.inference_mode():
             if gc.num_beams > 1:

@@ -106,7 +106,8 @@ class TextGenerationPipeline(Pipeline):
         kwargs = dict(generate_kwargs)
         if "max_new_tokens" not in kwargs and "max_length" not in kwargs and "generation_config" not in kwargs:
             kwargs["max_new_tokens"] = 256  # transformers' pipeline default
-        if getattr(self.model.generation_config, "pad_token_id", None) is None and self.tokenizer.pad_token_id is not None:
+        model_pad = getattr(self.model.generation_config, "pad_token_id", None)
+        if model_pad is None and self.tokenizer.pad_token_id is not None:
             kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
         if kwargs.get("stop_strings"):
             kwargs.setdefault("tokenizer", self.tokenizer)

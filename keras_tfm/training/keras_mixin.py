@@ -25,6 +25,12 @@ from keras_tfm.training.data import BatchSource, model_label_names
 _OUTPUT_TYPES = set()
 
 
+def _register_output(outputs):
+    if type(outputs) not in _OUTPUT_TYPES and isinstance(outputs, Mapping):
+        _OUTPUT_TYPES.add(type(outputs))
+        training.register_output_type(type(outputs))
+
+
 def _unpack(data):
     return keras.utils.unpack_x_y_sample_weight(data)
 
@@ -41,9 +47,7 @@ class KerasTrainingMixin:
         if self._default_training is not None and "training" not in kwargs:
             kwargs["training"] = self._default_training
         outputs = super().__call__(*args, **kwargs)
-        if type(outputs) not in _OUTPUT_TYPES and isinstance(outputs, Mapping):
-            _OUTPUT_TYPES.add(type(outputs))
-            training.register_output_type(type(outputs))
+        _register_output(outputs)
         return outputs
 
     def stateless_call(self, trainable_variables, non_trainable_variables, *args, **kwargs):
@@ -51,10 +55,8 @@ class KerasTrainingMixin:
             kwargs = {**args[0], **kwargs}
             args = ()
         result = super().stateless_call(trainable_variables, non_trainable_variables, *args, **kwargs)
-        outputs, rest = result[0], result[1:]
-        if isinstance(outputs, Mapping):  # a plain dict is a JAX pytree; a ModelOutput subclass is not
-            outputs = dict(outputs)
-        return (outputs,) + tuple(rest)
+        _register_output(result[0])  # JAX: a ModelOutput crosses jit / grad as a pytree
+        return result
 
     # ---- compile / steps -----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, *args, **kwargs):

@@ -71,7 +71,9 @@ class AdamW(keras.optimizers.Optimizer):
 
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01,
                  max_grad_norm=None, name="adamw", **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay or None, name=name, **kwargs)
+        # Weight decay is applied here (decoupled, before the Adam step), not by Keras's base class.
+        super().__init__(learning_rate=learning_rate, weight_decay=None, name=name, **kwargs)
+        self.decoupled_weight_decay = float(weight_decay or 0.0)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -91,6 +93,29 @@ class AdamW(keras.optimizers.Optimizer):
         coef = ops.minimum(self.max_grad_norm / (total + 1e-6), 1.0)
         return [None if g is None else g * ops.cast(coef, g.dtype) for g in grads]
 
+    def _apply_weight_decay(self, variables):
+        pass  # done in _backend_update_step, as torch.optim.AdamW does
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        from keras_tfm.backend import training
+
+        decay = self.decoupled_weight_decay
+        groups = {True: [], False: []}
+        for g, v in zip(grads, trainable_variables):
+            groups[bool(decay) and self._use_weight_decay(v)].append((g, v))
+        for decayed, pairs in groups.items():
+            if not pairs:
+                continue
+            gs, vs = [g for g, _ in pairs], [v for _, v in pairs]
+            # torch: torch.optim.AdamW's own multi-tensor kernel on the Keras variables
+            if training.adamw_update(self, gs, vs, learning_rate, decay if decayed else 0.0):
+                continue
+            for g, v in pairs:
+                if decayed:
+                    lr = ops.cast(learning_rate, v.dtype)
+                    v.assign(v * (1 - lr * decay))
+                self.update_step(g, v, learning_rate)
+
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
@@ -107,6 +132,7 @@ class AdamW(keras.optimizers.Optimizer):
     def get_config(self):
         config = super().get_config()
         config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                       "weight_decay": self.decoupled_weight_decay,
                        "max_grad_norm": self.max_grad_norm})
         return config
 

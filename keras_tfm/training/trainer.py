@@ -250,7 +250,7 @@ class Trainer:
                 sg.state.assign(np.array([args.seed + i, 0]).astype(keras.backend.standardize_dtype(sg.state.dtype)))
         if self._train_step is None:
             self._train_step = training.make_train_step(
-                model, self.optimizer, lambda inputs: self.compute_loss(model, inputs))
+                model, self.optimizer, lambda inputs: self.compute_loss(model, dict(inputs)))
 
         epochs_trained = self.state.global_step // steps_per_epoch
         skip = (self.state.global_step % steps_per_epoch) * accumulation

@@ -38,3 +38,7 @@ MASKED_LM = [
 # Exceptions to the generic PT -> TF / Flax naming (keras_tfm.checkpoints.naming): HF's TF
 # BERT named its word embeddings `weight` and wrapped the MLM head as `mlm___cls`.
 TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0"), (r"^cls/", "mlm___cls/")]
+
+# The TF head layer that holds the input embeddings: a single-file tf_model.h5 lists them in
+# its group too, as HF's TF models wrote it.
+TF_SHARED_EMBEDDINGS = [("mlm___cls", "bert/embeddings/")]

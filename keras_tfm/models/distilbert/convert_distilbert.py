@@ -32,3 +32,7 @@ MASKED_LM = [
 
 # Exceptions to the generic PT -> TF naming (keras_tfm.checkpoints.naming).
 TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0")]
+
+# The TF head layer that holds the input embeddings: a single-file tf_model.h5 lists them in
+# its group too, as HF's TF models wrote it.
+TF_SHARED_EMBEDDINGS = [("vocab_projector", "distilbert/embeddings/")]

@@ -4,12 +4,12 @@ Mistral (sliding-window attention) and Qwen2 (bias on q/k/v) are the same code w
 config switches (``config.layer_sliding_windows()``, ``config.qkv_bias``).
 """
 
-import keras
 from keras import ops
 
 from keras_tfm.checkpoints.weight_map import WeightMap
+from keras_tfm.generation import fast_layers as layers
 from keras_tfm.generation.decoder import DecoderForCausalLM, DecoderForSequenceClassification
-from keras_tfm.generation.kv_cache import causal_attention
+from keras_tfm.generation.kv_cache import build_mask, causal_attention
 from keras_tfm.layers.activations import get_activation, normal_init
 from keras_tfm.modeling_outputs import BaseModelOutputWithPast
 from keras_tfm.modeling_utils import PreTrainedModel
@@ -19,7 +19,7 @@ from keras_tfm.models.llama.rope import RotaryEmbedding, apply_rotary
 from keras_tfm.registry import register_model
 
 
-class RMSNorm(keras.layers.Layer):
+class RMSNorm(layers.Layer):
     """x / sqrt(mean(x^2) + eps) * weight, computed in float32."""
 
     def __init__(self, epsilon=1e-6, **kwargs):
@@ -35,47 +35,46 @@ class RMSNorm(keras.layers.Layer):
         return ops.cast(self.weight, x.dtype) * ops.cast(h, x.dtype)
 
 
-class LlamaAttention(keras.layers.Layer):
+class LlamaAttention(layers.Layer):
     def __init__(self, config, sliding_window=None, **kwargs):
         super().__init__(**kwargs)
         c = config
         self.num_heads, self.num_kv_heads, self.head_dim = c.num_attention_heads, c.num_key_value_heads, c.head_dim
         self.sliding_window = sliding_window
         dense = dict(kernel_initializer=normal_init(c.initializer_range), dtype=self.dtype_policy)
-        self.q_proj = keras.layers.Dense(self.num_heads * self.head_dim, use_bias=c.qkv_bias, **dense)
-        self.k_proj = keras.layers.Dense(self.num_kv_heads * self.head_dim, use_bias=c.qkv_bias, **dense)
-        self.v_proj = keras.layers.Dense(self.num_kv_heads * self.head_dim, use_bias=c.qkv_bias, **dense)
-        self.o_proj = keras.layers.Dense(c.hidden_size, use_bias=c.attention_bias, **dense)
+        self.q_proj = layers.Dense(self.num_heads * self.head_dim, use_bias=c.qkv_bias, **dense)
+        self.k_proj = layers.Dense(self.num_kv_heads * self.head_dim, use_bias=c.qkv_bias, **dense)
+        self.v_proj = layers.Dense(self.num_kv_heads * self.head_dim, use_bias=c.qkv_bias, **dense)
+        self.o_proj = layers.Dense(c.hidden_size, use_bias=c.attention_bias, **dense)
 
-    def call(self, x, cos, sin, key_valid=None, cache=None, cache_index=None, output_attentions=False):
+    def call(self, x, cos, sin, mask, cache=None, cache_index=None, output_attentions=False):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         q = ops.reshape(self.q_proj(x), (b, t, self.num_heads, self.head_dim))  # (B, T, N, H)
         k = ops.reshape(self.k_proj(x), (b, t, self.num_kv_heads, self.head_dim))  # (B, T, Nkv, H)
         v = ops.reshape(self.v_proj(x), (b, t, self.num_kv_heads, self.head_dim))
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        y, new_cache, probs = causal_attention(q, k, v, cache=cache, cache_index=cache_index, key_valid=key_valid,
-                                               sliding_window=self.sliding_window,
+        y, new_cache, probs = causal_attention(q, k, v, mask, cache=cache, cache_index=cache_index,
                                                output_attentions=output_attentions)
         return self.o_proj(ops.reshape(y, (b, t, self.num_heads * self.head_dim))), new_cache, probs
 
 
-class LlamaMLP(keras.layers.Layer):
+class LlamaMLP(layers.Layer):
     """SwiGLU: down(act(gate(x)) * up(x))."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         c = config
         dense = dict(kernel_initializer=normal_init(c.initializer_range), use_bias=c.mlp_bias, dtype=self.dtype_policy)
-        self.gate_proj = keras.layers.Dense(c.intermediate_size, **dense)
-        self.up_proj = keras.layers.Dense(c.intermediate_size, **dense)
-        self.down_proj = keras.layers.Dense(c.hidden_size, **dense)
+        self.gate_proj = layers.Dense(c.intermediate_size, **dense)
+        self.up_proj = layers.Dense(c.intermediate_size, **dense)
+        self.down_proj = layers.Dense(c.hidden_size, **dense)
         self.act = get_activation(c.hidden_act)
 
     def call(self, x):
         return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
 
 
-class LlamaDecoderLayer(keras.layers.Layer):
+class LlamaDecoderLayer(layers.Layer):
     def __init__(self, config, sliding_window=None, **kwargs):
         super().__init__(**kwargs)
         d = self.dtype_policy
@@ -84,8 +83,8 @@ class LlamaDecoderLayer(keras.layers.Layer):
         self.post_attention_layernorm = RMSNorm(config.rms_norm_eps, dtype=d)
         self.mlp = LlamaMLP(config, dtype=d)
 
-    def call(self, x, cos, sin, key_valid=None, cache=None, cache_index=None, output_attentions=False):
-        a, new_cache, probs = self.self_attn(self.input_layernorm(x), cos, sin, key_valid=key_valid, cache=cache,
+    def call(self, x, cos, sin, mask, cache=None, cache_index=None, output_attentions=False):
+        a, new_cache, probs = self.self_attn(self.input_layernorm(x), cos, sin, mask, cache=cache,
                                              cache_index=cache_index, output_attentions=output_attentions)
         x = x + a
         x = x + self.mlp(self.post_attention_layernorm(x))
@@ -101,9 +100,9 @@ class LlamaModel(PreTrainedModel):
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         c, d = config, self.dtype_policy
-        self.embed_tokens = keras.layers.Embedding(c.vocab_size, c.hidden_size,
+        self.embed_tokens = layers.Embedding(c.vocab_size, c.hidden_size,
                                                    embeddings_initializer=normal_init(c.initializer_range), dtype=d)
-        windows = c.layer_sliding_windows()
+        windows = self._windows = list(c.layer_sliding_windows())
         self.decoder_layers = [LlamaDecoderLayer(c, windows[i], dtype=d) for i in range(c.num_hidden_layers)]
         self.norm = RMSNorm(c.rms_norm_eps, dtype=d)
         self._rotary = RotaryEmbedding(c)
@@ -122,11 +121,14 @@ class LlamaModel(PreTrainedModel):
             position_ids = ops.expand_dims(ops.arange(ops.shape(input_ids)[1], dtype="int32") + start, 0)
         x = self.embed_tokens(input_ids)  # (B, T, C)
         cos, sin = self._rotary.cos_sin(position_ids)
+        first = past_key_values[0] if past_key_values is not None else None
+        masks = {w: build_mask(ops.shape(input_ids)[1], attention_mask, first, cache_index, w)
+                 for w in set(self._windows)}  # one mask per distinct sliding window, shared by the layers
         hidden_states, attentions, new_cache = [], [], []
         for i, layer in enumerate(self.decoder_layers):
             hidden_states.append(x)
             cache = past_key_values[i] if past_key_values is not None else None
-            x, layer_cache, probs = layer(x, cos, sin, key_valid=attention_mask, cache=cache, cache_index=cache_index,
+            x, layer_cache, probs = layer(x, cos, sin, masks[self._windows[i]], cache=cache, cache_index=cache_index,
                                           output_attentions=output_attentions)
             new_cache.append(layer_cache)
             attentions.append(probs)

@@ -54,7 +54,8 @@ class RotaryEmbedding:
         # HF grows the frequencies once a position passes max_position_embeddings.
         seq_len = ops.cast(ops.max(position_ids) + 1, "float32")
         grown = ops.maximum(seq_len, float(self.max_positions))
-        base = self.base * ((self.factor * grown / self.max_positions) - (self.factor - 1)) ** (self.dim / (self.dim - 2))
+        ratio = (self.factor * grown / self.max_positions) - (self.factor - 1)
+        base = self.base * ratio ** (self.dim / (self.dim - 2))
         exponents = ops.convert_to_tensor(np.arange(0, self.dim, 2, dtype=np.int64).astype(np.float32) / self.dim)
         dynamic = 1.0 / ops.power(base, exponents)
         return ops.where(seq_len > self.max_positions, dynamic, static)

@@ -1,0 +1,47 @@
+"""Keras layers whose calls skip Keras' per-call bookkeeping once they are built.
+
+A decode step calls ~150 small layers for one token. On eager backends (torch) the
+generic ``Layer.__call__`` (argument binding, tree flattening, masks, name scopes,
+autocast scopes) then costs more than the matmuls themselves; once a layer is built,
+calling its ``call`` directly computes the same thing. Under jax.jit / tf.function the
+bookkeeping only runs while tracing, so this changes nothing there. Symbolic calls
+(KerasTensor) and unbuilt layers go through the normal path.
+"""
+
+import keras
+
+
+def _symbolic(values):
+    return any(isinstance(v, keras.KerasTensor) for v in values)
+
+
+class FastCall:
+    """Mixin: ``layer(...)`` runs ``layer.call(...)`` directly when the layer is built."""
+
+    def __call__(self, *args, **kwargs):
+        if self.built and not _symbolic(args) and not _symbolic(kwargs.values()):
+            return self.call(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class Layer(FastCall, keras.layers.Layer):
+    """A container layer: its sublayers build themselves on their first call."""
+
+    def build(self, *args, **kwargs):
+        self.built = True
+
+
+class Dense(FastCall, keras.layers.Dense):
+    pass
+
+
+class Embedding(FastCall, keras.layers.Embedding):
+    pass
+
+
+class LayerNormalization(FastCall, keras.layers.LayerNormalization):
+    pass
+
+
+class Dropout(FastCall, keras.layers.Dropout):
+    pass
