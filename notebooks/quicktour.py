@@ -119,7 +119,7 @@ def fine_tune_sentiment(path, tokenizer):
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2, id2label=SENTIMENT_LABELS)
     with _tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(out, learning_rate=1e-4, per_device_train_batch_size=16, per_device_eval_batch_size=74,
-                                 num_train_epochs=1, save_strategy="no", logging_steps=7, seed=42,
+                                 num_train_epochs=2, save_strategy="no", logging_steps=7, seed=42,
                                  dataloader_drop_last=True, disable_tqdm=True)
         trainer = Trainer(model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["test"],
                           processing_class=tokenizer,
