@@ -66,6 +66,32 @@ def make_inputs(batch, length, seed=0):
     return {"input_ids": ids, "attention_mask": mask}, {"input_ids": check_ids, "attention_mask": check_mask}
 
 
+def cpu_busy(interval=0.5):
+    """Fraction of the machine's CPU time spent busy (all processes) over ``interval`` seconds."""
+    def read():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    total0, idle0 = read()
+    time.sleep(interval)
+    total1, idle1 = read()
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+QUIET = {"max_wait_s": 0.0, "busy_threshold": 0.15, "waited_s": 0.0}
+
+
+def wait_quiet():
+    """With ``--quiet-wait``: waits (up to that many seconds) until other processes leave the CPUs idle."""
+    if QUIET["max_wait_s"] <= 0:
+        return
+    start = time.perf_counter()
+    while cpu_busy() > QUIET["busy_threshold"] and time.perf_counter() - start < QUIET["max_wait_s"]:
+        pass
+    QUIET["waited_s"] += time.perf_counter() - start
+
+
 def time_calls(fn, warmup, runs):
     """Calls ``fn`` ``warmup`` times untimed (the first one timed apart), then ``runs`` times."""
     t = time.perf_counter()
@@ -75,6 +101,7 @@ def time_calls(fn, warmup, runs):
         fn()
     times = []
     for _ in range(runs):
+        wait_quiet()
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
@@ -237,7 +264,7 @@ def run_worker(kind, backend_name, args, reference):
         kind = "hf"
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--backend", backend_name, "--out", out,
            "--reference", reference, "--batch", str(args.batch), "--length", str(args.length),
-           "--runs", str(args.runs), "--warmup", str(args.warmup)]
+           "--runs", str(args.runs), "--warmup", str(args.warmup), "--quiet-wait", str(args.quiet_wait)]
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -278,7 +305,9 @@ def render(report):
         "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report["versions"].items())) + ".",
         f"Median of {report['config']['runs']} calls after {report['config']['warmup']} warm-up calls; "
         "ratio = time / HF transformers time (< 1 is faster than HF). KerasHub runs random weights "
-        "(timing only).",
+        "(timing only)." + (f" Each timed call waited (up to {report['config']['quiet_wait_s']:.0f} s) for idle "
+                            f"CPUs: {report.get('quiet_waited_s', 0):.0f} s waited in all."
+                            if report["config"]["quiet_wait_s"] else ""),
         "",
         "| library | backend | mode | median (s) | min (s) | first call (s) | ratio vs HF | output check |",
         "|---|---|---|---:|---:|---:|---:|---|",
@@ -316,6 +345,9 @@ def main():
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--no-keras-hub", action="store_true", help="skip KerasHub")
+    parser.add_argument("--quiet-wait", type=float, default=0.0, metavar="SECONDS",
+                        help="on a shared machine: before each timed call, wait up to SECONDS until the CPUs are "
+                             "idle (< 15%% busy over 0.5 s); 0 (default) never waits")
     parser.add_argument("--results", default=RESULTS, help="folder for encoder.json / encoder.md")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
@@ -323,8 +355,10 @@ def main():
     parser.add_argument("--reference", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    QUIET["max_wait_s"] = args.quiet_wait
     if args.worker:
         result = WORKERS[args.worker](args)
+        result["quiet_waited_s"] = QUIET["waited_s"]
         with open(args.out, "w") as f:
             json.dump(result, f)
         return 0
@@ -332,7 +366,7 @@ def main():
     backends = [b for b in args.backends.split(",") if b]
     start = time.perf_counter()
     report = {"config": dict(model="all-MiniLM-L6-v2", batch=args.batch, length=args.length, dtype="float32",
-                             device="cpu", runs=args.runs, warmup=args.warmup),
+                             device="cpu", runs=args.runs, warmup=args.warmup, quiet_wait_s=args.quiet_wait),
               "machine": machine_info(), "versions": {"python": platform.python_version()},
               "rows": [], "load": [], "checks": [], "failed": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -351,6 +385,7 @@ def main():
             if kind != "hf_malloc":
                 report["load"].append(result["load"])
             report["checks"] += result.get("checks", [])
+            report["quiet_waited_s"] = report.get("quiet_waited_s", 0.0) + result.get("quiet_waited_s", 0.0)
             report["versions"].update(result["versions"])
     report["machine"]["load_average_end"] = os.getloadavg()
     report["wall_s"] = time.perf_counter() - start
