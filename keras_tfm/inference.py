@@ -11,14 +11,21 @@ The forward pass is written as a pure function of the model's variables and the 
 argument), then handed to ``backend.compile_function``:
 
 - JAX: ``jax.jit``; the variables are arguments of the compiled function, not constants
-  baked into it, so assigning new weights needs no recompilation.
-- TensorFlow: ``tf.function`` (see ``keras_tfm/backend/tensorflow.py`` for XLA or not).
-- PyTorch: the eager model under ``torch.no_grad()`` (``torch.compile`` did not pay
-  for itself on CPU, see ``benchmarks/README.md``).
+  baked into it, so assigning new weights needs no recompilation. On CPU, XLA is asked
+  for oneDNN matmuls (``keras_tfm/backend/jax.py``).
+- TensorFlow: ``tf.function(jit_compile=True)``: XLA was faster than plain
+  ``tf.function`` on CPU (``benchmarks/README.md``).
+- PyTorch: the eager model under ``torch.no_grad()``; ``torch.compile`` did not pay for
+  itself on CPU (minutes of compilation for about 10%).
+
+On every backend it also calls ``tune_allocator()`` once (see there): most of the
+speed-up over a plain eager call on torch and JAX comes from not page-faulting the
+intermediate tensors in again on every call.
 
 Tensor inputs are traced; other keyword arguments (``output_hidden_states=True``...)
 are static: each distinct set of them gets its own compiled function. A new input shape
-compiles again (JAX and XLA); the same shape never does.
+compiles again (JAX and XLA); the same shape never does. An ``attention_mask`` of all
+ones is dropped, as ``transformers`` does (the same result, without the masking work).
 """
 
 import ctypes
@@ -102,6 +109,11 @@ def _is_tensor_input(value):
     return isinstance(value, (np.ndarray, list, tuple)) or backend.is_tensor(value)
 
 
+def _all_ones(mask):
+    mask = np.asarray(backend.to_numpy(mask) if backend.is_tensor(mask) else mask)
+    return mask.size > 0 and bool(np.all(mask == 1))
+
+
 def _as_tensor(value):
     if isinstance(value, (list, tuple)):
         value = np.asarray(value)
@@ -150,6 +162,8 @@ class CompiledForward:
                 raise ValueError("compiled_forward runs inference only: training=True is not supported.")
             if name == "training":
                 continue
+            if name == "attention_mask" and _is_tensor_input(value) and _all_ones(value):
+                continue  # as transformers does: a mask of ones is no mask, and the unmasked kernels are faster
             if _is_tensor_input(value):
                 tensors[name] = _as_tensor(value)
             elif value is not None:

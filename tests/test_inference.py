@@ -48,6 +48,15 @@ def test_compiled_equals_eager(tiny_bert, forward, shape, with_mask):
     _assert_close(got.pooler_output, want.pooler_output)
 
 
+def test_mask_of_ones_equals_no_mask(tiny_bert, forward):
+    ids, _ = _inputs(2, 7)
+    ones = np.ones_like(ids)
+    got = forward(input_ids=ids, attention_mask=ones)
+    with backend.inference_mode():
+        want = tiny_bert(input_ids=ids, attention_mask=ones)
+    _assert_close(got.last_hidden_state, want.last_hidden_state)
+
+
 def test_same_shape_compiles_once(forward):
     ids, mask = _inputs(2, 7, seed=1)  # a shape compiled above
     forward(input_ids=ids, attention_mask=mask)

@@ -1,5 +1,6 @@
 """Training glue for the PyTorch backend (see keras_tfm/backend/training.py)."""
 
+import atexit
 import os
 
 import torch
@@ -42,8 +43,18 @@ def distributed_env():
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and dist.is_available() and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        # The group we started is ours to end: left to interpreter shutdown, gloo's threads can be
+        # destroyed while still joinable, and the process aborts ("terminate called without an active
+        # exception", seen in CI on a loaded 2-core machine).
+        atexit.register(_destroy_process_group)
     d = _dist()
     return (d.get_rank(), d.get_world_size()) if d else (0, 1)
+
+
+def _destroy_process_group():
+    d = _dist()
+    if d is not None:
+        d.destroy_process_group()
 
 
 def num_local_devices():
