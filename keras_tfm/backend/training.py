@@ -12,6 +12,7 @@ defines the same names:
 - ``make_train_step(model, optimizer, loss_fn)``: ``step(inputs) -> loss``.
 - ``make_eval_step(model, fn)``: ``step(inputs) -> fn(inputs)`` without gradients.
 - ``rng_state()`` / ``set_rng_state(state)``: the framework's global RNG, as numpy arrays.
+- ``clip_grad_norm(grads, max_norm)``: gradients clipped to a global norm natively, or None.
 - ``adamw_update(optimizer, grads, variables, lr, weight_decay)``: a native AdamW step, or False.
 - ``register_output_type(cls)``: lets a ``ModelOutput`` class through the backend's transforms.
 """
@@ -33,4 +34,5 @@ make_eval_step = _impl.make_eval_step
 rng_state = _impl.rng_state
 set_rng_state = _impl.set_rng_state
 register_output_type = _impl.register_output_type
+clip_grad_norm = _impl.clip_grad_norm
 adamw_update = _impl.adamw_update

@@ -124,6 +124,11 @@ def register_output_type(cls):
     jax.tree_util.register_pytree_node(cls, flatten, unflatten)
 
 
+def clip_grad_norm(grads, max_norm):
+    """No backend kernel: keras_tfm's AdamW clips with Keras ops; returns None."""
+    return None
+
+
 def adamw_update(optimizer, grads, variables, learning_rate, weight_decay):
     """No backend kernel: keras_tfm's AdamW runs its own (Keras ops) update; returns False."""
     return False

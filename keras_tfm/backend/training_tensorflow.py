@@ -59,6 +59,11 @@ def register_output_type(cls):
     """Nothing to do: outputs cross this backend's compiled functions as mappings."""
 
 
+def clip_grad_norm(grads, max_norm):
+    """No backend kernel: keras_tfm's AdamW clips with Keras ops; returns None."""
+    return None
+
+
 def adamw_update(optimizer, grads, variables, learning_rate, weight_decay):
     """No backend kernel: keras_tfm's AdamW runs its own (Keras ops) update; returns False."""
     return False

@@ -119,8 +119,26 @@ def register_output_type(cls):
     """Nothing to do: outputs cross this backend's compiled functions as mappings."""
 
 
+def clip_grad_norm(grads, max_norm):
+    """``torch.nn.utils.clip_grad_norm_`` on a list of gradients (None entries kept), as HF clips.
+
+    Per-tensor norms, then their norm, then one in-place multiply per tensor (the foreach kernels):
+    one pass over the gradients instead of a Keras op or two per tensor.
+    """
+    present = [g for g in grads if g is not None]
+    if not present:
+        return grads
+    total = torch.nn.utils.get_total_norm(present, norm_type=2.0, foreach=True)
+    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)  # clip_grads_with_norm_'s rule
+    torch._foreach_mul_(present, coef.to(present[0].device))
+    return grads
+
+
 def adamw_update(optimizer, grads, variables, learning_rate, weight_decay):
-    """One step of torch.optim.AdamW's multi-tensor kernel on Keras variables (exactly torch's numerics).
+    """One step of torch.optim.AdamW on Keras variables (exactly torch's numerics).
+
+    The fused kernel where this torch has it for the device (HF's default optimizer,
+    ``adamw_torch_fused``), else the multi-tensor one.
 
     ``optimizer`` is keras_tfm's AdamW (its exp_avg / exp_avg_sq slots); returns True (done).
     """
@@ -132,10 +150,20 @@ def adamw_update(optimizer, grads, variables, learning_rate, weight_decay):
     exp_avg_sqs = [optimizer._v[index(v)].value for v in variables]
     step = float(optimizer.iterations.detach().cpu()) if torch.is_tensor(optimizer.iterations) \
         else float(optimizer.iterations.value)
-    steps = [torch.tensor(step) for _ in params]  # adamw() adds 1 before using them
     lr = float(learning_rate.detach().cpu()) if torch.is_tensor(learning_rate) else float(learning_rate)
+    grads = [g.to(p.dtype) for g, p in zip(grads, params)]
+    fused = _fused_adamw_supported(params)
+    # adamw() adds 1 to the steps before using them; the fused kernel wants them on the params' device
+    steps = [torch.tensor(step, device=p.device if fused else "cpu") for p in params]
     with torch.no_grad():
-        adamw(params, [g.to(p.dtype) for g, p in zip(grads, params)], exp_avgs, exp_avg_sqs, [], steps,
-              foreach=True, amsgrad=False, beta1=optimizer.beta_1, beta2=optimizer.beta_2, lr=lr,
+        adamw(params, grads, exp_avgs, exp_avg_sqs, [], steps, foreach=not fused, fused=fused or None,
+              amsgrad=False, beta1=optimizer.beta_1, beta2=optimizer.beta_2, lr=lr,
               weight_decay=weight_decay, eps=optimizer.epsilon, maximize=False)
     return True
+
+
+def _fused_adamw_supported(params):
+    from torch.optim.optimizer import _get_fused_kernels_supported_devices
+
+    devices = _get_fused_kernels_supported_devices()
+    return all(p.device.type in devices and p.is_floating_point() for p in params)

@@ -88,6 +88,11 @@ class AdamW(keras.optimizers.Optimizer):
     def _clip_gradients(self, grads):
         if not self.max_grad_norm or self.max_grad_norm <= 0:
             return super()._clip_gradients(grads)
+        from keras_tfm.backend import training
+
+        clipped = training.clip_grad_norm(grads, self.max_grad_norm)  # torch: HF's own clip_grad_norm_
+        if clipped is not None:
+            return clipped
         present = [g for g in grads if g is not None]
         total = ops.sqrt(sum(ops.sum(ops.square(ops.cast(g, "float32"))) for g in present))
         coef = ops.minimum(self.max_grad_norm / (total + 1e-6), 1.0)
