@@ -28,8 +28,20 @@ FLAGS = {"safetensors": {"use_safetensors": True}, "bin": {"from_pt": True, "use
          "tf": {"from_tf": True}, "flax": {"from_flax": True}}
 
 
+# Formats HF transformers 4 never wrote for an architecture: no TF Llama; its Flax Mistral disagreed with its
+# PyTorch Mistral (see tests/make_fixtures.py). Our own writers are round-tripped for them in test_convert.py.
+NOT_WRITTEN_BY_HF = {"llama": {"tf"}, "mistral": {"flax"}}
+FILES = {"safetensors": "model.safetensors", "bin": "pytorch_model.bin", "tf": "tf_model.h5",
+         "flax": "flax_model.msgpack"}
+
+
 def fixture(name):
     return os.path.join(FIXTURES, name)
+
+
+def formats_of(name):
+    """The formats fixture ``name`` holds: all four but those HF never wrote for its architecture."""
+    return [f for f in FILES if f not in NOT_WRITTEN_BY_HF.get(name.split("-")[0], ())]
 
 
 def reference(name):
@@ -49,17 +61,13 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 11
+    assert len(NAMES) == 13
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
     assert total < 5e6
     for name in NAMES:
-        files = os.listdir(fixture(name))
-        if name.endswith("sharded"):
-            for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json",
-                          "tf_model.h5.index.json", "flax_model.msgpack.index.json"):
-                assert index in files
-        else:
-            assert {"model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"} <= set(files)
+        files = set(os.listdir(fixture(name)))
+        wanted = {FILES[f] + (".index.json" if name.endswith("sharded") else "") for f in formats_of(name)}
+        assert wanted <= files, (name, wanted - files)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -70,7 +78,7 @@ def test_every_format_loads_and_matches_the_reference(name):
     folder = fixture(name)
     inputs, expected = reference(name)
     model = our_class(folder).from_pretrained(folder)
-    for fmt in ("safetensors", "bin", "tf", "flax"):
+    for fmt in formats_of(name):
         for v in model.weights:
             v.assign(np.zeros(v.shape, v.dtype))
         info = load_pretrained_weights(model, folder, fmt)
@@ -97,7 +105,7 @@ def test_readers_give_identical_tensors_and_hf_names(name):
     config = read_config(folder)
     arch, model_type = config["architectures"][0], config["model_type"]
     ref = open_hf_state(folder, "safetensors")
-    for fmt in ("bin", "tf", "flax"):
+    for fmt in formats_of(name)[1:]:
         state = open_hf_state(folder, fmt, model_type, arch)
         assert set(state) <= set(ref) | {"vocab_projector.weight", "lm_head.decoder.weight", "lm_head.decoder.bias",
                                          "cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
@@ -105,8 +113,10 @@ def test_readers_give_identical_tensors_and_hf_names(name):
         assert set(ref) <= set(state)
         for n in ref:
             np.testing.assert_array_equal(state[n], ref[n], err_msg=f"{fmt} {n}")
-    assert set(pt_to_tf(ref, model_type, arch)) == set(open_checkpoint(folder, "tf"))
-    assert set(pt_to_flax(ref, model_type, arch)) == set(open_checkpoint(folder, "flax"))
+    if "tf" in formats_of(name):
+        assert set(pt_to_tf(ref, model_type, arch)) == set(open_checkpoint(folder, "tf"))
+    if "flax" in formats_of(name):
+        assert set(pt_to_flax(ref, model_type, arch)) == set(open_checkpoint(folder, "flax"))
 
 
 @pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForSequenceClassification"])

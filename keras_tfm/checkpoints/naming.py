@@ -69,11 +69,17 @@ CONV2D_PT_TO_TF, CONV2D_TF_TO_PT = Perm((2, 3, 1, 0)), Perm((3, 2, 0, 1))
 
 
 def arch_module(model_type):
-    """``keras_tfm.models.<type>.convert_<type>`` if keras_tfm has the architecture, else None."""
+    """The ``convert_<arch>.py`` of the package that implements ``model_type`` (Mistral and Qwen2
+    live in ``models/llama``), or None if keras_tfm does not have the architecture."""
     if not model_type:
         return None
+    import keras_tfm  # noqa: F401  (fills the registry)
+    from keras_tfm.registry import CONFIGS
+
+    config_class = CONFIGS.get(model_type)
+    package = config_class.__module__.rsplit(".", 1)[0] if config_class else f"keras_tfm.models.{model_type}"
     try:
-        return importlib.import_module(f"keras_tfm.models.{model_type}.convert_{model_type}")
+        return importlib.import_module(f"{package}.convert_{package.rsplit('.', 1)[-1]}")
     except ImportError:
         return None
 

@@ -24,3 +24,9 @@ BACKBONE = [
     Rule(f"{L}.self_attn.rotary_emb.inv_freq", None),  # a buffer in older checkpoints
     Rule("rotary_emb.inv_freq", None),
 ]
+
+# HF's Flax Llama (and TF Mistral) keep the RMSNorm parameter's PyTorch name, "weight", where the
+# generic rule would write Flax's "scale" (TF's "gamma").
+FLAX_KINDS = TF_KINDS = [(r"(^|\.)(input_layernorm|post_attention_layernorm|norm)\.weight$", "param")]
+# HF's TF Mistral named its decoder layers "layers.N", not TF-Keras's usual "layers_._N".
+TF_RENAMES = [(r"/layers_\._(\d+)/", r"/layers.\1/")]
