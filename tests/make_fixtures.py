@@ -61,6 +61,9 @@ HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilb
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"]}
 UNSHARDED_ONLY = ("gpt2", "llama", "mistral")
+# What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
+# 0.15 away from its PyTorch Mistral's on these inputs.
+HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}}
 SHARD = "4KB"  # small enough to split every format into several files
 
 
@@ -96,57 +99,36 @@ def build(arch, head, folder, sharded=False):
     shard = {"max_shard_size": SHARD} if sharded else {}
     # PyTorch: safetensors and pickle (.bin), both written by HF.
     pt.save_pretrained(folder, safe_serialization=True, **shard)
-    tmp = folder + ".bin"
-    pt.save_pretrained(tmp, safe_serialization=False, **shard)
-    for f in os.listdir(tmp):
-        if f.startswith("pytorch_model"):
-            shutil.move(os.path.join(tmp, f), os.path.join(folder, f))
-    shutil.rmtree(tmp)
+    _move_written(pt, folder, "pytorch_model", safe_serialization=False, **shard)
 
     inputs = make_inputs(arch)
     with torch.no_grad():
         expected = _main_output(pt(**{k: torch.tensor(v) for k, v in inputs.items()})).numpy()
 
-    # TensorFlow: HF's own PT -> TF conversion, written by TFPreTrainedModel.save_pretrained (where HF had it).
-    tf_logits = None
-    if hasattr(transformers, "TF" + name):
-        tf_model = getattr(transformers, "TF" + name).from_pretrained(folder, from_pt=True)
-        tf_logits = _main_output(tf_model(**{k: v.astype("int32") for k, v in inputs.items()})).numpy()
-        assert np.abs(tf_logits - expected).max() <= ATOL, (name, "tf", np.abs(tf_logits - expected).max())
-        tmp = folder + ".tf"
-        tf_model.save_pretrained(tmp, **shard)
-        for f in os.listdir(tmp):
-            if f.startswith("tf_model"):
-                shutil.move(os.path.join(tmp, f), os.path.join(folder, f))
-        shutil.rmtree(tmp)
-
-    # Flax: the same through FlaxPreTrainedModel (not for Mistral: HF 4's own Flax Mistral gave logits 0.15 away
-    # from its PyTorch model on these inputs, so its file would be no reference).
-    flax_logits = None
-    if arch == "mistral":
-        np.savez(os.path.join(folder, "reference.npz"), logits=expected, **inputs)
-        return _entry(name, folder, expected, tf_logits, flax_logits)
-    flax_model = getattr(transformers, "Flax" + name).from_pretrained(folder, from_pt=True)
-    flax_logits = np.asarray(_main_output(flax_model(**{k: v.astype("int32") for k, v in inputs.items()})))
-    assert np.abs(flax_logits - expected).max() <= ATOL, (name, "flax", np.abs(flax_logits - expected).max())
-    tmp = folder + ".flax"
-    flax_model.save_pretrained(tmp, **shard)
-    for f in os.listdir(tmp):
-        if f.startswith("flax_model"):
-            shutil.move(os.path.join(tmp, f), os.path.join(folder, f))
-    shutil.rmtree(tmp)
+    # TensorFlow and Flax: HF's own PT -> TF / Flax conversion (from_pt=True), written by their save_pretrained.
+    diffs = {}
+    for framework in ("TF", "Flax"):
+        if framework in HF_DID_NOT_WRITE.get(arch, ()):
+            diffs[framework] = None
+            continue
+        model = getattr(transformers, framework + name).from_pretrained(folder, from_pt=True)
+        logits = np.asarray(_main_output(model(**{k: v.astype("int32") for k, v in inputs.items()})))
+        diffs[framework] = float(np.abs(logits - expected).max())
+        assert diffs[framework] <= ATOL, (name, framework, diffs[framework])
+        _move_written(model, folder, framework.lower() + "_model", **shard)
 
     np.savez(os.path.join(folder, "reference.npz"), logits=expected, **inputs)
-    return _entry(name, folder, expected, tf_logits, flax_logits)
+    return {"class": name, "files": sorted(os.listdir(folder)), "tf_vs_pt": diffs["TF"], "flax_vs_pt": diffs["Flax"]}
 
 
-def _entry(name, folder, expected, tf_logits, flax_logits):
-    """The manifest entry of one fixture: its files and how far HF's TF / Flax models were from PyTorch."""
-    def diff(logits):
-        return None if logits is None else float(np.abs(logits - expected).max())
-
-    return {"class": name, "files": sorted(os.listdir(folder)), "tf_vs_pt": diff(tf_logits),
-            "flax_vs_pt": diff(flax_logits)}
+def _move_written(model, folder, prefix, **save_kwargs):
+    """``model.save_pretrained`` into a side folder, then its ``prefix*`` weight files into ``folder``."""
+    tmp = f"{folder}.{prefix}"
+    model.save_pretrained(tmp, **save_kwargs)
+    for f in os.listdir(tmp):
+        if f.startswith(prefix):
+            shutil.move(os.path.join(tmp, f), os.path.join(folder, f))
+    shutil.rmtree(tmp)
 
 
 def check_written(root):
