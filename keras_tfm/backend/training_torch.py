@@ -163,7 +163,9 @@ def adamw_update(optimizer, grads, variables, learning_rate, weight_decay):
 
 
 def _fused_adamw_supported(params):
-    from torch.optim.optimizer import _get_fused_kernels_supported_devices
-
+    try:
+        from torch.optim.optimizer import _get_fused_kernels_supported_devices
+    except ImportError:  # a torch without the helper: the multi-tensor kernel it surely has
+        return False
     devices = _get_fused_kernels_supported_devices()
     return all(p.device.type in devices and p.is_floating_point() for p in params)
