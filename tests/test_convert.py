@@ -28,7 +28,8 @@ def test_round_trip_pt_tf_flax_keras_pt_is_bit_exact(name, tmp_path):
 
 @pytest.mark.parametrize("hf_class", ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForSequenceClassification"])
 def test_llama_family_round_trips_through_every_format(hf_class, tmp_path):
-    """No HF-written TF / Flax fixtures for these (HF 4 had no TF Llama or Qwen2): our own writers, both ways."""
+    """Every format through our own writers (HF-written fixtures cover only Llama's Flax and Mistral's TF files,
+    test_formats.py; HF never had Qwen2 in TF or Flax), then HF's logits from the result."""
     transformers = pytest.importorskip("transformers")
     config = getattr(transformers, hf_class.split("For")[0] + "Config")(
         vocab_size=64, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=4,
