@@ -174,8 +174,6 @@ def test_bad_input_is_clear(models):
 
 def test_decode_step_is_traced_once(models):
     """Prefill and decode are compiled once each; the 16 decode steps reuse the decode trace."""
-    if backend.BACKEND == "torch":
-        pytest.skip("eager torch has no trace to count")
     _, ours = models
     calls = []
     original = type(ours)._step

@@ -7,6 +7,11 @@ picked once at import; each module defines the same functions:
 - ``to_numpy(x)``: a numpy array from a backend tensor.
 - ``inference_mode()``: a context manager that turns off gradient tracking.
 - ``compile_function(fn)``: ``fn`` compiled for repeated calls with same-shaped inputs.
+- ``cache_zeros(shape, dtype)``, ``cache_update(cache, update, index)``,
+  ``cache_reorder(cache, index)``: the static KV cache (in the memory layout and container
+  the backend updates fastest), its write at a slot index, and its batch-row gather.
+- ``compile_prefill_step(model, fn)``, ``compile_decode_step(model, fn)``: the two model
+  functions of ``generate()``, compiled the way that is fastest on the backend.
 """
 
 import importlib
@@ -28,3 +33,6 @@ inference_mode = _impl.inference_mode
 compile_function = _impl.compile_function
 cache_update = _impl.cache_update
 compile_decode_step = _impl.compile_decode_step
+compile_prefill_step = _impl.compile_prefill_step
+cache_zeros = _impl.cache_zeros
+cache_reorder = _impl.cache_reorder

@@ -47,6 +47,18 @@ def compile_function(fn):
     return jax.jit(fn, compiler_options=options) if options else jax.jit(fn)
 
 
+def cache_zeros(shape, dtype):
+    import keras
+
+    return keras.ops.zeros(shape, dtype=dtype)
+
+
+def cache_reorder(cache, index):
+    import keras
+
+    return keras.ops.take(cache, index, axis=0)
+
+
 def cache_update(cache, update, index):
     import keras
 
@@ -69,3 +81,7 @@ def compile_decode_step(model, fn):
 
     jitted = jax.jit(pure, donate_argnums=(1,))
     return lambda cache, *inputs: jitted([v.value for v in variables], cache, *inputs)
+
+
+# The prompt pass is compiled as the decode step is (one program per prompt shape).
+compile_prefill_step = compile_decode_step

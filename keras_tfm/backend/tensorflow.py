@@ -22,16 +22,54 @@ def compile_function(fn):
     return tf.function(fn, jit_compile=True, reduce_retracing=True)
 
 
+def cache_zeros(shape, dtype):
+    """A KV-cache tensor held in a ``tf.Variable``.
+
+    A cache passed into an XLA program as a tensor and returned updated is copied whole at
+    every step (TF has no buffer donation). A variable's update inside the program may
+    reuse its buffer, so one step writes only its new keys and values.
+    """
+    return tf.Variable(tf.zeros(shape, dtype=dtype), trainable=False)
+
+
 def cache_update(cache, update, index):
     import keras
 
-    return keras.ops.slice_update(cache, [0, index] + [0] * (len(cache.shape) - 2), keras.ops.cast(update, cache.dtype))
+    start = [0, index] + [0] * (len(cache.shape) - 2)
+    updated = keras.ops.slice_update(tf.convert_to_tensor(cache), start, keras.ops.cast(update, cache.dtype))
+    if isinstance(cache, tf.Variable):
+        cache.assign(updated)
+    return updated
+
+
+def cache_reorder(cache, index):
+    rows = tf.gather(cache, index, axis=0)
+    if isinstance(cache, tf.Variable):
+        cache.assign(rows)
+        return cache
+    return rows
 
 
 def compile_decode_step(model, fn):
     """``fn(cache, *inputs)`` (which calls ``model``) as one XLA program per input shape.
 
-    The step index is a tensor, so decode steps never retrace; tf.Variables are captured
-    by reference.
+    The step index is a tensor, so decode steps never retrace; tf.Variables (the weights,
+    and the cache from ``cache_zeros``) are passed by reference and updated in place: the
+    program returns the logits only, and the caller keeps its cache variables.
     """
-    return tf.function(fn, jit_compile=True, reduce_retracing=False)
+
+    @tf.function(jit_compile=True, reduce_retracing=False)
+    def logits_only(cache, *inputs):
+        return fn(cache, *inputs)[0]
+
+    def step(cache, *inputs):
+        if all(isinstance(t, tf.Variable) for layer in cache for t in layer):
+            return logits_only(cache, *inputs), cache
+        return compiled(cache, *inputs)
+
+    compiled = tf.function(fn, jit_compile=True, reduce_retracing=False)
+    return step
+
+
+# The prompt pass is compiled as the decode step is (one program per prompt shape).
+compile_prefill_step = compile_decode_step

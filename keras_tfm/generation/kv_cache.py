@@ -19,13 +19,13 @@ from keras_tfm import backend
 def init_cache(num_layers, batch, slots, num_kv_heads, head_dim, dtype="float32"):
     """Zeros for every layer: ``[(keys, values)] * num_layers``, each ``(B, S, N_kv, H)``."""
     shape = (batch, slots, num_kv_heads, head_dim)
-    return [(ops.zeros(shape, dtype=dtype), ops.zeros(shape, dtype=dtype)) for _ in range(num_layers)]
+    return [(backend.cache_zeros(shape, dtype), backend.cache_zeros(shape, dtype)) for _ in range(num_layers)]
 
 
 def reorder_cache(cache, index):
     """Gathers the batch rows ``index`` of every layer (beam search)."""
     index = ops.convert_to_tensor(index, "int32")
-    return [(ops.take(k, index, axis=0), ops.take(v, index, axis=0)) for k, v in cache]
+    return [(backend.cache_reorder(k, index), backend.cache_reorder(v, index)) for k, v in cache]
 
 
 def attention_mask(query_slots, key_valid, num_slots, sliding_window=None):

@@ -84,7 +84,7 @@ class GenerationMixin:
         fns = self.__dict__.get("_keras_tfm_generation_steps")
         if fns is None:
             self.build_weights()
-            fns = (backend.compile_decode_step(self, self._step), backend.compile_decode_step(self, self._step))
+            fns = (backend.compile_prefill_step(self, self._step), backend.compile_decode_step(self, self._step))
             object.__setattr__(self, "_keras_tfm_generation_steps", fns)  # prefill, decode
         return fns
 
