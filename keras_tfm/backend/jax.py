@@ -42,9 +42,14 @@ def _cpu_compiler_options():
     return _compiler_options
 
 
-def compile_function(fn):
+def jit(fn, **kwargs):
+    """``jax.jit(fn, **kwargs)`` with the CPU compiler options above where this XLA has them."""
     options = _cpu_compiler_options()
-    return jax.jit(fn, compiler_options=options) if options else jax.jit(fn)
+    return jax.jit(fn, compiler_options=options, **kwargs) if options else jax.jit(fn, **kwargs)
+
+
+def compile_function(fn):
+    return jit(fn)
 
 
 def cache_zeros(shape, dtype):

@@ -1,8 +1,12 @@
 """Training glue for the JAX backend (see keras_tfm/backend/training.py)."""
 
+import functools
+
 import jax
 import keras
 import numpy as np
+
+from keras_tfm.backend.jax import jit
 
 RETURN_TENSORS = "jax"
 
@@ -68,7 +72,9 @@ def make_train_step(model, optimizer, loss_fn):
         (scaled, loss), new_nt = forward(tvals, ntvals, ovals, inputs)
         return scaled, (loss, new_nt)
 
-    @jax.jit
+    # The old weights and optimizer state are donated: XLA writes the new ones into their
+    # buffers instead of allocating (and filling) a second copy of each at every step.
+    @functools.partial(jit, donate_argnums=(0, 1, 2))
     def jitted(tvals, ntvals, ovals, inputs):
         (_, (loss, new_nt)), grads = jax.value_and_grad(objective, has_aux=True)(tvals, ntvals, ovals, inputs)
         new_tv, new_ov = optimizer.stateless_apply(ovals, grads, tvals)
@@ -89,7 +95,7 @@ def make_eval_step(model, fn):
     """``step(inputs) -> fn(inputs)`` jitted, reading the model's current weights at each call."""
     tv, ntv = list(model.trainable_variables), list(model.non_trainable_variables)
     forward = _stateless(model, [], fn)
-    jitted = jax.jit(lambda tvals, ntvals, inputs: forward(tvals, ntvals, [], inputs)[0])
+    jitted = jit(lambda tvals, ntvals, inputs: forward(tvals, ntvals, [], inputs)[0])
 
     def step(inputs):
         return jitted([v.value for v in tv], [v.value for v in ntv], inputs)
