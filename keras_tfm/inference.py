@@ -18,7 +18,7 @@ argument), then handed to ``backend.compile_function``:
 - PyTorch: the eager model under ``torch.no_grad()``; ``torch.compile`` did not pay for
   itself on CPU (minutes of compilation for about 10%).
 
-On every backend it also calls ``tune_allocator()`` once (see there): most of the
+On every backend it also calls ``tune_allocator()`` (see there): most of the
 speed-up over a plain eager call on torch and JAX comes from not page-faulting the
 intermediate tensors in again on every call.
 
@@ -76,10 +76,14 @@ def tune_allocator(mmap_threshold=256 << 20, trim_threshold=1 << 30):
     thresholds keeps those pages: the process's RSS stays at its peak working set
     instead of shrinking between calls. Same as ``MALLOC_MMAP_THRESHOLD_`` /
     ``MALLOC_TRIM_THRESHOLD_`` in the environment. Returns whether it was applied.
+
+    Applied at every call (two ``mallopt`` calls): others set these too. TensorFlow's
+    ``Dataset.from_generator`` sets the mmap threshold to 128 KiB when its iterator starts
+    (a Python 3.11 workaround of TF's); on the torch backend every large tensor of a
+    training step was then ``mmap``-ed afresh (10x the page faults, a step 1.5x slower),
+    which is why keras_tfm's own ``tf.data`` pipelines do not use it.
+    ``compiled_forward``, ``fit`` and ``Trainer.train`` call this.
     """
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
-        return True
     if not _glibc():
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
@@ -93,7 +97,6 @@ def tune_allocator(mmap_threshold=256 << 20, trim_threshold=1 << 30):
     except (OSError, AttributeError) as e:
         logger.debug("tune_allocator: mallopt unavailable (%s)", e)
         return False
-    _ALLOCATOR_TUNED = ok
     logger.debug("tune_allocator: mmap threshold %d, trim threshold %d: %s", mmap_threshold, trim_threshold, ok)
     return ok
 

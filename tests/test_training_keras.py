@@ -145,3 +145,29 @@ def test_bad_input_is_a_clear_error():
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match="no labels"):
         model.fit({"input_ids": np.ones((4, 3), "int32")}, epochs=1, verbose=0)
+
+
+def _page_faults_of_large_allocations():
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        block = np.ones(1 << 20, np.float32)  # 4 MiB: served by mmap below glibc's threshold
+        del block
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+def test_tf_dataset_leaves_the_malloc_tuning_alone():
+    """TF's Dataset.from_generator sets glibc's mmap threshold to 128 KiB process-wide, after which
+    every large tensor is page-faulted in afresh (torch fit was 1.5x slower); our tf.data
+    pipelines must not do that."""
+    from keras_tfm.inference import _glibc, tune_allocator
+
+    if not _glibc():
+        pytest.skip("glibc malloc only")
+    assert tune_allocator()
+    model = keras_tfm.BertForSequenceClassification(tiny_config())
+    for _ in model.prepare_tf_dataset(toy_rows(), batch_size=8, collate_fn=fixed_padding()):
+        pass
+    _page_faults_of_large_allocations()  # the first block may fault once
+    assert _page_faults_of_large_allocations() < 2000  # 20 x 1024 pages when every block is mmap-ed

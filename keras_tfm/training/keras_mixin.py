@@ -58,7 +58,15 @@ class KerasTrainingMixin:
         _register_output(result[0])  # JAX: a ModelOutput crosses jit / grad as a pytree
         return result
 
-    # ---- compile / steps -----------------------------------------------------------------
+    # ---- compile / fit / steps -----------------------------------------------------------
+    def fit(self, *args, **kwargs):
+        """Keras ``fit``, with glibc's malloc tuned first (``inference.tune_allocator``: freed
+        activations are reused instead of page-faulted in again at every step)."""
+        from keras_tfm.inference import tune_allocator
+
+        tune_allocator()
+        return super().fit(*args, **kwargs)
+
     def compile(self, optimizer="rmsprop", loss=None, *args, **kwargs):
         """Keras ``compile``; ``loss=None`` (or "auto") trains on the model's own task loss."""
         self._internal_loss = loss is None or (isinstance(loss, str) and loss in ("auto", "auto_with_fallback"))

@@ -214,9 +214,11 @@ class Trainer:
         if kwargs:
             raise TypeError(f"train() got unexpected arguments {sorted(kwargs)}.")
         from keras_tfm.backend import training
+        from keras_tfm.inference import tune_allocator
 
         args, model = self.args, self.model
         self._check_output_dir()
+        tune_allocator()  # freed activations reused instead of page-faulted in again at every step
         if resume_from_checkpoint is True or resume_from_checkpoint == "last":
             resume_from_checkpoint = get_last_checkpoint(args.output_dir)
             if resume_from_checkpoint is None:
