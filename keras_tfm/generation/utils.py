@@ -1,8 +1,8 @@
 """``generate()``, written once for every decoder-only model and every backend.
 
 The model runs as two compiled functions from the backend shim
-(``backend.compile_decode_step``): *prefill* (the whole prompt, written into a static KV
-cache) and *decode* (one token per row, at a slot index passed as a tensor, so the
+(``backend.compile_prefill_step`` / ``compile_decode_step``): *prefill* (the whole prompt,
+written into a static KV cache) and *decode* (one token per row, at a slot index passed as a tensor, so the
 decode step is traced once and reused at every step). Choosing tokens (processors,
 sampling, beam bookkeeping) runs on the host in numpy, as Hugging Face computes it.
 """
