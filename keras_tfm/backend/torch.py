@@ -38,8 +38,10 @@ def cache_zeros(shape, dtype):
     them contiguous, which copied the whole cache of every layer at every decode step.
     Stored this way, that transpose gives back the contiguous storage: no copy.
     """
+    import keras
+
     b, s, n, h = shape
-    return torch.zeros((b, n, s, h), dtype=getattr(torch, dtype)).transpose(1, 2)
+    return keras.ops.zeros((b, n, s, h), dtype=dtype).transpose(1, 2)  # on Keras' device (CUDA where it runs)
 
 
 def cache_update(cache, update, index):
