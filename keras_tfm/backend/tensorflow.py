@@ -53,22 +53,14 @@ def cache_reorder(cache, index):
 def compile_decode_step(model, fn):
     """``fn(cache, *inputs)`` (which calls ``model``) as one XLA program per input shape.
 
-    The step index is a tensor, so decode steps never retrace; tf.Variables (the weights,
-    and the cache from ``cache_zeros``) are passed by reference and updated in place: the
-    program returns the logits only, and the caller keeps its cache variables.
+    The step index is a tensor, so decode steps never retrace. ``cache`` holds the
+    ``tf.Variable``s of ``cache_zeros`` (kept so by ``cache_reorder``): they are passed by
+    reference and updated in place, so the program returns the logits only, and the
+    caller's cache is the updated one.
     """
-
-    @tf.function(jit_compile=True, reduce_retracing=False)
-    def logits_only(cache, *inputs):
-        return fn(cache, *inputs)[0]
-
-    def step(cache, *inputs):
-        if all(isinstance(t, tf.Variable) for layer in cache for t in layer):
-            return logits_only(cache, *inputs), cache
-        return compiled(cache, *inputs)
-
-    compiled = tf.function(fn, jit_compile=True, reduce_retracing=False)
-    return step
+    logits_only = tf.function(lambda cache, *inputs: fn(cache, *inputs)[0], jit_compile=True,
+                              reduce_retracing=False)
+    return lambda cache, *inputs: (logits_only(cache, *inputs), cache)
 
 
 # The prompt pass is compiled as the decode step is (one program per prompt shape).

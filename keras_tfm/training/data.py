@@ -199,18 +199,20 @@ class BatchSource:
     def to_tf_dataset(self, prefetch=True):
         import tensorflow as tf
 
-        x, y = self.batch(0)
-        structure = (x,) if y is None else (x, y)
+        def as_tuple(x, y):
+            return (x,) if y is None else (x, y)
+
+        structure = as_tuple(*self.batch(0))
         examples = tf.nest.flatten(structure)
         dtypes = [tf.as_dtype(a.dtype) for a in examples]
         last = len(self) - 1
 
         def load(index):
             index = int(index)
-            x, y = self.batch(index)
+            batch = as_tuple(*self.batch(index))
             if index == last:
                 self.on_epoch_end()
-            return tf.nest.flatten((x,) if y is None else (x, y))
+            return tf.nest.flatten(batch)
 
         def fetch(index):
             values = tf.py_function(load, [index], dtypes)
