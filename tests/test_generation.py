@@ -190,3 +190,32 @@ def test_decode_step_is_traced_once(models):
         type(ours)._step = original
         ours.__dict__.pop("_keras_tfm_generation_steps", None)
     assert len(calls) == 2, len(calls)  # one trace for prefill, one for decode
+
+
+@pytest.mark.skipif(backend.BACKEND != "tensorflow", reason="XLA's CPU output fusion of a batch-1 matmul: TF only")
+def test_tensorflow_generation_step_keeps_batch1_matmuls_unfused():
+    """In a generation step, a batch-1 Dense's matmul stays a (multi-threaded) library call.
+
+    XLA on CPU fuses a matrix-vector dot with the add after it into one single-threaded
+    loop ('kOutput' fusion); backend.separate_matmul prevents that while a step is traced.
+    """
+    import tensorflow as tf
+
+    from keras_tfm.backend import tensorflow as tf_backend
+    from keras_tfm.generation import fast_layers
+
+    dense = fast_layers.Dense(64)
+    x = tf.ones((1, 32))
+    dense(x)
+
+    def optimized_hlo(fn):
+        return tf.function(fn, jit_compile=True).experimental_get_compiler_ir(x)(stage="optimized_hlo")
+
+    if "kind=kOutput" not in optimized_hlo(lambda t: dense(t)):
+        pytest.skip("this XLA no longer fuses a matrix-vector dot with its bias add")
+    hlo = optimized_hlo(tf_backend._generation_trace(lambda t: dense(t)))
+    assert "kind=kOutput" not in hlo, hlo
+    # outside a generation step the layer is keras' Dense (trainable, no barrier op)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(dense(x))
+    assert all(g is not None for g in tape.gradient(loss, dense.trainable_variables))

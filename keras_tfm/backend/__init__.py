@@ -8,10 +8,13 @@ picked once at import; each module defines the same functions:
 - ``inference_mode()``: a context manager that turns off gradient tracking.
 - ``compile_function(fn)``: ``fn`` compiled for repeated calls with same-shaped inputs.
 - ``cache_zeros(shape, dtype)``, ``cache_update(cache, update, index)``,
-  ``cache_reorder(cache, index)``: the static KV cache (in the memory layout and container
-  the backend updates fastest), its write at a slot index, and its batch-row gather.
+  ``cache_reorder(cache, index)``: a static KV-cache tensor (B, N, S, H) in the container
+  the backend updates fastest, its write of (B, N, T, H) at slot ``index`` (axis 2), and
+  its batch-row gather.
 - ``compile_prefill_step(model, fn)``, ``compile_decode_step(model, fn)``: the two model
   functions of ``generate()``, compiled the way that is fastest on the backend.
+- ``separate_matmul(x)``: a matmul's result, marked (TensorFlow's XLA only) so that the
+  compiler keeps the matmul a multi-threaded library call in the generation steps.
 """
 
 import importlib
@@ -36,3 +39,4 @@ compile_decode_step = _impl.compile_decode_step
 compile_prefill_step = _impl.compile_prefill_step
 cache_zeros = _impl.cache_zeros
 cache_reorder = _impl.cache_reorder
+separate_matmul = _impl.separate_matmul

@@ -67,7 +67,11 @@ def cache_reorder(cache, index):
 def cache_update(cache, update, index):
     import keras
 
-    return keras.ops.slice_update(cache, [0, index] + [0] * (len(cache.shape) - 2), keras.ops.cast(update, cache.dtype))
+    return keras.ops.slice_update(cache, [0, 0, index, 0], keras.ops.cast(update, cache.dtype))
+
+
+def separate_matmul(x):
+    return x  # only TensorFlow's XLA fuses a batch-1 matmul into a one-thread loop (see tensorflow.py)
 
 
 def compile_decode_step(model, fn):

@@ -32,29 +32,26 @@ def compile_function(fn):
 
 
 def cache_zeros(shape, dtype):
-    """A zero KV-cache tensor of ``shape`` (B, S, N, H), stored as (B, N, S, H).
-
-    SDPA reads (B, N, S, H): Keras' attention transposes its (B, S, N, H) inputs and makes
-    them contiguous, which copied the whole cache of every layer at every decode step.
-    Stored this way, that transpose gives back the contiguous storage: no copy.
-    """
     import keras
 
-    b, s, n, h = shape
-    return keras.ops.zeros((b, n, s, h), dtype=dtype).transpose(1, 2)  # on Keras' device (CUDA where it runs)
+    return keras.ops.zeros(shape, dtype=dtype)  # on Keras' device (CUDA where it runs)
 
 
 def cache_update(cache, update, index):
     # In place (no copy of the whole cache per step), at a slot index that stays a tensor so
     # that a traced decode step reads it at every call instead of freezing its first value.
     index = torch.as_tensor(index, device=cache.device).reshape(())
-    slots = index + torch.arange(update.shape[1], device=cache.device)
-    return cache.index_copy_(1, slots, update.to(cache.dtype))
+    slots = index + torch.arange(update.shape[2], device=cache.device)
+    return cache.index_copy_(2, slots, update.to(cache.dtype))
 
 
 def cache_reorder(cache, index):
-    # In place: keeps the (B, N, S, H) storage of cache_zeros.
+    # In place: the step traced for this cache keeps reading the same storage.
     return cache.copy_(cache.index_select(0, torch.as_tensor(index, device=cache.device)))
+
+
+def separate_matmul(x):
+    return x  # only TensorFlow's XLA fuses a batch-1 matmul into a one-thread loop (see tensorflow.py)
 
 
 def compile_decode_step(model, fn):

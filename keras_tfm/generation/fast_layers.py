@@ -9,6 +9,9 @@ bookkeeping only runs while tracing, so this changes nothing there. Symbolic cal
 """
 
 import keras
+from keras import ops
+
+from keras_tfm import backend
 
 
 def _symbolic(values):
@@ -32,7 +35,15 @@ class Layer(FastCall, keras.layers.Layer):
 
 
 class Dense(FastCall, keras.layers.Dense):
-    pass
+    def call(self, inputs, training=None):
+        # keras' Dense.call, with the matmul's result passed through backend.separate_matmul
+        # before the bias add (XLA on CPU would run the two as one single-threaded loop).
+        x = backend.separate_matmul(ops.matmul(inputs, self.kernel))
+        if self.bias is not None:
+            x = ops.add(x, self.bias)
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
 
 
 class Embedding(FastCall, keras.layers.Embedding):
