@@ -73,6 +73,28 @@ def test_min_new_tokens_and_several_eos_match_hf(models):
                             pad_token_id=1, min_new_tokens=5)
 
 
+def test_greedy_on_device_matches_hf_across_chunks(models, monkeypatch):
+    """Plain greedy runs DECODE_CHUNK steps per compiled call where the backend compiles loops:
+    eos met mid-chunk by one row and in a later chunk by the other stops as HF does, and the
+    tokens equal the host loop's (the one scores are returned from)."""
+    from keras_tfm.generation import utils as generation_utils
+
+    hf, ours = models
+    ids, mask = left_padded(99)
+    chunk = generation_utils.DECODE_CHUNK
+    free = hf_generate(hf, ids, mask, max_new_tokens=2 * chunk + 8, do_sample=False)
+    eos = [int(free[0, ids.shape[1] + chunk + 3]), int(free[1, ids.shape[1] + 2 * chunk + 5])]
+    calls = []
+    original = type(ours)._greedy_chunks
+    monkeypatch.setattr(type(ours), "_greedy_chunks", lambda self, *a: calls.append(1) or original(self, *a))
+    kwargs = dict(max_new_tokens=2 * chunk + 8, do_sample=False, eos_token_id=eos, pad_token_id=1)
+    out = assert_generate_matches(ours, hf, ids, mask, **kwargs)
+    assert len(calls) == int(backend.COMPILED_LOOPS)
+    host = ours.generate(ids, attention_mask=mask, return_dict_in_generate=True, output_scores=True, **kwargs)
+    np.testing.assert_array_equal(to_np(host.sequences), out)
+    assert len(calls) == int(backend.COMPILED_LOOPS)  # scores requested: the host loop
+
+
 def test_beam_search_options_match_hf(models):
     hf, ours = models
     ids, mask = left_padded(99)

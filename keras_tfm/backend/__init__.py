@@ -13,6 +13,8 @@ picked once at import; each module defines the same functions:
   its batch-row gather.
 - ``compile_prefill_step(model, fn)``, ``compile_decode_step(model, fn)``: the two model
   functions of ``generate()``, compiled the way that is fastest on the backend.
+- ``COMPILED_LOOPS``: whether a compiled step may hold a loop (XLA): greedy decoding then
+  runs many steps per call.
 - ``separate_matmul(x)``: a matmul's result, marked (TensorFlow's XLA only) so that the
   compiler keeps the matmul a multi-threaded library call in the generation steps.
 """
@@ -38,5 +40,6 @@ cache_update = _impl.cache_update
 compile_decode_step = _impl.compile_decode_step
 compile_prefill_step = _impl.compile_prefill_step
 cache_zeros = _impl.cache_zeros
+COMPILED_LOOPS = _impl.COMPILED_LOOPS
 cache_reorder = _impl.cache_reorder
 separate_matmul = _impl.separate_matmul

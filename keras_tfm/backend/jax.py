@@ -52,6 +52,10 @@ def compile_function(fn):
     return jit(fn)
 
 
+# XLA compiles loops: greedy decoding runs many steps per compiled call (generation/utils.py).
+COMPILED_LOOPS = True
+
+
 def cache_zeros(shape, dtype):
     import keras
 

@@ -31,6 +31,10 @@ def compile_function(fn):
     return fn
 
 
+# A traced decode step cannot hold a loop of a data-dependent length: one step per call.
+COMPILED_LOOPS = False
+
+
 def cache_zeros(shape, dtype):
     import keras
 
