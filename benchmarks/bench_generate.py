@@ -9,7 +9,8 @@ Models (random weights, fp32, CPU): a GPT-2 124M-shaped model and a ~100M Llama-
 model (GQA, SwiGLU, RoPE). Greedy decoding, batch 1 and 8, no early stop (no eos).
 Each library / backend runs in its own subprocess (``KERAS_BACKEND`` is fixed per
 process). keras_tfm: one warm-up generation of the same shape (compiles prefill and
-decode), then timed runs; HF transformers (PyTorch) is timed with its default dynamic
+decode), then timed runs (greedy takes the on-device loop of 16 steps per call on JAX
+and TF, as a user's plain greedy call does); HF transformers (PyTorch) is timed with its default dynamic
 cache and with ``cache_implementation="static"``. Reported: new tokens per second
 (batch x new tokens / wall time), time to first token (a ``max_new_tokens=1`` call:
 prefill + first token), and the ratio to HF's default. keras_tfm's tokens are checked
