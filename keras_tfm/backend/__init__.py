@@ -11,8 +11,9 @@ picked once at import; each module defines the same functions:
   ``cache_reorder(cache, index)``: a static KV-cache tensor (B, N, S, H) in the container
   the backend updates fastest, its write of (B, N, T, H) at slot ``index`` (axis 2), and
   its batch-row gather.
-- ``compile_prefill_step(model, fn)``, ``compile_decode_step(model, fn)``: the two model
-  functions of ``generate()``, compiled the way that is fastest on the backend.
+- ``compile_prefill_step(model, fn)``, ``compile_decode_step(model, fn)``: the model
+  functions of ``generate()`` (the prompt pass; a decode step, or a loop of them), compiled
+  the way that is fastest on the backend.
 - ``COMPILED_LOOPS``: whether a compiled step may hold a loop (XLA): greedy decoding then
   runs many steps per call.
 - ``separate_matmul(x)``: a matmul's result, marked (TensorFlow's XLA only) so that the
