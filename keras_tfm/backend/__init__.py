@@ -14,6 +14,8 @@ picked once at import; each module defines the same functions:
 - ``compile_prefill_step(model, fn)``, ``compile_decode_step(model, fn)``: the model
   functions of ``generate()`` (the prompt pass; a decode step, or a loop of them), compiled
   the way that is fastest on the backend.
+- ``FUSED_ATTENTION``: whether ``keras.ops.dot_product_attention`` is the backend's fused
+  kernel (torch's SDPA); else decoder attention is written out for the compiler to fuse.
 - ``COMPILED_LOOPS``: whether a compiled step may hold a loop (XLA): greedy decoding then
   runs many steps per call.
 - ``separate_matmul(x)``: a matmul's result, marked (TensorFlow's XLA only) so that the
@@ -42,5 +44,6 @@ compile_decode_step = _impl.compile_decode_step
 compile_prefill_step = _impl.compile_prefill_step
 cache_zeros = _impl.cache_zeros
 COMPILED_LOOPS = _impl.COMPILED_LOOPS
+FUSED_ATTENTION = _impl.FUSED_ATTENTION
 cache_reorder = _impl.cache_reorder
 separate_matmul = _impl.separate_matmul

@@ -56,6 +56,10 @@ def compile_function(fn):
 COMPILED_LOOPS = True
 
 
+# No fused attention kernel on CPU: generation/kv_cache.py writes attention out for XLA to fuse.
+FUSED_ATTENTION = False
+
+
 def cache_zeros(shape, dtype):
     import keras
 

@@ -35,6 +35,10 @@ def compile_function(fn):
 COMPILED_LOOPS = True
 
 
+# No fused attention kernel: generation/kv_cache.py writes attention out for XLA to fuse.
+FUSED_ATTENTION = False
+
+
 def cache_zeros(shape, dtype):
     """A KV-cache tensor held in a ``tf.Variable``.
 

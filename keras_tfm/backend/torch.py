@@ -35,6 +35,10 @@ def compile_function(fn):
 COMPILED_LOOPS = False
 
 
+# Attention runs in SDPA (keras.ops.dot_product_attention), torch's fused kernel.
+FUSED_ATTENTION = True
+
+
 def cache_zeros(shape, dtype):
     import keras
 

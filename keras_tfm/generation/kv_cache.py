@@ -99,27 +99,46 @@ def causal_attention(q, k, v, mask, *, cache=None, cache_index=None, scale=None,
         k = ops.repeat(k, groups, axis=2)
         v = ops.repeat(v, groups, axis=2)
     if output_attentions:
-        scores = ops.einsum("btnh,bsnh->bnts", q, k) * ops.cast(scale, q.dtype)
-        scores = ops.where(mask, scores, ops.cast(-1e9 if scores.dtype == "float32" else -3e4, scores.dtype))
-        probs = ops.softmax(ops.cast(scores, "float32"), axis=-1)
-        y = ops.einsum("bnts,bsnh->btnh", ops.cast(probs, v.dtype), v)
+        y, probs = _written_out_attention(q, k, v, mask, scale)
         return y, new_cache, probs
-    y = ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
+    y = _attend(q, k, v, mask, scale)
     if has_key is not None:
         y = y * ops.cast(has_key, y.dtype)
     return y, new_cache, None
 
 
+def _attend(q, k, v, mask, scale):
+    """softmax(q k^T * scale, masked) v: the backend's fused kernel where it has one (torch's
+    SDPA), else the written-out form, which XLA fuses."""
+    if backend.FUSED_ATTENTION:
+        return ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
+    return _written_out_attention(q, k, v, mask, scale)[0]
+
+
+def _written_out_attention(q, k, v, mask, scale):
+    """``(y (B, T, N, H), probabilities (B, N, T, S))`` of q (B, T, N, H) over k, v (B, S, N, H).
+
+    The value product is computed as v^T p^T: in the form p v, TF's XLA fused the read of the
+    value cache with the cache's update into a second copy of that update, and then copied
+    each layer's values twice per decode step.
+    """
+    scores = ops.einsum("btnh,bsnh->bnts", q, k) * ops.cast(scale, q.dtype)
+    scores = ops.where(mask, scores, ops.cast(-1e9 if scores.dtype == "float32" else -3e4, scores.dtype))
+    probs = ops.softmax(ops.cast(scores, "float32"), axis=-1)
+    y = ops.einsum("bsnh,bnts->bnht", v, ops.cast(probs, v.dtype))
+    return ops.transpose(y, (0, 3, 1, 2)), probs
+
+
 def _grouped_attention(q, k, v, mask, has_key, groups, scale):
     """Grouped-query attention without repeating keys/values: the ``groups`` query heads that
     share a key/value head become extra query rows of that head, (B, T, Nkv*G, H) ->
-    (B, T*G, Nkv, H), so the fused kernel reads each key/value head once."""
+    (B, T*G, Nkv, H), so the attention reads each key/value head once."""
     b, t, n, h = ops.shape(q)[0], ops.shape(q)[1], q.shape[2], q.shape[3]
     kv_heads = n // groups
     q = ops.reshape(ops.transpose(ops.reshape(q, (b, t, kv_heads, groups, h)), (0, 1, 3, 2, 4)),
                     (b, t * groups, kv_heads, h))  # row t*G + g
     mask = ops.repeat(mask, groups, axis=2)  # (B|1, 1, T*G, S)
-    y = ops.dot_product_attention(q, k, v, mask=mask, scale=scale)  # (B, T*G, Nkv, H)
+    y = _attend(q, k, v, mask, scale)  # (B, T*G, Nkv, H)
     y = ops.reshape(ops.transpose(ops.reshape(y, (b, t, groups, kv_heads, h)), (0, 1, 3, 2, 4)), (b, t, n, h))
     if has_key is not None:
         y = y * ops.cast(has_key, y.dtype)
