@@ -113,7 +113,7 @@ def compile_decode_step(model, fn):
     traces = {}
 
     def step(cache, *inputs):
-        key = tuple((tuple(t.shape), t.dtype) for t in (*inputs, *(t for layer in cache for t in layer)))
+        key = tuple((tuple(t.shape), t.dtype) for t in (*inputs, *cache[0]))  # every layer's cache is alike
         traced = traces.get(key)
         if traced is None:
             traced = traces[key] = program.get_concrete_function(cache, *inputs)

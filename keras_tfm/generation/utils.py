@@ -108,8 +108,8 @@ class GenerationMixin:
         fns = self.__dict__.get("_keras_tfm_generation_steps")
         if fns is None:
             self.build_weights()
-            fns = (backend.compile_prefill_step(self, self._step), backend.compile_decode_step(self, self._step),
-                   backend.compile_decode_step(self, self._greedy_steps))
+            loop = backend.compile_decode_step(self, self._greedy_steps) if backend.COMPILED_LOOPS else None
+            fns = (backend.compile_prefill_step(self, self._step), backend.compile_decode_step(self, self._step), loop)
             object.__setattr__(self, "_keras_tfm_generation_steps", fns)  # prefill, decode, greedy chunk
         return fns
 
