@@ -11,8 +11,8 @@ from keras_tfm.checkpoints.hub import ModelNotFoundError
 from keras_tfm.configuration_utils import CONFIG_NAME, pop_hub_kwargs
 from keras_tfm.processing.auto_tokenizer import AutoTokenizer
 from keras_tfm.processing.feature_extraction import FeatureExtractionMixin
-from keras_tfm.processing.image_processing import PREPROCESSOR_CONFIG_FILE, ImageProcessingMixin
-from keras_tfm.processing.json_config import PROCESSOR_CONFIG_FILE, read_json_beside_model
+from keras_tfm.processing.image_processing import ImageProcessingMixin
+from keras_tfm.processing.json_config import PREPROCESSOR_CONFIG_FILE, PROCESSOR_CONFIG_FILE, read_json_beside_model
 from keras_tfm.processing.tokenizer_files import TOKENIZER_CONFIG_FILE
 from keras_tfm.registry import PROCESSOR_MODEL_TYPES, PROCESSORS
 
@@ -51,31 +51,19 @@ def _model_type(path, hub_kwargs):
     return config.get("model_type")
 
 
-def _load_from_preprocessor_config(auto_name, mixin, path, kwargs):
+class _AutoPreprocessor:
     """Shared by AutoImageProcessor and AutoFeatureExtractor: read the dict, find the class, build it."""
-    path = str(path)
-    hub_kwargs = pop_hub_kwargs(kwargs)
-    config_dict = mixin.get_config_dict(path, **hub_kwargs)
-    class_name = config_dict.get(mixin.type_key)
-    if class_name is None and mixin is ImageProcessingMixin and config_dict.get("feature_extractor_type"):
-        # Legacy folders name image processors "XFeatureExtractor".
-        class_name = config_dict["feature_extractor_type"].replace("FeatureExtractor", "ImageProcessor")
-    model_type = None if registered_class(auto_name, class_name) else _model_type(path, hub_kwargs)
-    processor_class = registered_class(auto_name, class_name, model_type)
-    if processor_class is None:
-        raise _unsupported(auto_name, path, mixin.type_key, class_name, model_type)
-    return processor_class.from_dict(config_dict, **kwargs)
 
-
-class AutoImageProcessor:
-    """Loads the image processor of a model folder or hub id, like ``transformers.AutoImageProcessor``."""
+    _mixin = None  # the base whose config file and type key are read
 
     def __init__(self):
-        raise OSError("AutoImageProcessor is built with AutoImageProcessor.from_pretrained(path_or_hub_id).")
+        raise OSError(f"{type(self).__name__} is built with {type(self).__name__}.from_pretrained(path_or_hub_id).")
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
-        """Loads the image processor named by ``preprocessor_config.json`` (or config.json's model_type).
+        """Loads the class named by ``preprocessor_config.json`` (or config.json's model_type).
+
+        transformers 5 folders may nest the dict in ``processor_config.json``; it is read first.
 
         Args:
             pretrained_model_name_or_path: a folder, or a hub id.
@@ -84,26 +72,32 @@ class AutoImageProcessor:
 
         Raises:
             ModelNotFoundError: the folder / id or its preprocessor_config.json is missing.
-            ValueError: keras_tfm has no image processor for what the folder names.
+            ValueError: keras_tfm has no class for what the folder names.
         """
-        return _load_from_preprocessor_config("AutoImageProcessor", ImageProcessingMixin,
-                                              pretrained_model_name_or_path, kwargs)
+        auto_name, mixin, path = cls.__name__, cls._mixin, str(pretrained_model_name_or_path)
+        hub_kwargs = pop_hub_kwargs(kwargs)
+        config_dict = mixin.get_config_dict(path, **hub_kwargs)
+        class_name = config_dict.get(mixin.type_key)
+        if class_name is None and mixin is ImageProcessingMixin and config_dict.get("feature_extractor_type"):
+            # Legacy folders name image processors "XFeatureExtractor".
+            class_name = config_dict["feature_extractor_type"].replace("FeatureExtractor", "ImageProcessor")
+        model_type = None if registered_class(auto_name, class_name) else _model_type(path, hub_kwargs)
+        processor_class = registered_class(auto_name, class_name, model_type)
+        if processor_class is None:
+            raise _unsupported(auto_name, path, mixin.type_key, class_name, model_type)
+        return processor_class.from_dict(config_dict, **kwargs)
 
 
-class AutoFeatureExtractor:
+class AutoImageProcessor(_AutoPreprocessor):
+    """Loads the image processor of a model folder or hub id, like ``transformers.AutoImageProcessor``."""
+
+    _mixin = ImageProcessingMixin
+
+
+class AutoFeatureExtractor(_AutoPreprocessor):
     """Loads the feature extractor of a model folder or hub id, like ``transformers.AutoFeatureExtractor``."""
 
-    def __init__(self):
-        raise OSError("AutoFeatureExtractor is built with AutoFeatureExtractor.from_pretrained(path_or_hub_id).")
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
-        """Loads the feature extractor named by ``preprocessor_config.json`` (or config.json's model_type).
-
-        Arguments and errors as ``AutoImageProcessor.from_pretrained``.
-        """
-        return _load_from_preprocessor_config("AutoFeatureExtractor", FeatureExtractionMixin,
-                                              pretrained_model_name_or_path, kwargs)
+    _mixin = FeatureExtractionMixin
 
 
 class AutoProcessor:

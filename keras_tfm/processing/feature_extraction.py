@@ -11,8 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from keras_tfm.processing.batch import BatchFeature, check_return_tensors, to_numpy
-from keras_tfm.processing.image_processing import PREPROCESSOR_CONFIG_FILE
-from keras_tfm.processing.json_config import JsonConfigMixin
+from keras_tfm.processing.json_config import PREPROCESSOR_CONFIG_FILE, JsonConfigMixin
 from keras_tfm.processing.padding_truncation import check_side, padding_strategy, round_up
 
 

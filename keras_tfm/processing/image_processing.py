@@ -16,9 +16,7 @@ import numpy as np
 
 from keras_tfm.processing import image_utils
 from keras_tfm.processing.batch import BatchFeature
-from keras_tfm.processing.json_config import JsonConfigMixin
-
-PREPROCESSOR_CONFIG_FILE = "preprocessor_config.json"
+from keras_tfm.processing.json_config import PREPROCESSOR_CONFIG_FILE, JsonConfigMixin
 
 
 class ImageProcessingMixin(JsonConfigMixin):

@@ -18,6 +18,7 @@ from keras_tfm.configuration_utils import json_string, pop_hub_kwargs, read_conf
 logger = logging.getLogger(__name__)
 
 PROCESSOR_CONFIG_FILE = "processor_config.json"
+PREPROCESSOR_CONFIG_FILE = "preprocessor_config.json"  # image processors and feature extractors
 
 
 def read_json_beside_model(path_or_id, filename, *, required=True, **hub_kwargs):

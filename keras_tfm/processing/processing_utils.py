@@ -22,8 +22,12 @@ from keras_tfm.processing.auto_tokenizer import AutoTokenizer
 from keras_tfm.processing.batch import BatchFeature
 from keras_tfm.processing.feature_extraction import FeatureExtractionMixin
 from keras_tfm.processing.image_processing import BaseImageProcessor, ImageProcessingMixin
-from keras_tfm.processing.json_config import PROCESSOR_CONFIG_FILE, JsonConfigMixin, check_save_directory
-from keras_tfm.processing.json_config import read_json_beside_model
+from keras_tfm.processing.json_config import (
+    PROCESSOR_CONFIG_FILE,
+    JsonConfigMixin,
+    check_save_directory,
+    read_json_beside_model,
+)
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer
 
 # Attribute name (its modality word) -> (the base its value must have, the Auto class that loads it).

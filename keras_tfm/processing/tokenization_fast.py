@@ -236,30 +236,12 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
             data = {k: v[0] if v and isinstance(v[0], list) else v for k, v in data.items()}
         return BatchEncoding(data, flat_encodings, tensor_type=return_tensors)
 
-    def encode(
-        self,
-        text,
-        text_pair=None,
-        add_special_tokens=True,
-        padding=False,
-        truncation=None,
-        max_length=None,
-        stride=0,
-        padding_side=None,
-        return_tensors=None,
-    ):
+    def encode(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None, max_length=None,
+               stride=0, padding_side=None, return_tensors=None):
         """The ``input_ids`` of a text (or pair)."""
-        return self(
-            text,
-            text_pair,
-            add_special_tokens=add_special_tokens,
-            padding=padding,
-            truncation=truncation,
-            max_length=max_length,
-            stride=stride,
-            padding_side=padding_side,
-            return_tensors=return_tensors,
-        )["input_ids"]
+        return self(text, text_pair, add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
+                    max_length=max_length, stride=stride, padding_side=padding_side,
+                    return_tensors=return_tensors)["input_ids"]
 
     def tokenize(self, text, pair=None, add_special_tokens=False):
         """The token strings of a text (or pair), without special tokens unless asked."""
