@@ -346,10 +346,12 @@ def test_feature_extractor_pad_errors_and_torch_inputs():
     assert isinstance(out["input_values"], torch.Tensor) and out["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
 
 
-def test_feature_extractor_loads_a_transformers_folder_and_round_trips(tiny_registered, tmp_path):
+def test_feature_extractor_loads_a_transformers_folder_and_round_trips(tiny_registered, tmp_path, caplog):
     hf = transformers.Wav2Vec2FeatureExtractor(padding_value=0.5, return_attention_mask=True)
     hf.save_pretrained(tmp_path / "hf")
-    ours = TinyFeatureExtractor.from_pretrained(tmp_path / "hf")
+    with caplog.at_level("WARNING", logger="keras_tfm.processing.json_config"):
+        ours = TinyFeatureExtractor.from_pretrained(tmp_path / "hf")
+    assert "saved by Wav2Vec2FeatureExtractor into TinyFeatureExtractor" in caplog.text
     assert (ours.padding_value, ours.return_attention_mask, ours.sampling_rate) == (0.5, True, 16000)
     speech = [np.sin(np.arange(n) / 3.0) for n in (9, 4)]
     got, want = ours(speech, return_tensors="np"), hf(speech, padding=True, return_tensors="np")

@@ -76,6 +76,7 @@ class _AutoPreprocessor:
         """
         auto_name, mixin, path = cls.__name__, cls._mixin, str(pretrained_model_name_or_path)
         hub_kwargs = pop_hub_kwargs(kwargs)
+        kwargs.pop("use_fast", None)  # transformers' choice of backend: there is one (numpy) here
         config_dict = mixin.get_config_dict(path, **hub_kwargs)
         class_name = config_dict.get(mixin.type_key)
         if class_name is None and mixin is ImageProcessingMixin and config_dict.get("feature_extractor_type"):

@@ -104,7 +104,8 @@ class JsonConfigMixin:
         if not isinstance(config_dict, dict):
             raise ValueError(f"{cls.__name__}.from_dict needs a dict, got {type(config_dict).__name__}.")
         saved_type = config_dict.get(cls.type_key) if cls.type_key else None
-        if saved_type and saved_type != cls.__name__:
+        # transformers 5 names its backends of class X "XFast" / "XPil": the same options.
+        if saved_type and saved_type.removesuffix("Fast").removesuffix("Pil") != cls.__name__:
             logger.warning("Loading a config saved by %s into %s.", saved_type, cls.__name__)
         return cls(**{**config_dict, **overrides})
 
