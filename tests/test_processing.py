@@ -426,3 +426,17 @@ def test_auto_processor_falls_back_to_the_only_processing_class(tiny_registered,
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelNotFoundError, match="no processor_config.json, no tokenizer files"):
         AutoProcessor.from_pretrained(tmp_path / "empty")
+
+
+def test_reads_the_nested_layout_of_a_transformers_processor_folder(empty_registry, tmp_path):
+    vocab = tmp_path / "vocab.json"
+    vocab.write_text(json.dumps({"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4, "A": 5}))
+    hf = transformers.Wav2Vec2Processor(feature_extractor=transformers.Wav2Vec2FeatureExtractor(padding_value=0.25),
+                                        tokenizer=transformers.Wav2Vec2CTCTokenizer(str(vocab)))
+    hf.save_pretrained(tmp_path / "hf")
+    assert not (tmp_path / "hf" / "preprocessor_config.json").exists()  # nested in processor_config.json
+    assert TinyFeatureExtractor.from_pretrained(tmp_path / "hf").padding_value == 0.25
+    with pytest.raises(ValueError, match=r"feature_extractor_type 'Wav2Vec2FeatureExtractor'.*none yet"):
+        AutoFeatureExtractor.from_pretrained(tmp_path / "hf")
+    with pytest.raises(ValueError, match=r"processor_class 'Wav2Vec2Processor'.*AutoProcessor supports: none yet"):
+        AutoProcessor.from_pretrained(tmp_path / "hf")
