@@ -19,6 +19,17 @@ from keras_tfm.auto import (  # noqa: E402
 )
 from keras_tfm.configuration_utils import PretrainedConfig  # noqa: E402
 from keras_tfm.processing import AutoTokenizer, BatchEncoding, PreTrainedTokenizer, PreTrainedTokenizerFast  # noqa: E402
+from keras_tfm.processing import (  # noqa: E402
+    AutoFeatureExtractor,
+    AutoImageProcessor,
+    AutoProcessor,
+    BaseImageProcessor,
+    BatchFeature,
+    FeatureExtractionMixin,
+    ImageProcessingMixin,
+    ProcessorMixin,
+    SequenceFeatureExtractor,
+)
 from keras_tfm.modeling_outputs import ModelOutput  # noqa: E402
 from keras_tfm.modeling_utils import PreTrainedModel  # noqa: E402
 from keras_tfm.models.bert import (  # noqa: E402

@@ -97,7 +97,7 @@ class PretrainedConfig:
         return out
 
     def to_json_string(self):
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        return json_string(self.to_dict())
 
     @classmethod
     def from_dict(cls, config_dict, **overrides):
@@ -136,7 +136,7 @@ class PretrainedConfig:
         if os.path.isfile(save_directory):
             raise NotADirectoryError(f"save_pretrained: {save_directory!r} is a file, not a folder.")
         os.makedirs(save_directory, exist_ok=True)
-        atomic_write_text(os.path.join(save_directory, CONFIG_NAME), self.to_json_string())
+        write_json_file(os.path.join(save_directory, CONFIG_NAME), self.to_dict())
 
     def __eq__(self, other):
         return isinstance(other, PretrainedConfig) and self.to_dict() == other.to_dict()
@@ -144,6 +144,9 @@ class PretrainedConfig:
     def __repr__(self):
         return f"{type(self).__name__} {self.to_json_string()}"
 
+
+# JSON files beside a model (config.json, generation_config.json, tokenizer_config.json,
+# preprocessor_config.json, processor_config.json) are read and written by these helpers.
 
 HUB_KWARGS = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
 
@@ -154,6 +157,7 @@ def pop_hub_kwargs(kwargs):
 
 
 def read_config_dict(path):
+    """The JSON object in the file at ``path``; ValueError naming the file if it is not valid JSON or not an object."""
     try:
         with open(path, encoding="utf-8") as f:
             config_dict = json.load(f)
@@ -162,3 +166,16 @@ def read_config_dict(path):
     if not isinstance(config_dict, dict):
         raise ValueError(f"{path} must hold a JSON object, found {type(config_dict).__name__}.")
     return config_dict
+
+
+def json_string(value, *, ensure_ascii=True, default=None):
+    """``value`` as the JSON text Hugging Face writes: 2-space indent, sorted keys, a final newline.
+
+    ``default`` converts objects JSON does not know (as in ``json.dumps``).
+    """
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=ensure_ascii, default=default) + "\n"
+
+
+def write_json_file(path, value, *, ensure_ascii=True, default=None):
+    """Writes ``json_string(value)`` to ``path`` atomically (a crash never leaves half a file)."""
+    atomic_write_text(path, json_string(value, ensure_ascii=ensure_ascii, default=default))

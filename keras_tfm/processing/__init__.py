@@ -1,10 +1,31 @@
-"""Preprocessing: text tokenizers (and, beside them, image and audio processors)."""
+"""Preprocessing: text tokenizers, image processors, feature extractors, and processors holding them.
 
-from keras_tfm.processing.tokenization import (
-    AutoTokenizer,
-    BatchEncoding,
-    PreTrainedTokenizer,
-    PreTrainedTokenizerFast,
-)
+Everything loaded from a JSON file beside a model shares ``JsonConfigMixin``; the Auto
+classes resolve through ``keras_tfm.registry`` (``@register_processor``).
+"""
 
-__all__ = ["AutoTokenizer", "BatchEncoding", "PreTrainedTokenizer", "PreTrainedTokenizerFast"]
+from keras_tfm.processing.auto_processing import AutoFeatureExtractor, AutoImageProcessor, AutoProcessor
+from keras_tfm.processing.auto_tokenizer import AutoTokenizer
+from keras_tfm.processing.batch import BatchEncoding, BatchFeature
+from keras_tfm.processing.feature_extraction import FeatureExtractionMixin, SequenceFeatureExtractor
+from keras_tfm.processing.image_processing import BaseImageProcessor, ImageProcessingMixin
+from keras_tfm.processing.json_config import JsonConfigMixin
+from keras_tfm.processing.processing_utils import ProcessorMixin
+from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
+
+__all__ = [
+    "AutoFeatureExtractor",
+    "AutoImageProcessor",
+    "AutoProcessor",
+    "AutoTokenizer",
+    "BaseImageProcessor",
+    "BatchEncoding",
+    "BatchFeature",
+    "FeatureExtractionMixin",
+    "ImageProcessingMixin",
+    "JsonConfigMixin",
+    "PreTrainedTokenizer",
+    "PreTrainedTokenizerFast",
+    "ProcessorMixin",
+    "SequenceFeatureExtractor",
+]

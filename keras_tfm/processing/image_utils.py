@@ -1,0 +1,94 @@
+"""Numpy helpers every image processor needs: images to channels-first float arrays, rescale, normalize.
+
+An image is a PIL image, a numpy array, a PyTorch / TensorFlow / JAX tensor, or nested
+lists, laid out (height, width), (channels, height, width) or (height, width, channels).
+Everything here works on channels-first ``float32`` arrays of shape (C, H, W).
+"""
+
+import numpy as np
+
+from keras_tfm.processing.batch import to_numpy
+
+CHANNELS_FIRST = "channels_first"
+CHANNELS_LAST = "channels_last"
+_NUM_CHANNELS = (1, 3)  # the channel counts that identify the channel axis, as transformers
+
+
+def infer_channel_format(image, num_channels=_NUM_CHANNELS):
+    """"channels_first" or "channels_last" for a 3-D array (the first axis wins when both fit)."""
+    if image.ndim != 3:
+        raise ValueError(f"An image must have 2 or 3 dimensions, got shape {image.shape}.")
+    if image.shape[0] in num_channels:
+        return CHANNELS_FIRST
+    if image.shape[-1] in num_channels:
+        return CHANNELS_LAST
+    raise ValueError(
+        f"Cannot tell the channel axis of an image of shape {image.shape}: neither the first nor the last axis "
+        f"has {' or '.join(map(str, num_channels))} channels. Pass input_data_format='channels_first' or "
+        "'channels_last'."
+    )
+
+
+def to_channels_first(image, input_data_format=None):
+    """``image`` (PIL, array, tensor or nested lists) as a (C, H, W) ``float32`` array.
+
+    A 2-D image is one channel. ``input_data_format`` ("channels_first" /
+    "channels_last") says where the channels are when the shape cannot.
+    """
+    array = to_numpy(image)  # PIL images convert through their array interface
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"An image must hold numbers, got an array of {array.dtype} (shape {array.shape}).")
+    if array.ndim == 2:
+        array = array[None]
+    else:
+        fmt = input_data_format or infer_channel_format(array)
+        if fmt == CHANNELS_LAST:
+            array = np.moveaxis(array, -1, 0)
+        elif fmt != CHANNELS_FIRST:
+            raise ValueError(f"input_data_format={fmt!r} is not valid; use {CHANNELS_FIRST!r} or {CHANNELS_LAST!r}.")
+        if array.ndim != 3:
+            raise ValueError(f"An image must have 2 or 3 dimensions, got shape {array.shape}.")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def make_batch_of_images(images):
+    """A list of single images from one image or a batch (a list, or a 4-D array / tensor)."""
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError("images is an empty list: pass at least one image.")
+        if isinstance(images[0], (list, tuple)):  # nested lists: one image or a batch, by depth
+            images = np.asarray(images)
+        else:
+            return list(images)
+    ndim = np.ndim(images) if isinstance(images, np.ndarray) else to_numpy(images).ndim
+    if ndim == 4:
+        return list(to_numpy(images))
+    if ndim in (2, 3):
+        return [images]
+    raise ValueError(
+        f"images must be an image (2 or 3 dimensions) or a batch of images (a list, or 4 dimensions); "
+        f"got {ndim} dimensions ({type(images).__name__})."
+    )
+
+
+def rescale(image, scale):
+    """``image * scale`` as ``float32`` (1/255 maps 0..255 pixels to 0..1), computed in float64 as transformers."""
+    return (np.asarray(image, dtype=np.float64) * scale).astype(np.float32)
+
+
+def normalize(image, mean, std):
+    """``(image - mean) / std`` per channel of a (C, H, W) image; ``mean`` / ``std`` are numbers or one per channel."""
+    image = np.asarray(image, dtype=np.float32)
+    channels = image.shape[0]
+    mean = _per_channel("image_mean", mean, channels)
+    std = _per_channel("image_std", std, channels)
+    return ((image - mean) / std).astype(np.float32)
+
+
+def _per_channel(name, value, channels):
+    value = np.asarray(value, dtype=np.float32).reshape(-1)
+    if value.size == 1:
+        value = np.repeat(value, channels)
+    if value.size != channels:
+        raise ValueError(f"{name} has {value.size} values but the image has {channels} channels.")
+    return value[:, None, None]

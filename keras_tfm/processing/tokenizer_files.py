@@ -1,0 +1,184 @@
+"""Loading a tokenizer from its files and saving it back, in the layout ``transformers`` reads.
+
+``from_pretrained`` loads ``tokenizer.json`` when a model has one, or builds the tokenizer
+from ``vocab.txt`` (WordPiece) or ``vocab.json`` + ``merges.txt`` (byte-level BPE);
+``tokenizer_config.json`` (and a legacy ``special_tokens_map.json``) give its options.
+``save_pretrained`` writes the three JSON files atomically.
+"""
+
+import json
+import logging
+import os
+
+from tokenizers import AddedToken, Tokenizer
+
+from keras_tfm.checkpoints.hub import ModelNotFoundError, resolve_file
+from keras_tfm.configuration_utils import pop_hub_kwargs, read_config_dict, write_json_file
+from keras_tfm.processing import tokenizer_builders as builders
+from keras_tfm.processing.json_config import check_save_directory
+from keras_tfm.processing.special_tokens import (
+    SPECIAL_TOKENS_ATTRIBUTES,
+    extra_special_tokens_from_config,
+    special_tokens_from_config,
+    tokens_to_register,
+)
+from keras_tfm.utils.io import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+TOKENIZER_FILE = "tokenizer.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+
+# Keys of tokenizer_config.json that describe where files were, not how to tokenize.
+_NOT_SAVED_KEYS = {
+    "name_or_path",
+    "tokenizer_file",
+    "vocab_file",
+    "merges_file",
+    "special_tokens_map_file",
+    "added_tokens_decoder",
+    "additional_special_tokens",
+    "is_local",
+    "local_files_only",
+    "files_loaded",
+    "tokenizer_class",
+    "auto_map",
+}
+
+
+class TokenizerFilesMixin:
+    """``from_pretrained`` / ``save_pretrained`` of the tokenizer (it reads ``self._tokenizer``...)."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Loads the tokenizer of a local folder or hub id (see ``AutoTokenizer.from_pretrained``)."""
+        path = os.fspath(pretrained_model_name_or_path)
+        hub = pop_hub_kwargs(kwargs)
+
+        def find(filename):
+            return resolve_file(path, filename, required=False, **hub)
+
+        try:
+            config = _read_json(find(TOKENIZER_CONFIG_FILE)) or {}
+        except ModelNotFoundError as e:
+            raise ModelNotFoundError(
+                f"Cannot load a tokenizer from {path!r}: {e} A tokenizer needs {TOKENIZER_FILE}, "
+                "or vocab.txt (WordPiece), or vocab.json + merges.txt (byte-level BPE)."
+            ) from None
+        if "added_tokens_decoder" not in config:
+            # Legacy folders keep special tokens in special_tokens_map.json, which then wins.
+            for key, value in (_read_json(find(SPECIAL_TOKENS_MAP_FILE)) or {}).items():
+                if key not in kwargs:
+                    config[key] = value
+        config.update(kwargs)
+        config.pop("name_or_path", None)
+        tokenizer_class = config.get("tokenizer_class") or _class_from_model_config(find("config.json"))
+        tokenizer_file = find(TOKENIZER_FILE)
+        family = builders.family_of(tokenizer_class)
+        if tokenizer_file is None and family is None:
+            family = builders.family_from_files(lambda name: find(name) is not None)
+            tokenizer_class = builders.FAMILY_CLASS.get(family)
+        config["tokenizer_class"] = tokenizer_class
+
+        special = special_tokens_from_config(config, family)
+        added = tokens_to_register(config, family, extra_special_tokens_from_config(config))
+        if tokenizer_file is not None:
+            backend = Tokenizer.from_file(tokenizer_file)
+            if family is not None:
+                builders.apply_family(backend, family, config, special, added)
+        else:
+            files = _vocab_files(path, find, family, tokenizer_class)
+            logger.info("Building a %s tokenizer from %s (no %s).", family, ", ".join(files), TOKENIZER_FILE)
+            backend = builders.build_tokenizer(family, files, config, special, added)
+        return cls(backend, name_or_path=path, **config)
+
+    def save_pretrained(self, save_directory, filename_prefix=None):
+        """Writes tokenizer_config.json, special_tokens_map.json and tokenizer.json (atomically).
+
+        The folder loads back here and in ``transformers.AutoTokenizer``. Returns the paths written.
+        """
+        save_directory = check_save_directory(save_directory)
+        prefix = f"{filename_prefix}-" if filename_prefix else ""
+        paths = [os.path.join(save_directory, prefix + name)
+                 for name in (TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, TOKENIZER_FILE)]
+        write_json_file(paths[0], self._config_to_save(), ensure_ascii=False, default=_added_token_json)
+        write_json_file(paths[1], self._special_tokens_to_save(), ensure_ascii=False, default=_added_token_json)
+        atomic_write_text(paths[2], self._tokenizer.to_str(pretty=True))
+        logger.info("Tokenizer saved in %s", save_directory)
+        return tuple(paths)
+
+    def _config_to_save(self):
+        config = {k: v for k, v in self.init_kwargs.items() if k not in _NOT_SAVED_KEYS}
+        config.update(self._options_from_backend())
+        config.update(
+            model_max_length=self.model_max_length,
+            padding_side=self.padding_side,
+            truncation_side=self.truncation_side,
+            model_input_names=self.model_input_names,
+            clean_up_tokenization_spaces=self.clean_up_tokenization_spaces,
+        )
+        for name in SPECIAL_TOKENS_ATTRIBUTES:
+            config.pop(name, None)
+        config.update(self.special_tokens_map)
+        if self._extra_special_tokens:
+            config["extra_special_tokens"] = list(self._extra_special_tokens)
+        config["tokenizer_class"] = self.tokenizer_class or "PreTrainedTokenizerFast"
+        return config
+
+    def _special_tokens_to_save(self):
+        tokens = dict(self.special_tokens_map)
+        if self._extra_special_tokens:
+            tokens["extra_special_tokens"] = list(self._extra_special_tokens)
+        return tokens
+
+    def _options_from_backend(self):
+        """Config options that transformers rebuilds a known class from, read from tokenizer.json.
+
+        transformers 5 rebuilds BERT normalization and byte-level options from
+        tokenizer_config.json, so they must agree with what tokenizer.json does.
+        """
+        spec = json.loads(self._tokenizer.to_str())
+        family = builders.family_of(self.tokenizer_class)
+        options = {}
+        normalizer = spec.get("normalizer") or {}
+        if family == builders.WORDPIECE and normalizer.get("type") == "BertNormalizer":
+            options["do_lower_case"] = normalizer["lowercase"]
+            options["strip_accents"] = normalizer["strip_accents"]
+            options["tokenize_chinese_chars"] = normalizer["handle_chinese_chars"]
+        pre_tokenizer = spec.get("pre_tokenizer") or {}
+        if family in (builders.ROBERTA, builders.GPT2) and pre_tokenizer.get("type") == "ByteLevel":
+            options["add_prefix_space"] = pre_tokenizer["add_prefix_space"]
+        post = spec.get("post_processor") or {}
+        if family == builders.ROBERTA and post.get("type") == "RobertaProcessing":
+            options["trim_offsets"] = post["trim_offsets"]
+        return options
+
+
+def _read_json(path):
+    return None if path is None else read_config_dict(path)
+
+
+def _added_token_json(obj):  # an AddedToken passed as an option
+    if isinstance(obj, AddedToken):
+        return obj.__getstate__()
+    raise TypeError(f"Cannot save {type(obj).__name__} in a tokenizer config: {obj!r:.80}")
+
+
+def _class_from_model_config(config_path):
+    """tokenizer_class from config.json: its own ``tokenizer_class`` or its ``model_type``."""
+    config = _read_json(config_path) or {}
+    return config.get("tokenizer_class") or builders.MODEL_TYPE_TO_TOKENIZER_CLASS.get(config.get("model_type"))
+
+
+def _vocab_files(path, find, family, tokenizer_class):
+    """Paths of the vocabulary files of ``family``; a clear error naming what is missing."""
+    files = {name: find(name) for name in builders.FAMILY_FILES.get(family, ())}
+    if family is None or None in files.values():
+        missing = [name for name, found in files.items() if found is None]
+        detail = f"; {tokenizer_class} needs {' + '.join(missing)}" if family is not None else ""
+        raise ModelNotFoundError(
+            f"{path!r} has no tokenizer files: looked for {TOKENIZER_FILE}, vocab.txt (WordPiece) and "
+            f"vocab.json + merges.txt (byte-level BPE){detail}."
+        )
+    return files
