@@ -49,7 +49,7 @@ BACKENDS = ("torch", "tensorflow", "jax")
 # |speed ratio - 1| under this is "within noise" even when every round agrees on the sign.
 NOISE_FLOOR = 0.03
 
-# Sizes per mode. "default" is sized for about 20-25 minutes on 2 idle cores, "quick" for about 5-8.
+# Sizes per mode: "default" is sized for about 20-25 minutes on 2 idle cores, "quick" for under 10.
 SIZES = {
     "default": dict(
         rounds=2,
@@ -325,7 +325,7 @@ def main():
                         help="a folder holding the new tree's keras_tfm/ (default: this checkout, as it is on disk)")
     parser.add_argument("--bench", default=",".join(BENCHES), help="comma-separated subset of " + ", ".join(BENCHES))
     parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--quick", action="store_true", help="small sizes and one round (a smoke run, 5-8 minutes)")
+    parser.add_argument("--quick", action="store_true", help="small sizes and one round (a smoke run, under 10 minutes)")
     parser.add_argument("--rounds", type=int, help="rounds (default: 2, or 1 with --quick)")
     parser.add_argument("--quiet-wait", type=float, default=0.0, metavar="SECONDS",
                         help="encoder: before each timed call wait up to SECONDS for idle CPUs (see bench_encoder.py)")
@@ -356,6 +356,7 @@ def main():
             base_tree = os.path.abspath(args.base_tree)
             base_info = dict(path=base_tree, git=describe_tree(base_tree), label=base_tree)
         new_tree = os.path.abspath(args.new_tree)
+        new_info = dict(path=new_tree, git=describe_tree(new_tree))  # before the run: commits during it don't count
         for label, tree in (("base", base_tree), ("new", new_tree)):
             if not os.path.isfile(os.path.join(tree, "keras_tfm", "__init__.py")):
                 parser.error(f"the {label} tree {tree!r} has no keras_tfm/__init__.py")
@@ -370,7 +371,7 @@ def main():
         command="python benchmarks/ab.py " + " ".join(sys.argv[1:]),
         config=dict(mode=mode, rounds=rounds, benches=names, backends=backends, sizes={n: sizes[n] for n in names},
                     quiet_wait_s=args.quiet_wait, noise_floor=NOISE_FLOOR),
-        trees=dict(base=base_info, new=dict(path=new_tree, git=describe_tree(new_tree))),
+        trees=dict(base=base_info, new=new_info),
         machine=dict(cpus=os.cpu_count(), platform=platform.platform(), python=platform.python_version(),
                      load_start=load_start, load_end=os.getloadavg()),
         wall_s=time.perf_counter() - start,

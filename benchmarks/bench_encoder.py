@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from results_notes import write_results_md
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
@@ -406,8 +408,7 @@ def main():
     with open(os.path.join(args.results, "encoder.json"), "w") as f:
         json.dump(report, f, indent=1)
     text = render(report)
-    with open(os.path.join(args.results, "encoder.md"), "w") as f:
-        f.write(text)
+    write_results_md(os.path.join(args.results, "encoder.md"), text)
     print(text)
     print(f"(whole benchmark: {report['wall_s']:.0f} s; written to {args.results}/encoder.{{json,md}})")
     bad = [c for c in report["checks"] if not c["ok"]]

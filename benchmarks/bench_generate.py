@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from results_notes import write_results_md
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
@@ -215,8 +217,7 @@ def main():
         lines.append(f"| {r['model']} | {r['lib']} | {r['batch']} | {r['tokens_per_s']:.1f} | {ratio} | "
                      f"{r['ttft']:.3f} | {r.get('tokens_match', '')} |")
     lines += ["", meta["note"]]
-    with open(os.path.join(RESULTS, "generate.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_results_md(os.path.join(RESULTS, "generate.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from results_notes import write_results_md
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
@@ -184,8 +186,7 @@ def main():
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "train.json"), "w") as f:
         json.dump({"settings": vars(args), "results": results}, f, indent=2)
-    with open(os.path.join(RESULTS, "train.md"), "w") as f:
-        f.write(table)
+    write_results_md(os.path.join(RESULTS, "train.md"), table)
 
 
 if __name__ == "__main__":
