@@ -70,11 +70,15 @@ class ABError(RuntimeError):
     """A worker failed or imported keras_tfm from the wrong tree."""
 
 
+IMPORTED_FROM = {}  # tree -> the keras_tfm/__init__.py its workers imported (for the report)
+
+
 def check_tree(result_file, tree, what):
     """Raises unless ``result_file`` (a worker's ``keras_tfm.__file__``) lies in ``tree``."""
     expected = os.path.join(os.path.realpath(tree), "keras_tfm") + os.sep
     if not result_file or not os.path.realpath(result_file).startswith(expected):
         raise ABError(f"{what}: the worker imported keras_tfm from {result_file!r}, not from {tree!r}")
+    IMPORTED_FROM[tree] = result_file
 
 
 # ---- one adapter per benchmark: the HF reference once per round, and the keras_tfm worker of one tree ----
@@ -292,7 +296,8 @@ def render(report, benches):
         f"{', '.join('%.2f' % x for x in report['machine']['load_end'])}; {report['wall_s'] / 60:.1f} min in all.",
         "",
         "Both trees run the same measuring code (the benchmark files of the new tree); each keras_tfm worker is a "
-        "subprocess importing keras_tfm from its tree (checked). Figures: median over rounds, min-max over rounds "
+        "subprocess importing keras_tfm from its tree (checked"
+        + (f": base {base['imported']}, new {new['imported']}" if base.get("imported") else "") + "). Figures: median over rounds, min-max over rounds "
         "in brackets. Speed new/base > 1: the new tree is faster (for times, base time / new time); it is the "
         f"median of the per-round ratios, the min-max of those beside it. Verdict: within noise when the per-round "
         f"ratios straddle 1.0 or the median is within {NOISE_FLOOR:.0%} of it (needs two rounds or more). HF transformers rows: the reference, "
@@ -371,7 +376,8 @@ def main():
         command="python benchmarks/ab.py " + " ".join(sys.argv[1:]),
         config=dict(mode=mode, rounds=rounds, benches=names, backends=backends, sizes={n: sizes[n] for n in names},
                     quiet_wait_s=args.quiet_wait, noise_floor=NOISE_FLOOR),
-        trees=dict(base=base_info, new=new_info),
+        trees=dict(base=dict(base_info, imported=IMPORTED_FROM.get(base_tree)),
+                   new=dict(new_info, imported=IMPORTED_FROM.get(new_tree))),
         machine=dict(cpus=os.cpu_count(), platform=platform.platform(), python=platform.python_version(),
                      load_start=load_start, load_end=os.getloadavg()),
         wall_s=time.perf_counter() - start,
