@@ -49,18 +49,18 @@ BACKENDS = ("torch", "tensorflow", "jax")
 # |speed ratio - 1| under this is "within noise" even when every round agrees on the sign.
 NOISE_FLOOR = 0.03
 
-# Sizes per mode: "default" is sized for about 20-25 minutes on 2 idle cores, "quick" for under 10.
+# Sizes per mode: "default" is sized for about 25 minutes on 2 idle cores (an estimate), "quick" for about 10.
 SIZES = {
     "default": dict(
         rounds=2,
         encoder=dict(batch=32, length=128, runs=5, warmup=2),
-        generate=dict(models=["gpt2-124M", "llama-100M"], batches=[1, 8], prompt=128, new=32, runs=1),
+        generate=dict(batches={"gpt2-124M": [1, 8], "llama-100M": [1]}, prompt=128, new=32, runs=1),
         train=dict(batch=16, length=128, steps=6, warmup=3),
     ),
     "quick": dict(
         rounds=1,
         encoder=dict(batch=8, length=128, runs=3, warmup=1),
-        generate=dict(models=["gpt2-124M"], batches=[1], prompt=32, new=32, runs=1),
+        generate=dict(batches={"gpt2-124M": [1]}, prompt=32, new=32, runs=1),
         train=dict(batch=8, length=64, steps=3, warmup=2),
     ),
 }
@@ -125,8 +125,12 @@ class GenerateBench:
 
     def _models(self):
         if not self.paths:
-            self.paths = bench_generate.make_models(os.path.join(self.tmp, "generate_models"), self.sizes["models"])
+            self.paths = bench_generate.make_models(os.path.join(self.tmp, "generate_models"), list(self.sizes["batches"]))
         return self.paths
+
+    def _args(self, model):
+        """The worker arguments for ``model``: its own batch sizes."""
+        return SimpleNamespace(**{**vars(self.args), "batches": self.sizes["batches"][model]})
 
     def _figures(self, model, row):
         tokens_per_s = row["batch"] * self.sizes["new"] / row["seconds"]
@@ -137,7 +141,7 @@ class GenerateBench:
     def reference_round(self):
         figures = []
         for model, path in self._models().items():
-            rows = bench_generate.run_worker("hf", path, self.args)
+            rows = bench_generate.run_worker("hf", path, self._args(model))
             if any("error" in r for r in rows):
                 raise ABError(f"generate/{model}: the HF reference worker failed: {rows[0].get('error')}")
             for row in rows:
@@ -149,7 +153,7 @@ class GenerateBench:
     def keras_tfm_round(self, backend, tree):
         figures = []
         for model, path in self._models().items():
-            for row in bench_generate.run_worker(backend, path, self.args, tree=tree):
+            for row in bench_generate.run_worker(backend, path, self._args(model), tree=tree):
                 if "error" in row:
                     raise ABError(f"generate/{model}/{backend}: the keras_tfm worker failed: {row['error']}")
                 check_tree(row.get("keras_tfm_file"), tree, f"generate/{model}/{backend}")
