@@ -20,6 +20,8 @@ import subprocess
 import sys
 import textwrap
 
+from results_notes import write_results_md
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPEATS = 3
 ROOT = os.path.dirname(HERE)
@@ -135,8 +137,7 @@ def main():
     with open(f"{HERE}/results/convert.json", "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
-    with open(f"{HERE}/results/convert.md", "w") as f:
-        f.write(report_md(results))
+    write_results_md(f"{HERE}/results/convert.md", report_md(results))
     print(report_md(results))
     shutil.rmtree(w, ignore_errors=True)
 

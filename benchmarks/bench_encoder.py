@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from results_notes import write_results_md
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
@@ -162,7 +164,7 @@ def _inference_context(backend_name):
 
 
 def worker_keras_tfm(args):
-    sys.path.insert(0, ROOT)
+    sys.path.insert(0, args.tree)
     import keras
 
     import keras_tfm
@@ -206,6 +208,7 @@ def worker_keras_tfm(args):
         "load": dict(library="keras_tfm", backend=args.backend, load_s=load_s, rss_after_imports_mb=rss_imports,
                      load_peak_delta_mb=peak_load - rss_imports, peak_rss_mb=peak_rss_mb()),
         "versions": {"keras": keras.__version__, **_framework_version(args.backend)},
+        "keras_tfm_file": keras_tfm.__file__,
     }
 
 
@@ -252,11 +255,12 @@ WORKERS = {"hf": worker_hf, "keras_tfm": worker_keras_tfm, "keras_hub": worker_k
 
 
 # ---- the driver ---------------------------------------------------------------------------
-def run_worker(kind, backend_name, args, reference):
+def run_worker(kind, backend_name, args, reference, tree=ROOT):
+    """Runs one worker in a subprocess that imports ``keras_tfm`` from the source tree ``tree``; returns its result."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     env = dict(os.environ, KERAS_BACKEND=backend_name, TF_CPP_MIN_LOG_LEVEL="3", HF_HUB_OFFLINE="1",
-               PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+               PYTHONPATH=os.pathsep.join(p for p in (tree, os.environ.get("PYTHONPATH")) if p))
     for key in MALLOC_ENV:
         env.pop(key, None)
     label = kind
@@ -265,7 +269,8 @@ def run_worker(kind, backend_name, args, reference):
         kind = "hf"
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--backend", backend_name, "--out", out,
            "--reference", reference, "--batch", str(args.batch), "--length", str(args.length),
-           "--runs", str(args.runs), "--warmup", str(args.warmup), "--quiet-wait", str(args.quiet_wait)]
+           "--runs", str(args.runs), "--warmup", str(args.warmup), "--quiet-wait", str(args.quiet_wait),
+           "--tree", tree]
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -358,6 +363,7 @@ def main():
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--reference", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", default=ROOT, help=argparse.SUPPRESS)  # the source tree keras_tfm is imported from
     args = parser.parse_args()
 
     QUIET["max_wait_s"] = args.quiet_wait
@@ -402,8 +408,7 @@ def main():
     with open(os.path.join(args.results, "encoder.json"), "w") as f:
         json.dump(report, f, indent=1)
     text = render(report)
-    with open(os.path.join(args.results, "encoder.md"), "w") as f:
-        f.write(text)
+    write_results_md(os.path.join(args.results, "encoder.md"), text)
     print(text)
     print(f"(whole benchmark: {report['wall_s']:.0f} s; written to {args.results}/encoder.{{json,md}})")
     bad = [c for c in report["checks"] if not c["ok"]]

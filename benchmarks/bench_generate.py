@@ -29,10 +29,13 @@ import time
 
 import numpy as np
 
+from results_notes import write_results_md
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 BACKENDS = ("torch", "tensorflow", "jax")
+HF_CACHES = ("dynamic", "static")
 
 MODELS = {
     "gpt2-124M": ("GPT2LMHeadModel", "GPT2Config",
@@ -44,12 +47,14 @@ MODELS = {
 }
 
 
-def make_models(root):
+def make_models(root, names=None):
+    """Saves a random-weight HF model per name in ``names`` (default: all of MODELS) under ``root``."""
     import torch
     import transformers
 
     paths = {}
-    for name, (cls, cfg_cls, kwargs) in MODELS.items():
+    for name in names or MODELS:
+        cls, cfg_cls, kwargs = MODELS[name]
         path = os.path.join(root, name)
         torch.manual_seed(0)
         model = getattr(transformers, cls)(getattr(transformers, cfg_cls)(**kwargs)).eval()
@@ -71,8 +76,10 @@ def _time(fn, runs):
     return min(times), out
 
 
-def worker(lib, path, batches, prompt_len, new_tokens, runs, torch_threads):
-    """Runs in its own process; prints one JSON line of results."""
+def worker(lib, args):
+    """Runs in its own process (keras_tfm imported from the source tree ``args.tree``); prints one JSON line of results."""
+    path, batches, prompt_len, new_tokens, runs = args.path, args.batches, args.prompt, args.new, args.runs
+    torch_threads, tree = args.torch_threads, args.tree
     results = []
     if torch_threads and lib in ("hf", "torch"):
         import torch
@@ -86,7 +93,7 @@ def worker(lib, path, batches, prompt_len, new_tokens, runs, torch_threads):
         model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
         for batch in batches:
             ids = torch.tensor(prompts(batch, prompt_len, model.config.vocab_size))
-            for cache in ("dynamic", "static"):
+            for cache in args.hf_caches:
                 extra = {"cache_implementation": "static"} if cache == "static" else {}
 
                 def gen(n):
@@ -101,6 +108,7 @@ def worker(lib, path, batches, prompt_len, new_tokens, runs, torch_threads):
                                     tokens=out[:, prompt_len:].numpy().tolist()))
     else:
         os.environ["KERAS_BACKEND"] = lib
+        sys.path.insert(0, tree)
         import keras_tfm
         from keras_tfm import backend
 
@@ -119,15 +127,18 @@ def worker(lib, path, batches, prompt_len, new_tokens, runs, torch_threads):
             seconds, out = _time(lambda: gen(new_tokens), runs)
             ttft, _ = _time(lambda: gen(1), runs)
             results.append(dict(lib=f"keras_tfm-{lib}", batch=batch, seconds=seconds, ttft=ttft,
-                                warmup_seconds=compile_seconds, tokens=out[:, prompt_len:].tolist()))
+                                warmup_seconds=compile_seconds, tokens=out[:, prompt_len:].tolist(),
+                                keras_tfm_file=keras_tfm.__file__))
     print("RESULT " + json.dumps(results))
 
 
-def run_worker(lib, path, args):
+def run_worker(lib, path, args, tree=ROOT):
+    """Runs one worker in a subprocess that imports ``keras_tfm`` from the source tree ``tree``; returns its rows."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, "--path", path,
            "--batches", *map(str, args.batches), "--prompt", str(args.prompt), "--new", str(args.new),
-           "--runs", str(args.runs), "--torch-threads", str(args.torch_threads)]
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "--runs", str(args.runs), "--torch-threads", str(args.torch_threads), "--tree", tree,
+           "--hf-caches", *args.hf_caches]
+    env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
     for line in proc.stdout.splitlines():
@@ -141,6 +152,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--worker")
     parser.add_argument("--path")
+    parser.add_argument("--tree", default=ROOT, help=argparse.SUPPRESS)  # the source tree keras_tfm is imported from
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--prompt", type=int, default=128)
     parser.add_argument("--new", type=int, default=128)
@@ -148,6 +160,8 @@ def main():
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--quick", action="store_true", help="32-token prompt, 32 new tokens")
+    parser.add_argument("--hf-caches", nargs="+", choices=HF_CACHES, default=list(HF_CACHES),
+                        help="HF cache implementations to time (the ratios are against 'dynamic', HF's default)")
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of the models not run now from the existing generate.json")
     parser.add_argument("--timeout", type=int, default=3600)
@@ -156,12 +170,12 @@ def main():
                              "2-core machine torch's spinning thread pool was up to 50x slower than one thread")
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.path, args.batches, args.prompt, args.new, args.runs, args.torch_threads)
+        return worker(args.worker, args)
     if args.quick:
         args.prompt, args.new = 32, 32
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        paths = make_models(tmp)
+        paths = make_models(tmp, args.models)
         for name in args.models:
             hf = {(r["lib"], r["batch"]): r for r in run_worker("hf", paths[name], args) if "error" not in r}
             for r in hf.values():
@@ -203,8 +217,7 @@ def main():
         lines.append(f"| {r['model']} | {r['lib']} | {r['batch']} | {r['tokens_per_s']:.1f} | {ratio} | "
                      f"{r['ttft']:.3f} | {r.get('tokens_match', '')} |")
     lines += ["", meta["note"]]
-    with open(os.path.join(RESULTS, "generate.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_results_md(os.path.join(RESULTS, "generate.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from results_notes import write_results_md
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
@@ -106,6 +108,7 @@ def worker_ours(args):
                               logging_steps=10**6)
     Trainer(model=model, args=targs, train_dataset=data, callbacks=[Cb()]).train()
     out["Trainer"] = timer.steps_per_second()
+    out["keras_tfm_file"] = keras_tfm.__file__
 
     keras.utils.set_random_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(minilm_dir(), num_labels=2)
@@ -122,12 +125,14 @@ def worker_ours(args):
     return out
 
 
-def run_worker(name, args):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3")
+def run_worker(name, args, tree=ROOT):
+    """Runs one worker in a subprocess that imports ``keras_tfm`` from the source tree ``tree``; returns its figures."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join(p for p in (tree, os.environ.get("PYTHONPATH")) if p))
     if name != "hf":
         env["KERAS_BACKEND"] = name
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(args.batch),
-           "--length", str(args.length), "--steps", str(args.steps), "--warmup", str(args.warmup)]
+           "--length", str(args.length), "--steps", str(args.steps), "--warmup", str(args.warmup), "--tree", tree]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr[-2000:]}
@@ -145,9 +150,10 @@ def main():
                         help="run every worker this many times, in turn, and keep each one's best: the shared "
                              "machine's speed drifts between runs")
     parser.add_argument("--worker", default=None)
+    parser.add_argument("--tree", default=ROOT, help=argparse.SUPPRESS)  # the source tree keras_tfm is imported from
     args = parser.parse_args()
     if args.worker:
-        sys.path.insert(0, ROOT)
+        sys.path.insert(0, args.tree)
         result = worker_hf(args) if args.worker == "hf" else worker_ours(args)
         print(json.dumps(result))
         return
@@ -157,7 +163,10 @@ def main():
             result = run_worker(name, args)
             best = results.setdefault(name, {})
             for kind, value in result.items():
-                best[kind] = value if kind == "error" else max(value, best.get(kind, 0.0))
+                if kind == "error":
+                    best[kind] = value
+                elif isinstance(value, float):
+                    best[kind] = max(value, best.get(kind, 0.0))
     hf = results["hf"].get("Trainer")
     lines = [f"# Training steps/s: all-MiniLM-L6-v2 sequence classification, batch {args.batch} x {args.length}, fp32",
              "", f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; {args.steps} timed steps after {args.warmup} "
@@ -177,8 +186,7 @@ def main():
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "train.json"), "w") as f:
         json.dump({"settings": vars(args), "results": results}, f, indent=2)
-    with open(os.path.join(RESULTS, "train.md"), "w") as f:
-        f.write(table)
+    write_results_md(os.path.join(RESULTS, "train.md"), table)
 
 
 if __name__ == "__main__":
