@@ -10,8 +10,8 @@ import torch
 import transformers
 
 import keras_tfm
+from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.hub import ModelNotFoundError
-from keras_tfm.checkpoints.state_dict import CheckpointError
 from tests.hub_cache import put_in_hub_cache
 from tests.model_tester import make_inputs, to_np
 from tests.test_bert import tiny_bert_config

@@ -7,10 +7,11 @@ top level is dropped); leaf ``kernel`` -> ``weight`` transposed (conv kernels pe
 ``running_var``.
 
 PT -> Flax: the same backwards, with the tensor kind from ``naming.classify`` and the
-architecture's ``FLAX_RENAMES`` for exceptions.
+architecture's ``flax_renames`` for exceptions.
 """
 
-from keras_tfm.checkpoints.formats import Renamed, source_info
+from keras_tfm.checkpoints.conversion_tables import conversion_tables
+from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.naming import (
     CONV1D_PT_TO_TF,
     CONV1D_TF_TO_PT,
@@ -18,10 +19,9 @@ from keras_tfm.checkpoints.naming import (
     CONV2D_TF_TO_PT,
     T2,
     apply_renames,
-    arch_table,
     classify,
 )
-from keras_tfm.checkpoints.state_dict import CheckpointError
+from keras_tfm.checkpoints.tensor_io import Renamed, file_of, source_info
 
 
 def flax_name_to_pt(flax_name, ndim):
@@ -49,7 +49,7 @@ def flax_to_pt(checkpoint, model_type=None):
         pt, transform = flax_name_to_pt(flax_name, len(shape))
         if pt in table:
             raise CheckpointError(
-                f"{checkpoint.file_of(flax_name)}: Flax tensors {table[pt][0]!r} and {flax_name!r} both map to "
+                f"{file_of(checkpoint, flax_name)}: Flax tensors {table[pt][0]!r} and {flax_name!r} both map to "
                 f"the PyTorch name {pt!r}."
             )
         table[pt] = (flax_name, transform)
@@ -85,7 +85,7 @@ def pt_name_to_flax(pt_name, kind, renames=()):
 def pt_to_flax(state, model_type=None, architecture=None):
     shapes = {n: tuple(source_info(state, n)[0]) for n in state}
     kinds = classify(shapes, model_type, architecture, target="flax")
-    renames = arch_table(model_type, "FLAX_RENAMES")
+    renames = conversion_tables(model_type).flax_renames
     table = {}
     for name in state:
         flax, transform = pt_name_to_flax(name, kinds[name], renames)

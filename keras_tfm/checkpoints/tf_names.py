@@ -6,13 +6,14 @@ table: drop ``:0`` and the model level, ``a___b`` -> ``b`` (``mlm___cls`` -> ``c
 permuted), ``gamma``/``embeddings`` -> ``weight``, ``beta`` -> ``bias``.
 
 PT -> TF: the same rules backwards, with the tensor kind from ``naming.classify`` and the
-architecture's ``TF_RENAMES`` for what HF's TF classes named their own way
+architecture's ``tf_renames`` for what HF's TF classes named their own way
 (``word_embeddings/weight``, ``mlm___cls``).
 """
 
 import re
 
-from keras_tfm.checkpoints.formats import Renamed, source_info
+from keras_tfm.checkpoints.conversion_tables import conversion_tables
+from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.naming import (
     CONV1D_PT_TO_TF,
     CONV1D_TF_TO_PT,
@@ -22,11 +23,10 @@ from keras_tfm.checkpoints.naming import (
     SQUEEZE0,
     T2,
     apply_renames,
-    arch_table,
     classify,
     tf_base_prefix,
 )
-from keras_tfm.checkpoints.state_dict import CheckpointError
+from keras_tfm.checkpoints.tensor_io import Renamed, file_of, source_info
 
 
 def tf_name_to_pt(tf_name, ndim, shape=None):
@@ -70,7 +70,7 @@ def tf_to_pt(checkpoint, model_type=None, architecture=None):
         pt, transform = tf_name_to_pt(tf_name[len(base) + 1:] if strip else tf_name, len(shape), shape)
         if pt in table:
             raise CheckpointError(
-                f"{checkpoint.file_of(tf_name)}: TF tensors {table[pt][0]!r} and {tf_name!r} both map to the "
+                f"{file_of(checkpoint, tf_name)}: TF tensors {table[pt][0]!r} and {tf_name!r} both map to the "
                 f"PyTorch name {pt!r}."
             )
         table[pt] = (tf_name, transform)
@@ -115,8 +115,9 @@ def pt_to_tf(state, model_type=None, architecture=None):
     """A PT-named mapping as a lazy mapping in TF names (no model level); skipped tensors dropped."""
     shapes = {n: tuple(source_info(state, n)[0]) for n in state}
     kinds = classify(shapes, model_type, architecture, target="tf")
-    renames = arch_table(model_type, "TF_RENAMES")
-    expand = [re.compile(p) for p in arch_table(model_type, "TF_EXPAND")]
+    tables = conversion_tables(model_type)
+    renames = tables.tf_renames
+    expand = [re.compile(p) for p in tables.tf_expand]
     base = tf_base_prefix(architecture)
     table = {}
     for name in state:
