@@ -35,10 +35,9 @@ TF_KINDS = [(r"\.c_(attn|proj|fc)\.weight$", "param")]
 TF_EXPAND = [r"\.c_(attn|proj|fc)\.bias$"]
 FLAX_KINDS = [(r"\.c_(attn|proj|fc)\.weight$", "linear")]
 
-# The architecture's tables as one object, found by model_type (checkpoints.conversion_tables).
+# This architecture's conversion tables, found by model_type.
 from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
 
-TABLES = register_conversion(
-    ConversionTables(backbone=BACKBONE, tf_kinds=TF_KINDS, tf_expand=TF_EXPAND, flax_kinds=FLAX_KINDS),
-    "gpt2",
-)
+TABLES = register_conversion(ConversionTables(
+    BACKBONE, tf_kinds=TF_KINDS, tf_expand=TF_EXPAND, flax_kinds=FLAX_KINDS,
+), "gpt2")
