@@ -73,7 +73,3 @@ def register_conversion(tables, *model_types):
 def conversion_tables(model_type):
     """The tables registered for ``model_type``; the empty tables for an architecture keras_tfm lacks."""
     return _REGISTERED.get(model_type, EMPTY) if model_type else EMPTY
-
-
-def registered_model_types():
-    return sorted(_REGISTERED)

@@ -160,6 +160,30 @@ def classify(names_shapes, model_type=None, architecture=None, target=None):
     return out
 
 
+def kernel_to_pt(ndim):
+    """The transform of a TF / Flax ``kernel`` of ``ndim`` dimensions into PyTorch's layout (None: as it is)."""
+    return {4: CONV2D_TF_TO_PT, 3: CONV1D_TF_TO_PT, 2: T2}.get(ndim)
+
+
+_KERNELS = {"linear": T2, "conv1d": CONV1D_PT_TO_TF, "conv2d": CONV2D_PT_TO_TF}
+_NORM_WEIGHT = {"tf": "gamma", "flax": "scale"}
+_EMBEDDING = {"tf": "embeddings", "flax": "embedding"}
+_NORM_BIAS = {"tf": "beta", "flax": "bias"}
+_STATISTICS = {"running_mean": {"tf": "moving_mean", "flax": "mean"}, "running_var": {"tf": "moving_variance", "flax": "var"}}
+
+
+def pt_leaf_to(leaf, kind, target):
+    """``(leaf, transform or None)``: the last part of a PyTorch name of a ``kind`` tensor in
+    ``target`` ("tf" or "flax") names, as HF's TF and Flax classes name it."""
+    if leaf in ("weight", "gamma"):
+        if kind in _KERNELS:
+            return "kernel", _KERNELS[kind]
+        return {"norm": _NORM_WEIGHT, "embedding": _EMBEDDING}.get(kind, {}).get(target, leaf), None
+    if (leaf in ("bias", "beta") and kind == "norm") or (leaf == "beta" and target == "flax"):
+        return _NORM_BIAS[target], None
+    return _STATISTICS.get(leaf, {}).get(target, leaf), None
+
+
 def apply_renames(name, renames):
     for pattern, replacement in renames:
         name = re.sub(pattern, replacement, name)

@@ -150,6 +150,25 @@ class Renamed(Mapping):
         return len(self.table)
 
 
+def rename_all(source, rename, names_from, names_to):
+    """A ``Renamed`` view of ``source`` through ``rename(name) -> (new name, transform)`` (a None name drops it).
+
+    Raises CheckpointError naming the file when two tensors would get one name.
+    """
+    table = {}
+    for name in source:
+        new, transform = rename(name)
+        if new is None:
+            continue
+        if new in table:
+            raise CheckpointError(
+                f"{file_of(source, name)}: {names_from} tensors {table[new][0]!r} and {name!r} both map to the "
+                f"{names_to} name {new!r}."
+            )
+        table[new] = (name, transform)
+    return Renamed(source, table)
+
+
 class Cast(Mapping):
     """A lazy view of ``source`` with floating-point tensors cast to ``dtype``."""
 
