@@ -16,7 +16,6 @@ from collections import defaultdict
 import pytest
 
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "keras_tfm")
-PACKAGE = "keras_tfm"
 
 # The lower layers (data flows down; see DESIGN.md) and what they must never import.
 LOWER = ("keras_tfm.models", "keras_tfm.layers", "keras_tfm.processing", "keras_tfm.checkpoints")

@@ -321,3 +321,16 @@ def test_conversion_tables_are_registered_by_model_type():
     assert conversion_tables("bert").heads["masked_lm"] == convert_bert.MASKED_LM
     with pytest.raises(ValueError, match="'bert' are registered twice"):
         register_conversion(ConversionTables(), "bert")
+
+
+def test_plain_keras_load_weights_on_a_base_model(tmp_path):
+    """A base model's ``base_model`` is the model itself (as in HF); Keras' loader must not walk into it."""
+    config = _ours(tiny_bert_config())[0]
+    model = keras_tfm.BertModel(config).build_weights()
+    assert model.base_model is model
+    model.save_weights(str(tmp_path / "bert.weights.h5"))
+    fresh = keras_tfm.BertModel(config).build_weights()
+    fresh.load_weights(str(tmp_path / "bert.weights.h5"))
+    assert len(fresh.weights) == len(model.weights)
+    for ours, theirs in zip(fresh.weights, model.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs))
