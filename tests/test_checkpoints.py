@@ -252,6 +252,7 @@ def _ours(*hf_configs):
 
 
 def test_weight_maps_compose_by_prefix_and_round_trip():
+    from keras_tfm.checkpoints.weight_map import TRANSPOSE, Rule, WeightMap
     from tests.test_gpt2 import tiny_gpt2_config
 
     model = _EncoderDecoder(*_ours(tiny_bert_config(), tiny_gpt2_config())).build_weights()
@@ -274,6 +275,9 @@ def test_weight_maps_compose_by_prefix_and_round_trip():
     assert weight_map.keras_path("h.0.ln_1.weight") is False
     with pytest.raises(KeyError, match="backbone.wte"):
         weight_map.hf_name("backbone.wte.embeddings")
+    # A rule found through a mount keeps its flags.
+    optional = WeightMap([Rule("lm_head.weight", "lm_head.kernel", TRANSPOSE, optional=True)]).mount("model.")
+    assert optional.is_optional("model.lm_head.weight") and not weight_map.is_optional("lm_head.weight")
     # The whole model round-trips through HF names: saved, loaded into a fresh one, nothing left over.
     state = model.state_dict_hf()
     assert {n for n in state if n.startswith("encoder.")} == {"encoder." + n for n in encoder.state_dict_hf()}

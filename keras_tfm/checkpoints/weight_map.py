@@ -4,7 +4,8 @@ An architecture lists ``Rule``s once (in its ``convert_<arch>.py``); the same ta
 serves loading (HF name -> variable path) and saving (variable path -> HF name). In a
 pattern, ``{i}`` stands for a layer index. A rule whose keras side is None marks a
 tensor we know and deliberately do not load (buffers such as ``position_ids``, weights
-tied to another one).
+tied to another one). An ``optional`` rule's variable may be absent from a given model
+(an lm_head that the config ties to the input embeddings): its tensor is then skipped.
 """
 
 import re
@@ -33,8 +34,8 @@ def _compile(pattern):
 
 
 class Rule:
-    def __init__(self, hf, keras, transform=IDENTITY):
-        self.hf, self.keras, self.transform = hf, keras, transform
+    def __init__(self, hf, keras, transform=IDENTITY, optional=False):
+        self.hf, self.keras, self.transform, self.optional = hf, keras, transform, optional
         self._hf_re = _compile(hf)
         self._keras_re = _compile(keras) if keras is not None else None
 
@@ -160,6 +161,11 @@ class WeightMap:
     def keras_path(self, hf_name):
         """Keras variable path for an HF name; None for a known, skipped tensor; False if unknown."""
         return self.rule_for(hf_name)[1]
+
+    def is_optional(self, hf_name):
+        """Whether the rule that maps ``hf_name`` is ``optional`` (its variable may not exist)."""
+        rule, _ = self.rule_for(hf_name)
+        return rule is not None and rule.optional
 
     def _rule_for_path(self, keras_path):
         for m in self.mounts:
