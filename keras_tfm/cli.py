@@ -40,8 +40,8 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.command == "convert":
         from keras_tfm.checkpoints.convert import convert
+        from keras_tfm.checkpoints.errors import CheckpointError
         from keras_tfm.checkpoints.hub import ModelNotFoundError
-        from keras_tfm.checkpoints.state_dict import CheckpointError
 
         try:
             report = convert(args.src, args.dst, to=args.to, dtype=args.dtype, max_shard_size=args.max_shard_size,

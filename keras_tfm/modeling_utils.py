@@ -12,11 +12,15 @@ import keras
 import numpy as np
 
 from keras_tfm import backend
-from keras_tfm.checkpoints.state_dict import CheckpointError, load_state_dict, save_state_dict
+from keras_tfm.checkpoints import saving
+from keras_tfm.checkpoints.errors import CheckpointError
+from keras_tfm.checkpoints.loading import load_pretrained_weights, report_loading, source_format
 from keras_tfm.configuration_utils import PretrainedConfig, pop_hub_kwargs
 from keras_tfm.training.keras_mixin import KerasTrainingMixin
 
 logger = logging.getLogger(__name__)
+
+_ALIASES = frozenset({"base_model"})  # attributes that name another part of the model (see __dir__)
 
 DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "auto": None}
 
@@ -100,6 +104,12 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
     def base_model(self):
         return getattr(self, "backbone", self)
 
+    def __dir__(self):
+        # Keras' saver and loader walk dir(model) and recurse into every Keras object they find.
+        # base_model is an alias (of the backbone, or of the model itself), not a part of the saved
+        # tree: listed, it would make the loader recurse into the model forever.
+        return [name for name in super().__dir__() if name not in _ALIASES]
+
     def get_config(self):
         return {"config": self.config.to_dict(), "dtype": self.dtype_policy.name}
 
@@ -175,8 +185,6 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
             raise ValueError("trust_remote_code=True is not supported: keras_tfm never runs code from a checkpoint.")
         # from_pt / from_tf / from_flax / use_safetensors as in HF; weights_format= names any format
         # (safetensors, bin, pt, tf, flax, keras). Without them: detected, safetensors first.
-        from keras_tfm.checkpoints.convert import load_pretrained_weights, source_format
-
         weights_format = kwargs.pop("weights_format", None) or source_format(
             **{f: kwargs.pop(f, None) for f in ("from_pt", "from_tf", "from_flax", "use_safetensors")})
         if config is None:
@@ -186,7 +194,7 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
         model = cls(config, dtype=dtype or torch_dtype)
         info = load_pretrained_weights(model, pretrained_model_name_or_path, weights_format,
                                        ignore_mismatched_sizes=ignore_mismatched_sizes, **hub_kwargs)
-        _report_loading(cls.__name__, pretrained_model_name_or_path, info)
+        report_loading(cls.__name__, pretrained_model_name_or_path, info)
         model.name_or_path = os.fspath(pretrained_model_name_or_path)
         return (model, info) if output_loading_info else model
 
@@ -198,20 +206,8 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
         (``flax_model.msgpack``), ``"keras"`` (Keras-native ``model.weights.h5``) or
         ``"keras_archive"`` (``model.keras``).
         """
-        save_directory = os.fspath(save_directory)
-        if os.path.isfile(save_directory):
-            raise NotADirectoryError(f"save_pretrained: {save_directory!r} is a file, not a folder.")
-        if format != "pt":
-            from keras_tfm.checkpoints.convert import save_pretrained_as
-
-            return save_pretrained_as(self, save_directory, format, max_shard_size=max_shard_size)
-        tensors = self.state_dict_hf()  # computed first: a failure here writes nothing
-        os.makedirs(save_directory, exist_ok=True)
-        config = copy.deepcopy(self.config)
-        config.architectures = [type(self).__name__]
-        config.dtype = self.dtype_policy.variable_dtype
-        config.save_pretrained(save_directory)
-        save_state_dict(tensors, save_directory, max_shard_size=max_shard_size, safe_serialization=safe_serialization)
+        return saving.save_pretrained(self, save_directory, format, max_shard_size=max_shard_size,
+                                      safe_serialization=safe_serialization)
 
 
 def _as_input(value):
@@ -220,19 +216,3 @@ def _as_input(value):
     if isinstance(value, np.ndarray) and value.dtype == np.int64:
         return value.astype("int32")
     return value
-
-
-def _report_loading(cls_name, path, info):
-    if info["unexpected_keys"]:
-        logger.warning(
-            "Some weights of %s were not used when initializing %s: %s", path, cls_name, info["unexpected_keys"]
-        )
-    if info["missing_keys"]:
-        logger.warning(
-            "Some weights of %s were not initialized from the checkpoint at %s and are newly initialized: %s\n"
-            "You should probably TRAIN this model on a down-stream task to be able to use it for predictions "
-            "and inference.",
-            cls_name, path, info["missing_keys"],
-        )
-    for name, got, want in info["mismatched_keys"]:
-        logger.warning("%s: %s has shape %s in the checkpoint, %s in the model; newly initialized.", cls_name, name, got, want)

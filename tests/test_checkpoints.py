@@ -4,14 +4,15 @@ import json
 import logging
 import os
 
+import keras
 import numpy as np
 import pytest
 import torch
 import transformers
 
 import keras_tfm
+from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.hub import ModelNotFoundError
-from keras_tfm.checkpoints.state_dict import CheckpointError
 from tests.hub_cache import put_in_hub_cache
 from tests.model_tester import make_inputs, to_np
 from tests.test_bert import tiny_bert_config
@@ -210,3 +211,133 @@ def test_save_into_a_file_fails_cleanly(hf_bert_dir, tmp_path):
     out = tmp_path / "out"
     model.save_pretrained(out)
     assert sorted(os.listdir(out)) == ["config.json", "model.safetensors"]  # no temporary files left
+
+
+# ---- name tables ----------------------------------------------------------------------
+
+
+class _EncoderDecoder(keras_tfm.PreTrainedModel):
+    """A BERT encoder and a GPT-2 decoder side by side, named by a map composed of their own tables."""
+
+    config_class = keras_tfm.BertConfig
+
+    def __init__(self, config, decoder_config, **kwargs):
+        from keras_tfm.checkpoints.weight_map import WeightMap, linear
+        from keras_tfm.models.bert import convert_bert
+        from keras_tfm.models.gpt2 import convert_gpt2
+
+        super().__init__(config, **kwargs)
+        self.encoder = keras_tfm.BertModel(config, add_pooling_layer=False)
+        self.decoder = keras_tfm.GPT2Model(decoder_config)
+        self.lm_head = keras.layers.Dense(decoder_config.vocab_size)
+        # Two existing backbone tables under two prefixes (BART-like on the decoder side:
+        # HF "model.decoder." <-> keras "decoder."), and a head at the top: no new rules.
+        self.weight_map = WeightMap.compose(
+            WeightMap(convert_bert.BACKBONE).mount("encoder."),
+            WeightMap(convert_gpt2.BACKBONE).mount("model.decoder.", "decoder."),
+            WeightMap(linear("lm_head", "lm_head")),
+        )
+
+    def call(self, input_ids):
+        encoded = self.encoder(input_ids).last_hidden_state
+        decoded = self.decoder(input_ids).last_hidden_state
+        return encoded, self.lm_head(decoded)
+
+
+def _ours(*hf_configs):
+    """keras_tfm configs of the same fields as HF ``transformers`` configs."""
+    from keras_tfm.registry import CONFIGS
+
+    return [CONFIGS[c.model_type].from_dict(c.to_dict()) for c in hf_configs]
+
+
+def test_weight_maps_compose_by_prefix_and_round_trip():
+    from keras_tfm.checkpoints.weight_map import TRANSPOSE, Rule, WeightMap
+    from tests.test_gpt2 import tiny_gpt2_config
+
+    model = _EncoderDecoder(*_ours(tiny_bert_config(), tiny_gpt2_config())).build_weights()
+    weight_map = model.weight_map
+    encoder = keras_tfm.BertModel(_ours(tiny_bert_config())[0], add_pooling_layer=False).build_weights()
+    decoder = keras_tfm.GPT2Model(_ours(tiny_gpt2_config())[0]).build_weights()
+    # Every variable maps both ways, to its own model's HF name under the part's prefix.
+    for part, hf_prefix, keras_prefix in ((encoder, "encoder.", "encoder."), (decoder, "model.decoder.", "decoder.")):
+        for path in keras_tfm.modeling_utils.named_variables(part):
+            hf = hf_prefix + part.weight_map.hf_name(path)
+            assert weight_map.hf_name(keras_prefix + path) == hf
+            assert weight_map.keras_path(hf) == keras_prefix + path
+            assert weight_map.transform_for(keras_prefix + path) is part.weight_map.transform_for(path)
+    assert weight_map.keras_path("lm_head.weight") == "lm_head.kernel"
+    assert weight_map.hf_name("lm_head.bias") == "lm_head.bias"
+    # Known buffers stay skipped under their prefix; a name under the wrong prefix is unknown.
+    assert weight_map.keras_path("encoder.embeddings.position_ids") is None
+    assert weight_map.keras_path("model.decoder.h.0.attn.bias") is None
+    assert weight_map.keras_path("decoder.h.0.attn.bias") is False
+    assert weight_map.keras_path("h.0.ln_1.weight") is False
+    with pytest.raises(KeyError, match="backbone.wte"):
+        weight_map.hf_name("backbone.wte.embeddings")
+    # A rule found through a mount keeps its flags.
+    optional = WeightMap([Rule("lm_head.weight", "lm_head.kernel", TRANSPOSE, optional=True)]).mount("model.")
+    assert optional.is_optional("model.lm_head.weight") and not weight_map.is_optional("lm_head.weight")
+    # The whole model round-trips through HF names: saved, loaded into a fresh one, nothing left over.
+    state = model.state_dict_hf()
+    assert {n for n in state if n.startswith("encoder.")} == {"encoder." + n for n in encoder.state_dict_hf()}
+    assert {n for n in state if n.startswith("model.decoder.")} == {"model.decoder." + n for n in decoder.state_dict_hf()}
+    fresh = _EncoderDecoder(*_ours(tiny_bert_config(), tiny_gpt2_config())).build_weights()
+    info = fresh.load_state_dict_hf(state)
+    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
+    again = fresh.state_dict_hf()
+    assert set(again) == set(state)
+    for name in state:
+        np.testing.assert_array_equal(again[name], state[name])
+
+
+def test_the_default_weight_map_reads_prefixed_and_bare_checkpoints():
+    """A base model reads a task checkpoint's prefixed names; a task model reads a base checkpoint's bare ones."""
+    base, task = keras_tfm.BertModel.weight_map, keras_tfm.BertForSequenceClassification.weight_map
+    hf = "encoder.layer.1.output.dense.weight"
+    path = base.keras_path(hf)
+    assert path.startswith("encoder.") and path.endswith(".kernel")
+    assert base.keras_path("bert." + hf) == path
+    assert base.hf_name(path) == hf
+    assert task.keras_path(hf) == task.keras_path("bert." + hf) == "backbone." + path
+    assert task.hf_name("backbone." + path) == "bert." + hf
+    assert task.keras_path("classifier.weight") == "classifier.kernel"
+    assert task.keras_path("bert.classifier.weight") is False
+    legacy = task.keras_path("bert.embeddings.LayerNorm.gamma")  # TF-era names
+    assert legacy and legacy == task.keras_path("bert.embeddings.LayerNorm.weight")
+
+
+def test_conversion_tables_are_registered_by_model_type():
+    from keras_tfm.checkpoints.conversion_tables import (
+        EMPTY,
+        ConversionTables,
+        conversion_tables,
+        register_conversion,
+    )
+    from keras_tfm.models.bert import convert_bert
+    from keras_tfm.models.llama import convert_llama
+
+    assert conversion_tables("bert") is convert_bert.TABLES
+    assert conversion_tables("mistral") is conversion_tables("qwen2") is conversion_tables("llama")
+    assert conversion_tables("llama") is convert_llama.TABLES
+    assert conversion_tables("no-such-arch") is EMPTY and conversion_tables(None) is EMPTY
+    # Every architecture's model classes name their weights with the registered backbone table.
+    for name in ("Bert", "DistilBert", "Roberta", "GPT2", "Llama", "Mistral", "Qwen2"):
+        cls = getattr(keras_tfm, f"{name}Model")
+        assert conversion_tables(cls.config_class.model_type).backbone == cls.weight_map.backbone, name
+    assert conversion_tables("bert").heads["masked_lm"] == convert_bert.MASKED_LM
+    with pytest.raises(ValueError, match="'bert' are registered twice"):
+        register_conversion(ConversionTables(), "bert")
+
+
+def test_plain_keras_load_weights_on_a_base_model(tmp_path):
+    """A base model's ``base_model`` is the model itself (as in HF); Keras' loader must not walk into it."""
+    config = _ours(tiny_bert_config())[0]
+    model = keras_tfm.BertModel(config).build_weights()
+    assert model.base_model is model
+    model.save_weights(str(tmp_path / "bert.weights.h5"))
+    fresh = keras_tfm.BertModel(config).build_weights()
+    fresh.load_weights(str(tmp_path / "bert.weights.h5"))
+    assert len(fresh.weights) == len(model.weights)
+    for ours, theirs in zip(fresh.weights, model.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs))

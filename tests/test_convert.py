@@ -11,9 +11,9 @@ import torch
 
 import keras_tfm
 from keras_tfm.checkpoints.convert import convert
+from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.formats import open_checkpoint, open_hf_state
 from keras_tfm.checkpoints.hub import ModelNotFoundError
-from keras_tfm.checkpoints.state_dict import CheckpointError
 from keras_tfm.cli import main
 from tests.test_formats import ATOL, fixture, logits_of, our_class, reference
 
@@ -246,7 +246,7 @@ def to_arr(x):
 def test_architecture_can_ask_for_conversion_through_the_model(tmp_path, monkeypatch):
     from keras_tfm.models.distilbert import convert_distilbert
 
-    monkeypatch.setattr(convert_distilbert, "CONVERT_THROUGH_MODEL", True, raising=False)
+    monkeypatch.setattr(convert_distilbert.TABLES, "convert_through_model", True)
     src = fixture("distilbert-ForSequenceClassification")
     report = convert(src, tmp_path / "tf", to="tf", progress=False)
     assert report["path"] == "through the model"

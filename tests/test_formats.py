@@ -75,7 +75,7 @@ def test_fixture_set_is_complete_and_small():
 @pytest.mark.parametrize("name", NAMES)
 def test_every_format_loads_and_matches_the_reference(name):
     """Each format of each fixture, loaded into one model (zeroed in between), gives the reference logits."""
-    from keras_tfm.checkpoints.convert import load_pretrained_weights
+    from keras_tfm.checkpoints.loading import load_pretrained_weights
 
     folder = fixture(name)
     inputs, expected = reference(name)
@@ -148,7 +148,7 @@ def test_detection_order_and_single_formats(tmp_path):
 
 @pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForSequenceClassification", "roberta-ForMaskedLM"])
 def test_every_format_we_write_loads_back(name, tmp_path):
-    from keras_tfm.checkpoints.convert import load_pretrained_weights
+    from keras_tfm.checkpoints.loading import load_pretrained_weights
 
     inputs, expected = reference(name)
     model = our_class(fixture(name)).from_pretrained(fixture(name))
@@ -195,10 +195,7 @@ def test_keras_weights_are_keras_native(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["config.json", "model.weights.h5"]
     # Plain Keras reads it into a fresh model of the same class.
     fresh = keras_tfm.BertForSequenceClassification(keras_tfm.BertConfig.from_pretrained(tmp_path)).build_weights()
-    from keras_tfm.checkpoints.convert import _keras_loadable
-
-    with _keras_loadable(fresh):
-        fresh.load_weights(str(tmp_path / "model.weights.h5"))
+    fresh.load_weights(str(tmp_path / "model.weights.h5"))
     assert np.abs(logits_of(fresh, inputs) - expected).max() <= ATOL
     assert isinstance(fresh, keras.Model)
     assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["BertForSequenceClassification"]

@@ -9,7 +9,7 @@ model's). The output is built in a temporary folder beside ``dst`` and renamed a
 end: a failed conversion leaves nothing behind.
 """
 
-import contextlib
+import json
 import logging
 import os
 import shutil
@@ -17,18 +17,11 @@ import tempfile
 
 import numpy as np
 
-from keras_tfm.checkpoints.formats import (
-    FORMATS,
-    KERAS_MODEL_NAME,
-    KERAS_WEIGHTS_NAME,
-    Cast,
-    find_checkpoint,
-    open_hf_state,
-    source_info,
-    write_checkpoint,
-)
-from keras_tfm.checkpoints.naming import arch_module, model_class, read_config
-from keras_tfm.checkpoints.state_dict import CheckpointError
+from keras_tfm.checkpoints.conversion_tables import conversion_tables
+from keras_tfm.checkpoints.errors import CheckpointError
+from keras_tfm.checkpoints.formats import FORMATS, find_checkpoint, open_hf_state, write_hf_state
+from keras_tfm.checkpoints.naming import model_class, read_config
+from keras_tfm.checkpoints.tensor_io import nbytes_of, source_info
 
 logger = logging.getLogger(__name__)
 
@@ -50,22 +43,6 @@ def target_format(to, safe_serialization=True):
     return to
 
 
-def source_format(from_pt=None, from_tf=None, from_flax=None, use_safetensors=None):
-    """The format asked for by HF's ``from_*`` flags (None: detect, safetensors first)."""
-    asked = [f for f, v in (("pt", from_pt), ("tf", from_tf), ("flax", from_flax)) if v]
-    if len(asked) > 1:
-        raise ValueError(f"Pass at most one of from_pt / from_tf / from_flax (got {', '.join(asked)}).")
-    if asked:
-        if asked[0] == "pt" and use_safetensors is not None:
-            return "safetensors" if use_safetensors else "bin"
-        return asked[0]
-    if use_safetensors:
-        return "safetensors"
-    if use_safetensors is False:
-        return "bin"
-    return None
-
-
 def check_mappable(state, cls, where=""):
     """Raises CheckpointError naming the file and tensor for a name the architecture cannot map."""
     if cls is None or cls.weight_map is None:
@@ -80,34 +57,6 @@ def check_mappable(state, cls, where=""):
             )
 
 
-def _tf_metadata(config):
-    from keras_tfm.checkpoints.formats_h5 import tf_model_name
-
-    from keras_tfm.checkpoints.naming import arch_table
-
-    arch = (config.get("architectures") or [None])[0]
-    shared = dict(arch_table(config.get("model_type"), "TF_SHARED_EMBEDDINGS"))
-    return {"tf_model_name": tf_model_name(arch) if arch else "tf_model", "tf_shared": shared}
-
-
-def write_hf_state(state, folder, fmt, config, max_shard_size="5GB", dtype=None, progress=None):
-    """Writes a PT-named mapping to ``folder`` in ``fmt`` (safetensors, bin, tf, flax)."""
-    model_type = config.get("model_type")
-    arch = (config.get("architectures") or [None])[0]
-    if dtype:
-        state = Cast(state, dtype)
-    metadata = None
-    if fmt == "tf":
-        from keras_tfm.checkpoints.tf_names import pt_to_tf
-
-        state, metadata = pt_to_tf(state, model_type, arch), _tf_metadata(config)
-    elif fmt == "flax":
-        from keras_tfm.checkpoints.flax_names import pt_to_flax
-
-        state = pt_to_flax(state, model_type, arch)
-    return write_checkpoint(state, folder, fmt, max_shard_size=max_shard_size, progress=progress, metadata=metadata)
-
-
 def _progress_bar(total, desc, enabled):
     if not enabled:
         return None, None
@@ -120,11 +69,7 @@ def _progress_bar(total, desc, enabled):
 
 
 def _nbytes(state):
-    total = 0
-    for name in state:
-        shape, dtype = source_info(state, name)
-        total += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-    return total
+    return sum(nbytes_of(*source_info(state, name)) for name in state)
 
 
 def _model_from_folder(src, config, fmt=None, dtype=None):
@@ -136,77 +81,6 @@ def _model_from_folder(src, config, fmt=None, dtype=None):
             "this conversion needs the model (Keras format or --check)."
         )
     return cls.from_pretrained(src, weights_format=fmt, dtype=dtype)
-
-
-def load_pretrained_weights(model, path_or_id, fmt=None, ignore_mismatched_sizes=False, **hub_kwargs):
-    """Fills ``model`` from the checkpoint of a folder or hub id in any format; returns HF's loading report."""
-    fmt, files = find_checkpoint(path_or_id, fmt, **hub_kwargs)
-    if fmt == "keras":
-        model.build_weights()
-        try:
-            with _keras_loadable(model):
-                model.load_weights(files[0])
-        except Exception as e:
-            raise CheckpointError(f"{files[0]} does not fit {type(model).__name__}: {e}") from None
-        return {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
-    state = open_hf_state(path_or_id, fmt, **hub_kwargs)
-    return model.load_state_dict_hf(state, ignore_mismatched_sizes=ignore_mismatched_sizes)
-
-
-@contextlib.contextmanager
-def _keras_loadable(model):
-    """Keras 3's weight loader walks properties and recurses forever on one that returns its own
-    object (``base_model`` of a base model is the model itself, as in HF); hide it meanwhile."""
-    from keras_tfm.modeling_utils import PreTrainedModel
-
-    prop = PreTrainedModel.__dict__.get("base_model")
-    if prop is None:
-        yield
-        return
-
-    def guarded(self):
-        found = prop.fget(self)
-        if found is self:
-            raise AttributeError("base_model")
-        return found
-
-    PreTrainedModel.base_model = property(guarded)
-    try:
-        yield
-    finally:
-        PreTrainedModel.base_model = prop
-
-
-def save_pretrained_as(model, folder, fmt, max_shard_size="5GB"):
-    """``save_pretrained(format=...)`` for "tf", "flax", "keras" (and "safetensors" / "bin")."""
-    import copy
-
-    from keras_tfm.utils.io import atomic_path
-
-    if fmt not in ("tf", "flax", "keras", "keras_archive", "safetensors", "bin"):
-        raise ValueError(f"save_pretrained(format={fmt!r}): use 'pt', 'tf', 'flax', 'keras' or 'keras_archive'.")
-    model.build_weights()
-    tensors = None if fmt.startswith("keras") else model.state_dict_hf()  # first: a failure here writes nothing
-    os.makedirs(folder, exist_ok=True)
-    config = copy.deepcopy(model.config)
-    config.architectures = [type(model).__name__]
-    config.dtype = model.dtype_policy.variable_dtype
-    config.save_pretrained(folder)
-    if fmt.startswith("keras"):
-        # "keras": model.weights.h5 (Model.save_weights); "keras_archive": model.keras (Model.save:
-        # Keras config + weights in one zip). Both are read back by from_pretrained.
-        name, suffix = (KERAS_WEIGHTS_NAME, ".weights.h5") if fmt == "keras" else (KERAS_MODEL_NAME, ".keras")
-        with atomic_path(os.path.join(folder, name)) as tmp:
-            os.remove(tmp)
-            final = tmp + suffix  # Keras insists on the suffix
-            try:
-                model.save_weights(final) if fmt == "keras" else model.save(final)
-                os.replace(final, tmp)
-            finally:
-                if os.path.exists(final):
-                    os.remove(final)
-        return [name]
-    return write_hf_state(tensors, folder, fmt, config.to_dict(), max_shard_size=max_shard_size)
 
 
 def convert(src, dst, to="pt", dtype=None, max_shard_size="5GB", check=False, progress=True, overwrite=False,
@@ -232,8 +106,8 @@ def convert(src, dst, to="pt", dtype=None, max_shard_size="5GB", check=False, pr
     report = {"source": src, "source_format": src_fmt, "target": dst, "target_format": fmt}
     try:
         # An architecture whose formats differ by more than renames and transposes (a fused
-        # tensor split one way, a reshape) sets CONVERT_THROUGH_MODEL = True in its convert table.
-        through_model = bool(getattr(arch_module(config.get("model_type")), "CONVERT_THROUGH_MODEL", False))
+        # tensor split one way, a reshape) sets convert_through_model in its conversion tables.
+        through_model = conversion_tables(config.get("model_type")).convert_through_model
         if src_fmt == "keras" or fmt.startswith("keras") or through_model:
             report["path"] = "through the model"
             model = _model_from_folder(src, config, src_fmt, dtype=dtype)
@@ -268,8 +142,6 @@ def convert(src, dst, to="pt", dtype=None, max_shard_size="5GB", check=False, pr
 
 
 def _copy_side_files(src, dst, dtype):
-    import json
-
     for name in SIDE_FILES:
         path = os.path.join(src, name)
         if not os.path.isfile(path) or os.path.exists(os.path.join(dst, name)):
@@ -312,12 +184,4 @@ def check_conversion(src, dst, src_fmt=None, dst_fmt=None):
     return worst
 
 
-def keras_weights_file(folder):
-    for name in (KERAS_WEIGHTS_NAME, KERAS_MODEL_NAME):
-        p = os.path.join(folder, name)
-        if os.path.isfile(p):
-            return p
-    return None
-
-
-__all__ = ["convert", "check_conversion", "write_hf_state", "source_format", "target_format", "FORMATS"]
+__all__ = ["convert", "check_conversion", "write_hf_state", "target_format", "FORMATS"]

@@ -7,21 +7,12 @@ top level is dropped); leaf ``kernel`` -> ``weight`` transposed (conv kernels pe
 ``running_var``.
 
 PT -> Flax: the same backwards, with the tensor kind from ``naming.classify`` and the
-architecture's ``FLAX_RENAMES`` for exceptions.
+architecture's ``flax_renames`` for exceptions.
 """
 
-from keras_tfm.checkpoints.formats import Renamed, source_info
-from keras_tfm.checkpoints.naming import (
-    CONV1D_PT_TO_TF,
-    CONV1D_TF_TO_PT,
-    CONV2D_PT_TO_TF,
-    CONV2D_TF_TO_PT,
-    T2,
-    apply_renames,
-    arch_table,
-    classify,
-)
-from keras_tfm.checkpoints.state_dict import CheckpointError
+from keras_tfm.checkpoints.conversion_tables import conversion_tables
+from keras_tfm.checkpoints.naming import apply_renames, classify, kernel_to_pt, pt_leaf_to
+from keras_tfm.checkpoints.tensor_io import rename_all, source_info
 
 
 def flax_name_to_pt(flax_name, ndim):
@@ -31,7 +22,7 @@ def flax_name_to_pt(flax_name, ndim):
     leaf = parts[-1]
     transform = None
     if leaf == "kernel":
-        transform = {4: CONV2D_TF_TO_PT, 3: CONV1D_TF_TO_PT}.get(ndim, T2 if ndim == 2 else None)
+        transform = kernel_to_pt(ndim)
         parts[-1] = "weight"
     elif leaf in ("scale", "embedding"):
         parts[-1] = "weight"
@@ -43,57 +34,21 @@ def flax_name_to_pt(flax_name, ndim):
 
 
 def flax_to_pt(checkpoint, model_type=None):
-    table = {}
-    for flax_name in checkpoint:
-        shape, _ = source_info(checkpoint, flax_name)
-        pt, transform = flax_name_to_pt(flax_name, len(shape))
-        if pt in table:
-            raise CheckpointError(
-                f"{checkpoint.file_of(flax_name)}: Flax tensors {table[pt][0]!r} and {flax_name!r} both map to "
-                f"the PyTorch name {pt!r}."
-            )
-        table[pt] = (flax_name, transform)
-    return Renamed(checkpoint, table)
+    """A Flax checkpoint as a lazy mapping in PyTorch names and layouts."""
+    return rename_all(checkpoint, lambda name: flax_name_to_pt(name, len(source_info(checkpoint, name)[0])),
+                      "Flax", "PyTorch")
 
 
 def pt_name_to_flax(pt_name, kind, renames=()):
     if kind == "skip":
         return None, None
     parts = pt_name.split(".")
-    leaf = parts[-1]
-    transform = None
-    if leaf in ("weight", "gamma"):
-        if kind == "linear":
-            parts[-1], transform = "kernel", T2
-        elif kind == "conv1d":
-            parts[-1], transform = "kernel", CONV1D_PT_TO_TF
-        elif kind == "conv2d":
-            parts[-1], transform = "kernel", CONV2D_PT_TO_TF
-        elif kind == "norm":
-            parts[-1] = "scale"
-        elif kind == "embedding":
-            parts[-1] = "embedding"
-    elif leaf == "beta":
-        parts[-1] = "bias"
-    elif leaf == "running_mean":
-        parts[-1] = "mean"
-    elif leaf == "running_var":
-        parts[-1] = "var"
+    parts[-1], transform = pt_leaf_to(parts[-1], kind, "flax")
     return apply_renames("/".join(parts), renames), transform
 
 
 def pt_to_flax(state, model_type=None, architecture=None):
     shapes = {n: tuple(source_info(state, n)[0]) for n in state}
     kinds = classify(shapes, model_type, architecture, target="flax")
-    renames = arch_table(model_type, "FLAX_RENAMES")
-    table = {}
-    for name in state:
-        flax, transform = pt_name_to_flax(name, kinds[name], renames)
-        if flax is None:
-            continue
-        if flax in table:
-            raise CheckpointError(
-                f"PyTorch tensors {table[flax][0]!r} and {name!r} both map to the Flax name {flax!r}."
-            )
-        table[flax] = (name, transform)
-    return Renamed(state, table)
+    renames = conversion_tables(model_type).flax_renames
+    return rename_all(state, lambda name: pt_name_to_flax(name, kinds[name], renames), "PyTorch", "Flax")

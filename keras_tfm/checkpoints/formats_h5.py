@@ -19,8 +19,8 @@ Attributes over HDF5's 64 KB limit are split in chunks (``weight_names0``,
 
 import numpy as np
 
-from keras_tfm.checkpoints.formats import TensorFile, source_info, write_tensor_bytes
-from keras_tfm.checkpoints.state_dict import CheckpointError
+from keras_tfm.checkpoints.errors import CheckpointError
+from keras_tfm.checkpoints.tensor_io import TensorFile, source_info, write_tensor_bytes
 
 _ATTR_LIMIT = 64512  # HDF5's attribute header limit, as Keras 2 uses it
 

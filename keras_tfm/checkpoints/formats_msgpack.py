@@ -14,8 +14,8 @@ import struct
 
 import numpy as np
 
-from keras_tfm.checkpoints.formats import TensorFile, np_dtype, source_info, write_tensor_bytes
-from keras_tfm.checkpoints.state_dict import CheckpointError
+from keras_tfm.checkpoints.errors import CheckpointError
+from keras_tfm.checkpoints.tensor_io import TensorFile, np_dtype, source_info, write_tensor_bytes
 
 _EXT_NDARRAY, _EXT_COMPLEX, _EXT_SCALAR = 1, 2, 3
 _CHUNKED = "__msgpack_chunked_array__"
@@ -332,4 +332,4 @@ def write_msgpack(tensors, names, path, progress=None, **_):
     return total[0]
 
 
-__all__ = ["MsgpackFile", "write_msgpack", "source_info"]
+__all__ = ["MsgpackFile", "write_msgpack"]

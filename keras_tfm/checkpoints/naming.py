@@ -1,4 +1,4 @@
-"""What every cross-framework name translation shares: layouts, tensor kinds, arch tables.
+"""What every cross-framework name translation shares: layouts, tensor kinds, model classes.
 
 Going from PyTorch names to TF or Flax names needs to know what kind of layer a
 ``weight`` belongs to (a Linear is ``kernel`` and transposed, a LayerNorm is
@@ -8,25 +8,21 @@ variable a rule maps to says it: ``.kernel``, ``.gamma``, ``.embeddings``), and 
 HF's own heuristics otherwise (shape and module name). The way back (TF/Flax -> PT) needs
 no table: the TF/Flax leaf names say the kind.
 
-Per-architecture exceptions live in the architecture's ``convert_<arch>.py``:
-
-- ``TF_RENAMES`` / ``FLAX_RENAMES``: ``[(regex, replacement)]`` applied to the generic
-  TF / Flax name when writing (``word_embeddings/embeddings:0`` -> ``.../weight:0``);
-- ``TF_EXPAND``: ``[regex on the PT name]`` of 1-D tensors HF's TF class stored as (1, n)
-  (read back generically: a 2-D TF ``bias`` with a leading 1 is squeezed);
-- ``KINDS`` / ``TF_KINDS`` / ``FLAX_KINDS``: ``[(regex on the PT name, kind)]`` overriding
-  ``classify`` (GPT-2's ``Conv1D`` weight keeps its (in, out) layout and name in TF: kind
-  ``"param"``; HF's Flax GPT-2 stores it as a transposed ``kernel``: kind ``"linear"``).
+Per-architecture exceptions (renames, kinds, TF's (1, n) biases) are the architecture's
+``ConversionTables`` (``conversion_tables.py``), registered by its ``convert_<arch>.py``.
+Model classes are found in the Auto-class registry, which importing the ``keras_tfm``
+package fills (Python imports it before any of its modules).
 """
 
-import importlib
 import json
 import os
 import re
 
 import numpy as np
 
+from keras_tfm.checkpoints.conversion_tables import conversion_tables
 from keras_tfm.checkpoints.weight_map import TRANSPOSE, modernize_name
+from keras_tfm.registry import MODELS
 
 KINDS = ("linear", "norm", "embedding", "conv1d", "conv2d", "param", "skip")
 
@@ -68,31 +64,8 @@ CONV1D_PT_TO_TF, CONV1D_TF_TO_PT = Perm((2, 1, 0)), Perm((2, 1, 0))
 CONV2D_PT_TO_TF, CONV2D_TF_TO_PT = Perm((2, 3, 1, 0)), Perm((3, 2, 0, 1))
 
 
-def arch_module(model_type):
-    """The ``convert_<arch>.py`` of the package that implements ``model_type`` (Mistral and Qwen2
-    live in ``models/llama``), or None if keras_tfm does not have the architecture."""
-    if not model_type:
-        return None
-    import keras_tfm  # noqa: F401  (fills the registry)
-    from keras_tfm.registry import CONFIGS
-
-    config_class = CONFIGS.get(model_type)
-    package = config_class.__module__.rsplit(".", 1)[0] if config_class else f"keras_tfm.models.{model_type}"
-    try:
-        return importlib.import_module(f"{package}.convert_{package.rsplit('.', 1)[-1]}")
-    except ImportError:
-        return None
-
-
-def arch_table(model_type, name):
-    return list(getattr(arch_module(model_type), name, []) or [])
-
-
 def model_class(architecture):
     """Our model class for an HF architecture name (``BertForMaskedLM``), or None."""
-    import keras_tfm  # noqa: F401  (fills the registry)
-    from keras_tfm.registry import MODELS
-
     for classes in MODELS.values():
         for cls in classes.values():
             if cls.__name__ == architecture:
@@ -170,13 +143,12 @@ def _heuristic_kind(name, shape, shapes):
 def classify(names_shapes, model_type=None, architecture=None, target=None):
     """``{pt_name: kind}`` for every tensor (``names_shapes``: ``{name: shape}``).
 
-    ``target`` ("tf" or "flax") also applies the architecture's ``TF_KINDS`` / ``FLAX_KINDS``
+    ``target`` ("tf" or "flax") also applies the architecture's ``tf_kinds`` / ``flax_kinds``
     (HF's TF and Flax classes of one architecture may store a layer differently).
     """
     cls = model_class(architecture) if architecture else None
     weight_map = getattr(cls, "weight_map", None)
-    tables = ([f"{target.upper()}_KINDS"] if target else []) + ["KINDS"]
-    overrides = [(re.compile(p), k) for t in tables for p, k in arch_table(model_type, t)]
+    overrides = conversion_tables(model_type).kind_overrides(target)
     out = {}
     for name, shape in names_shapes.items():
         kind = next((k for p, k in overrides if p.search(name)), None)
@@ -186,6 +158,30 @@ def classify(names_shapes, model_type=None, architecture=None, target=None):
             kind = _heuristic_kind(name, shape, names_shapes)
         out[name] = kind
     return out
+
+
+def kernel_to_pt(ndim):
+    """The transform of a TF / Flax ``kernel`` of ``ndim`` dimensions into PyTorch's layout (None: as it is)."""
+    return {4: CONV2D_TF_TO_PT, 3: CONV1D_TF_TO_PT, 2: T2}.get(ndim)
+
+
+_KERNELS = {"linear": T2, "conv1d": CONV1D_PT_TO_TF, "conv2d": CONV2D_PT_TO_TF}
+_NORM_WEIGHT = {"tf": "gamma", "flax": "scale"}
+_EMBEDDING = {"tf": "embeddings", "flax": "embedding"}
+_NORM_BIAS = {"tf": "beta", "flax": "bias"}
+_STATISTICS = {"running_mean": {"tf": "moving_mean", "flax": "mean"}, "running_var": {"tf": "moving_variance", "flax": "var"}}
+
+
+def pt_leaf_to(leaf, kind, target):
+    """``(leaf, transform or None)``: the last part of a PyTorch name of a ``kind`` tensor in
+    ``target`` ("tf" or "flax") names, as HF's TF and Flax classes name it."""
+    if leaf in ("weight", "gamma"):
+        if kind in _KERNELS:
+            return "kernel", _KERNELS[kind]
+        return {"norm": _NORM_WEIGHT, "embedding": _EMBEDDING}.get(kind, {}).get(target, leaf), None
+    if (leaf in ("bias", "beta") and kind == "norm") or (leaf == "beta" and target == "flax"):
+        return _NORM_BIAS[target], None
+    return _STATISTICS.get(leaf, {}).get(target, leaf), None
 
 
 def apply_renames(name, renames):

@@ -6,27 +6,24 @@ table: drop ``:0`` and the model level, ``a___b`` -> ``b`` (``mlm___cls`` -> ``c
 permuted), ``gamma``/``embeddings`` -> ``weight``, ``beta`` -> ``bias``.
 
 PT -> TF: the same rules backwards, with the tensor kind from ``naming.classify`` and the
-architecture's ``TF_RENAMES`` for what HF's TF classes named their own way
+architecture's ``tf_renames`` for what HF's TF classes named their own way
 (``word_embeddings/weight``, ``mlm___cls``).
 """
 
 import re
 
-from keras_tfm.checkpoints.formats import Renamed, source_info
+from keras_tfm.checkpoints.conversion_tables import conversion_tables
 from keras_tfm.checkpoints.naming import (
-    CONV1D_PT_TO_TF,
-    CONV1D_TF_TO_PT,
-    CONV2D_PT_TO_TF,
-    CONV2D_TF_TO_PT,
     EXPAND0,
     SQUEEZE0,
     T2,
     apply_renames,
-    arch_table,
     classify,
+    kernel_to_pt,
+    pt_leaf_to,
     tf_base_prefix,
 )
-from keras_tfm.checkpoints.state_dict import CheckpointError
+from keras_tfm.checkpoints.tensor_io import rename_all, source_info
 
 
 def tf_name_to_pt(tf_name, ndim, shape=None):
@@ -40,7 +37,7 @@ def tf_name_to_pt(tf_name, ndim, shape=None):
     leaf = parts[-1]
     transform = None
     if leaf == "kernel":
-        transform = {4: CONV2D_TF_TO_PT, 3: CONV1D_TF_TO_PT}.get(ndim, T2 if ndim == 2 else None)
+        transform = kernel_to_pt(ndim)
     elif leaf in ("pointwise_kernel", "depthwise_kernel"):
         transform = T2 if ndim == 2 else None
     if leaf in ("kernel", "embeddings", "gamma"):
@@ -64,17 +61,12 @@ def tf_to_pt(checkpoint, model_type=None, architecture=None):
     """
     base = tf_base_prefix(architecture)
     strip = base and all(n.startswith(base + "/") for n in checkpoint)
-    table = {}
-    for tf_name in checkpoint:
+
+    def rename(tf_name):
         shape, _ = source_info(checkpoint, tf_name)
-        pt, transform = tf_name_to_pt(tf_name[len(base) + 1:] if strip else tf_name, len(shape), shape)
-        if pt in table:
-            raise CheckpointError(
-                f"{checkpoint.file_of(tf_name)}: TF tensors {table[pt][0]!r} and {tf_name!r} both map to the "
-                f"PyTorch name {pt!r}."
-            )
-        table[pt] = (tf_name, transform)
-    return Renamed(checkpoint, table)
+        return tf_name_to_pt(tf_name[len(base) + 1:] if strip else tf_name, len(shape), shape)
+
+    return rename_all(checkpoint, rename, "TF", "PyTorch")
 
 
 def pt_name_to_tf(pt_name, kind, renames=(), expand=False):
@@ -87,25 +79,7 @@ def pt_name_to_tf(pt_name, kind, renames=(), expand=False):
             parts[-1] += "_._" + p
         else:
             parts.append(p)
-    leaf = parts[-1]
-    transform = None
-    if leaf in ("weight", "gamma"):
-        if kind == "linear":
-            parts[-1], transform = "kernel", T2
-        elif kind == "conv1d":
-            parts[-1], transform = "kernel", CONV1D_PT_TO_TF
-        elif kind == "conv2d":
-            parts[-1], transform = "kernel", CONV2D_PT_TO_TF
-        elif kind == "norm":
-            parts[-1] = "gamma"
-        elif kind == "embedding":
-            parts[-1] = "embeddings"
-    elif leaf in ("bias", "beta") and kind == "norm":
-        parts[-1] = "beta"
-    elif leaf == "running_mean":
-        parts[-1] = "moving_mean"
-    elif leaf == "running_var":
-        parts[-1] = "moving_variance"
+    parts[-1], transform = pt_leaf_to(parts[-1], kind, "tf")
     if expand and transform is None:
         transform = EXPAND0
     return apply_renames("/".join(parts) + ":0", renames), transform
@@ -115,17 +89,15 @@ def pt_to_tf(state, model_type=None, architecture=None):
     """A PT-named mapping as a lazy mapping in TF names (no model level); skipped tensors dropped."""
     shapes = {n: tuple(source_info(state, n)[0]) for n in state}
     kinds = classify(shapes, model_type, architecture, target="tf")
-    renames = arch_table(model_type, "TF_RENAMES")
-    expand = [re.compile(p) for p in arch_table(model_type, "TF_EXPAND")]
+    tables = conversion_tables(model_type)
+    renames = tables.tf_renames
+    expand = [re.compile(p) for p in tables.tf_expand]
     base = tf_base_prefix(architecture)
-    table = {}
-    for name in state:
+
+    def rename(name):
         tf, transform = pt_name_to_tf(name, kinds[name], renames, expand=any(p.search(name) for p in expand))
-        if tf is None:
-            continue
-        if base and not tf.startswith(base + "/"):
+        if tf is not None and base and not tf.startswith(base + "/"):
             tf = f"{base}/{tf}"  # HF's TF base model keeps its main layer (tf_bert_model/bert/...)
-        if tf in table:
-            raise CheckpointError(f"PyTorch tensors {table[tf][0]!r} and {name!r} both map to the TF name {tf!r}.")
-        table[tf] = (name, transform)
-    return Renamed(state, table)
+        return tf, transform
+
+    return rename_all(state, rename, "PyTorch", "TF")

@@ -4,7 +4,8 @@ An architecture lists ``Rule``s once (in its ``convert_<arch>.py``); the same ta
 serves loading (HF name -> variable path) and saving (variable path -> HF name). In a
 pattern, ``{i}`` stands for a layer index. A rule whose keras side is None marks a
 tensor we know and deliberately do not load (buffers such as ``position_ids``, weights
-tied to another one).
+tied to another one). An ``optional`` rule's variable may be absent from a given model
+(an lm_head that the config ties to the input embeddings): its tensor is then skipped.
 """
 
 import re
@@ -33,8 +34,8 @@ def _compile(pattern):
 
 
 class Rule:
-    def __init__(self, hf, keras, transform=IDENTITY):
-        self.hf, self.keras, self.transform = hf, keras, transform
+    def __init__(self, hf, keras, transform=IDENTITY, optional=False):
+        self.hf, self.keras, self.transform, self.optional = hf, keras, transform, optional
         self._hf_re = _compile(hf)
         self._keras_re = _compile(keras) if keras is not None else None
 
@@ -78,60 +79,117 @@ def modernize_name(name):
     return name
 
 
-class WeightMap:
-    """The name table of one model class.
+class Mount:
+    """Rules placed at an HF name prefix and a keras path prefix.
 
-    ``backbone`` rules are relative to the base model; in a task model the base model
-    sits under ``prefix`` in HF names (``bert.``) and under ``backbone.`` in keras paths.
-    ``head`` rules are for the task head, relative to the top.
+    ``load_prefixes`` are other HF prefixes the same tensors carry in checkpoints of a
+    related class (a task checkpoint's ``bert.`` read into the base model; a base
+    checkpoint's bare names read into a task model); they are read, never written.
     """
 
-    def __init__(self, backbone, head=(), prefix="", is_base=True):
+    def __init__(self, rules, hf_prefix="", keras_prefix="", load_prefixes=()):
+        self.rules, self.hf_prefix, self.keras_prefix = list(rules), hf_prefix, keras_prefix
+        self.load_prefixes = tuple(load_prefixes)
+
+    def under(self, hf_prefix, keras_prefix):
+        return Mount(self.rules, hf_prefix + self.hf_prefix, keras_prefix + self.keras_prefix,
+                     tuple(hf_prefix + p for p in self.load_prefixes))
+
+    def __repr__(self):
+        return f"Mount({len(self.rules)} rules, hf={self.hf_prefix!r}, keras={self.keras_prefix!r})"
+
+
+class WeightMap:
+    """The name table of one model class: rule lists mounted at name prefixes.
+
+    ``WeightMap(backbone, head, prefix, is_base)`` is the common shape: ``backbone``
+    rules are relative to the base model; in a task model the base model sits under
+    ``prefix`` in HF names (``bert.``) and under ``backbone.`` in keras paths, and
+    ``head`` rules are for the task head, relative to the top. Larger models are composed
+    from existing tables (``mount`` and ``compose``), e.g. an encoder-decoder::
+
+        WeightMap.compose(
+            WeightMap(convert_vit.BACKBONE).mount("encoder."),
+            WeightMap(convert_gpt2.BACKBONE).mount("decoder."),
+            WeightMap(LM_HEAD),  # rules at the top
+        )
+
+    Invariant: every keras path maps to one HF name and back (``hf_name`` then
+    ``keras_path`` is the identity), so one table serves loading and saving.
+    """
+
+    def __init__(self, backbone=(), head=(), prefix="", is_base=True):
         self.backbone, self.head, self.prefix, self.is_base = list(backbone), list(head), prefix, is_base
+        p = prefix + "." if prefix else ""
+        if is_base:
+            # A task checkpoint loaded into a base model: its backbone tensors carry the prefix.
+            self.mounts = (Mount(self.backbone, load_prefixes=(p,) if p else ()),)
+        else:
+            # A base-model checkpoint loaded into a task model: its tensors carry no prefix.
+            self.mounts = (Mount(self.backbone, p, "backbone.", load_prefixes=("",)), Mount(self.head))
+
+    @classmethod
+    def from_mounts(cls, mounts):
+        weight_map = cls.__new__(cls)
+        weight_map.backbone, weight_map.head, weight_map.prefix, weight_map.is_base = [], [], "", False
+        weight_map.mounts = tuple(mounts)
+        return weight_map
+
+    @classmethod
+    def compose(cls, *maps):
+        """One map of several, tried in order (each already placed with ``mount``)."""
+        return cls.from_mounts(m for weight_map in maps for m in weight_map.mounts)
+
+    def mount(self, hf_prefix, keras_prefix=None):
+        """This map placed under ``hf_prefix`` in HF names and ``keras_prefix`` (default: the same) in keras paths."""
+        keras_prefix = hf_prefix if keras_prefix is None else keras_prefix
+        return self.from_mounts(m.under(hf_prefix, keras_prefix) for m in self.mounts)
+
+    def rule_for(self, hf_name):
+        """``(rule, keras path)`` for an HF name (the path None for a known, skipped tensor); ``(None, False)`` if unknown."""
+        name = modernize_name(hf_name)
+        for aliases in (False, True):  # the names this class writes first, then those of related classes
+            for m in self.mounts:
+                for prefix in m.load_prefixes if aliases else (m.hf_prefix,):
+                    if not name.startswith(prefix):
+                        continue
+                    rule, found = _first(m.rules, "match_hf", name[len(prefix):])
+                    if rule is not None:
+                        return rule, (m.keras_prefix + found if found else found)
+        return None, False
 
     def keras_path(self, hf_name):
         """Keras variable path for an HF name; None for a known, skipped tensor; False if unknown."""
-        name = modernize_name(hf_name)
-        p = self.prefix + "."
-        if self.is_base:
-            # A task checkpoint loaded into a base model: its backbone tensors carry the prefix.
-            return _first(self.backbone, "match_hf", name[len(p):] if name.startswith(p) else name)
-        if name.startswith(p):
-            return _under_backbone(_first(self.backbone, "match_hf", name[len(p):]))
-        found = _first(self.head, "match_hf", name)
-        if found is False:  # a base-model checkpoint loaded into a task model
-            return _under_backbone(_first(self.backbone, "match_hf", name))
-        return found
+        return self.rule_for(hf_name)[1]
+
+    def is_optional(self, hf_name):
+        """Whether the rule that maps ``hf_name`` is ``optional`` (its variable may not exist)."""
+        rule, _ = self.rule_for(hf_name)
+        return rule is not None and rule.optional
+
+    def _rule_for_path(self, keras_path):
+        for m in self.mounts:
+            if keras_path.startswith(m.keras_prefix):
+                rule, found = _first(m.rules, "match_keras", keras_path[len(m.keras_prefix):])
+                if found:
+                    return rule, m.hf_prefix + found
+        raise KeyError(f"No conversion rule covers the variable {keras_path!r}.")
 
     def hf_name(self, keras_path):
         """HF name for a keras variable path; raises KeyError if no rule covers it."""
-        if self.is_base:
-            found = _first(self.backbone, "match_keras", keras_path)
-        elif keras_path.startswith("backbone."):
-            found = _first(self.backbone, "match_keras", keras_path[len("backbone."):])
-            found = found and f"{self.prefix}.{found}"
-        else:
-            found = _first(self.head, "match_keras", keras_path)
-        if not found:
-            raise KeyError(f"No conversion rule covers the variable {keras_path!r}.")
-        return found
+        return self._rule_for_path(keras_path)[1]
 
     def transform_for(self, keras_path):
-        path = keras_path[len("backbone."):] if keras_path.startswith("backbone.") and not self.is_base else keras_path
-        rules = self.backbone if (self.is_base or keras_path.startswith("backbone.")) else self.head
-        for rule in rules:
-            if rule.match_keras(path) is not False:
-                return rule.transform
-        raise KeyError(f"No conversion rule covers the variable {keras_path!r}.")
+        return self._rule_for_path(keras_path)[0].transform
 
-
-def _under_backbone(found):
-    return "backbone." + found if found else found
+    def __repr__(self):
+        return f"WeightMap({', '.join(map(repr, self.mounts))})"
 
 
 def _first(rules, method, name):
+    """``(rule, what it matched)`` of the first rule matching ``name``; ``(None, False)`` if none does."""
     for rule in rules:
         found = getattr(rule, method)(name)
         if found is not False:
-            return found
-    return False
+            return rule, found
+    return None, False

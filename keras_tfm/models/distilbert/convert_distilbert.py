@@ -36,3 +36,12 @@ TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0")]
 # The TF head layer that holds the input embeddings: a single-file tf_model.h5 lists them in
 # its group too, as HF's TF models wrote it.
 TF_SHARED_EMBEDDINGS = [("vocab_projector", "distilbert/embeddings/")]
+
+# This architecture's conversion tables, found by model_type.
+from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
+
+TABLES = register_conversion(ConversionTables(
+    BACKBONE, heads={"sequence_classifier": SEQUENCE_CLASSIFIER, "token_classifier": TOKEN_CLASSIFIER, "qa": QA,
+                     "masked_lm": MASKED_LM},
+    tf_renames=TF_RENAMES, tf_shared_embeddings=TF_SHARED_EMBEDDINGS,
+), "distilbert")

@@ -34,3 +34,10 @@ BACKBONE = [
 TF_KINDS = [(r"\.c_(attn|proj|fc)\.weight$", "param")]
 TF_EXPAND = [r"\.c_(attn|proj|fc)\.bias$"]
 FLAX_KINDS = [(r"\.c_(attn|proj|fc)\.weight$", "linear")]
+
+# This architecture's conversion tables, found by model_type.
+from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
+
+TABLES = register_conversion(ConversionTables(
+    BACKBONE, tf_kinds=TF_KINDS, tf_expand=TF_EXPAND, flax_kinds=FLAX_KINDS,
+), "gpt2")

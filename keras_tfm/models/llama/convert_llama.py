@@ -30,3 +30,10 @@ BACKBONE = [
 FLAX_KINDS = TF_KINDS = [(r"(^|\.)(input_layernorm|post_attention_layernorm|norm)\.weight$", "param")]
 # HF's TF Mistral named its decoder layers "layers.N", not TF-Keras's usual "layers_._N".
 TF_RENAMES = [(r"/layers_\._(\d+)/", r"/layers.\1/")]
+
+# This architecture's conversion tables, found by model_type.
+from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
+
+TABLES = register_conversion(ConversionTables(
+    BACKBONE, tf_kinds=TF_KINDS, flax_kinds=FLAX_KINDS, tf_renames=TF_RENAMES,
+), "llama", "mistral", "qwen2")

@@ -25,3 +25,12 @@ TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0")]
 # The TF head layer that holds the input embeddings: a single-file tf_model.h5 lists them in
 # its group too, as HF's TF models wrote it.
 TF_SHARED_EMBEDDINGS = [("lm_head", "roberta/embeddings/")]
+
+# This architecture's conversion tables, found by model_type.
+from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
+
+TABLES = register_conversion(ConversionTables(
+    BACKBONE, heads={"classification_head": CLASSIFICATION_HEAD, "token_classifier": TOKEN_CLASSIFIER, "qa": QA,
+                     "masked_lm": MASKED_LM},
+    tf_renames=TF_RENAMES, tf_shared_embeddings=TF_SHARED_EMBEDDINGS,
+), "roberta")
