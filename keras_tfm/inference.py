@@ -128,6 +128,26 @@ def _as_tensor(value):
     return keras.ops.convert_to_tensor(value)
 
 
+try:  # the scopes under which a Keras variable's value is not its stored value
+    from keras.src.backend.common.global_state import get_global_attribute as _keras_global
+except ImportError:  # pragma: no cover - another Keras layout: read through `.value`
+    _keras_global = None
+
+
+def _read_values(variables):
+    """``[v.value for v in variables]``, the variables' current values.
+
+    Outside a stateless or autocast scope (the usual case) ``v.value`` is the stored
+    ``v._value``; reading that directly skips Keras' scope lookups, a few microseconds per
+    variable at every call (0.1-0.4 ms per call for a small BERT).
+    """
+    if _keras_global is None or _keras_global("stateless_scope") is not None or \
+            _keras_global("autocast_scope") is not None:
+        return [v.value for v in variables]
+    values = [getattr(v, "_value", None) for v in variables]
+    return [v.value for v in variables] if any(value is None for value in values) else values
+
+
 class CompiledForward:
     """The callable ``compiled_forward`` returns: one compiled function per set of static arguments and input shapes."""
 
@@ -206,7 +226,7 @@ class CompiledForward:
         return_dict = kwargs.pop("return_dict", None)
         tensors, static = self._split(self._bind(args, kwargs))
         key, fn = self._compiled_for(tensors, static)
-        values = [v.value for v in self._variables]  # read each call: assigned weights are used
+        values = _read_values(self._variables)  # read each call: assigned weights are used
         with backend.inference_mode():
             outputs = fn(values, tensors)
         cls = self._output_class.get(key)

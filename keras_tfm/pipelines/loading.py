@@ -56,6 +56,9 @@ def load_processors(task_type, pipeline_class, given, model, model_source, hub):
     """
     hub = {k: v for k, v in hub.items() if v is not None}
     loaded = {name: _load_given(name, value, hub) for name, value in given.items() if value is not None}
+    for part in MULTIMODAL_PARTS:  # the parts a given processor holds
+        if part not in loaded and getattr(loaded.get("processor"), part, None) is not None:
+            loaded[part] = getattr(loaded["processor"], part)
     needed = [name for name in needed_processors(task_type, pipeline_class) if name not in loaded]
     if not needed:
         return {name: loaded.get(name) for name in PROCESSOR_AUTO_CLASSES}
