@@ -211,8 +211,8 @@ def render(report):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="128 sentences, 100 single calls, 2 runs")
-    parser.add_argument("--runs", type=int, default=None, help="warm runs per case (default 5; 2 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="128 sentences, 100 single calls, 1 warm run")
+    parser.add_argument("--runs", type=int, default=None, help="warm runs per case (default 5; 1 with --quick)")
     parser.add_argument("--batch-sentences", type=int, default=None, help="default 512 (128 with --quick)")
     parser.add_argument("--single-calls", type=int, default=None, help="default 400 (100 with --quick)")
     parser.add_argument("--threads", type=int, default=0,
@@ -225,7 +225,7 @@ def main():
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.runs = args.runs or (2 if args.quick else 5)
+    args.runs = args.runs or (1 if args.quick else 5)
     args.batch_sentences = args.batch_sentences or (128 if args.quick else 512)
     args.single_calls = args.single_calls or (100 if args.quick else 400)
 

@@ -601,7 +601,7 @@ def test_batch_is_padded_by_key(toy_pipe):
     assert pad_id == 100
     widths = {len(r["padded_ids"]) for r in batched}
     longest = max(len(toy_pipe.tokenizer(text)["input_ids"]) for text, _, _ in items)
-    assert widths == {-(-longest // 16) * 16}  # token inputs: masked, so rounded up to a multiple of 16
+    assert widths == {-(-longest // 4) * 4}  # masked token inputs: 3 rows, rounded up to a multiple of 16 / 3 -> 4
     for (text, image, waveform), result in zip(items, batched):
         ids = toy_pipe.tokenizer(text)["input_ids"]
         assert result["ids"].tolist() == ids  # cut back to the text's length
@@ -615,6 +615,7 @@ def test_batch_is_padded_by_key(toy_pipe):
         assert result["samples"] == len(waveform)
     one_by_one = toy_pipe(items, batch_size=1)
     for a, b in zip(batched, one_by_one):
+        assert len(b["padded_ids"]) == -(-len(b["ids"]) // 16) * 16  # one row: a multiple of 16
         assert a["ids"].tolist() == b["ids"].tolist() and a["masked_sum"] == pytest.approx(b["masked_sum"])
         np.testing.assert_array_equal(b["audio"], a["audio"][:len(b["audio"])])
 

@@ -62,8 +62,9 @@ class Pipeline:
     chunked = False
     output_keys = ("logits",)
     token_output_keys = ()
-    # Batches are padded to a multiple of this (masked), so that backends that compile per
-    # input shape (JAX, XLA, torch traces) see few shapes; the padding is cut from the outputs again.
+    # A batch of one is padded to a multiple of this (masked; a batch of n rows: of this / n, so that the
+    # rounding adds fewer than this many positions per batch), so that the model, compiled per input
+    # shape, sees few shapes; the padding is cut from the outputs again.
     pad_to_multiple_of = 16
     padding_side = "right"
     # Which processors preprocess uses (Hugging Face's flags): True needed, None used when given, False not used.

@@ -6,8 +6,8 @@ different lengths are padded on axis 0 with their key's pad value; inputs of one
 shape (``pixel_values``) are stacked, and rows of different shapes there are an error.
 
 Inputs whose rows have the lengths of the ``attention_mask`` rows are masked, so their
-padding may go past the longest row: their width is rounded up to a multiple of
-``pad_to_multiple_of``, so that backends that compile per input shape see few shapes.
+padding may go past the longest row: their width is rounded up to a bucket
+(``bucket_multiple``), so that a model compiled per input shape sees few shapes.
 """
 
 import dataclasses
@@ -68,8 +68,8 @@ def collate(features, names, rules, pad_to_multiple_of=0, max_length=None, paddi
         names: the model inputs to batch (keys of every feature).
         rules: ``{name: Padding}``; a name without a rule is stacked when its rows have
             one shape, else padded with 0.
-        pad_to_multiple_of: masked inputs are padded to a multiple of this (0: to the
-            longest row).
+        pad_to_multiple_of: masked inputs are padded to a multiple of
+            ``bucket_multiple(pad_to_multiple_of, len(features))`` (0: to the longest row).
         max_length: the rounded width never goes past this (the model's positions).
         padding_side: "right", or "left" (generation: the new tokens follow every prompt).
 
@@ -79,6 +79,7 @@ def collate(features, names, rules, pad_to_multiple_of=0, max_length=None, paddi
     """
     rows = {name: [_as_array(f[name], name) for f in features] for name in names}
     mask_lengths = [len(r) for r in rows["attention_mask"]] if "attention_mask" in rows else None
+    multiple = bucket_multiple(pad_to_multiple_of, len(features))
     batch = {}
     for name, values in rows.items():
         rule = rules.get(name)
@@ -93,9 +94,24 @@ def collate(features, names, rules, pad_to_multiple_of=0, max_length=None, paddi
         lengths = [len(v) for v in values]
         width = max(lengths)
         if lengths == mask_lengths:
-            width = round_up(width, pad_to_multiple_of, max_length)
+            width = round_up(width, multiple, max_length)
         batch[name] = _pad(name, values, width, rule.value, padding_side)
     return batch
+
+
+def bucket_multiple(pad_to_multiple_of, rows):
+    """What the masked width of a batch of ``rows`` rows is rounded up to a multiple of.
+
+    ``pad_to_multiple_of / rows`` as a power of 2 (at least 1; 0 when ``pad_to_multiple_of``
+    is 0): the rounding adds fewer than ``pad_to_multiple_of`` positions to the whole batch,
+    whatever its number of rows. One text gets coarse buckets (its width can be any text
+    length, and a few padded positions cost less than a compilation); a batch of 32 is
+    padded to its longest row (the longest of 32 texts varies little, while padding every
+    row would cost 32 times over).
+    """
+    if not pad_to_multiple_of:
+        return 0
+    return 1 << max(0, (pad_to_multiple_of // max(rows, 1)).bit_length() - 1)
 
 
 def round_up(length, multiple, limit=None):
