@@ -620,6 +620,53 @@ def test_batch_is_padded_by_key(toy_pipe):
         np.testing.assert_array_equal(b["audio"], a["audio"][:len(b["audio"])])
 
 
+class _AudioEchoModel(keras.Model):
+    """Returns the raw audio batch and its mask."""
+
+    def __init__(self):
+        super().__init__(name="audio_echo")
+        self.scale = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")
+
+    def call(self, input_values, attention_mask=None, training=False):
+        masked = input_values * keras.ops.cast(attention_mask, "float32")
+        return {"audio": input_values, "mask": attention_mask,
+                "masked_sum": self.scale(keras.ops.sum(masked, axis=1, keepdims=True))[:, 0]}
+
+
+class _MaskingFeatureExtractor(_ToyFeatureExtractor):
+    def __call__(self, waveform):
+        return {**super().__call__(waveform), "attention_mask": np.ones(len(waveform), "int32")}
+
+
+class _AudioPipeline(keras_tfm.pipelines.Pipeline):
+    _load_feature_extractor = True
+    output_keys = ("audio", "mask", "masked_sum")
+
+    def _sanitize_parameters(self, **kwargs):
+        return {}, {}, {}
+
+    def preprocess(self, waveform):
+        return self.feature_extractor(waveform)
+
+    def postprocess(self, outputs):
+        return outputs
+
+
+def test_raw_audio_with_its_mask_is_padded_and_bucketed():
+    model = _AudioEchoModel()
+    model(input_values=np.zeros((1, 5), "float32"), attention_mask=np.ones((1, 5), "int32"))
+    pipe = _AudioPipeline(model, feature_extractor=_MaskingFeatureExtractor(), task="audio")
+    waveforms = [np.random.RandomState(i).rand(n).astype("float32") for i, n in enumerate((7, 29, 13))]
+    for batch_size, width in ((3, 32), (1, None)):  # 3 rows: a multiple of 4; 1 row: of 16
+        for waveform, result in zip(waveforms, pipe(waveforms, batch_size=batch_size)):
+            expected_width = width or -(-len(waveform) // 16) * 16
+            assert result["audio"].shape == (expected_width,) and result["mask"].shape == (expected_width,)
+            np.testing.assert_array_equal(result["audio"][:len(waveform)], waveform)
+            assert (result["audio"][len(waveform):] == -1.0).all()  # the feature extractor's padding_value
+            assert result["mask"].tolist() == [1] * len(waveform) + [0] * (expected_width - len(waveform))
+            assert result["masked_sum"] == pytest.approx(float(waveform.sum()), rel=1e-5)
+
+
 def test_fixed_shape_inputs_of_different_shapes_are_an_error(toy_pipe):
     rs = np.random.RandomState(1)
     items = _items(rs)

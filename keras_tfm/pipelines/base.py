@@ -198,7 +198,7 @@ class Pipeline:
         with backend.inference_mode():
             outputs = self._forward(batch, **forward_params)
         for i, (record, j) in enumerate(entries):
-            record.set_output(j, self._unbatch(outputs, i, lengths[i]))
+            record.set_output(j, self._unbatch(outputs, i, None if lengths is None else lengths[i]))
 
     def _finished(self, pending, postprocess_params):
         while pending and pending[0].done:
@@ -208,7 +208,7 @@ class Pipeline:
 
     # ---- batching --------------------------------------------------------------------
     def _collate(self, features):
-        """Pads or stacks each model input of ``features`` by its key; returns (batch, true token lengths)."""
+        """Pads or stacks each model input of ``features`` by its key; returns (batch, true token lengths or None)."""
         accepted = self.model_input_names
         names = [name for name in features[0] if name in accepted]
         if not names:
