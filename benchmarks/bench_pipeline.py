@@ -74,7 +74,8 @@ def worker_prepare(args):
     tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir())
     tokenizer.save_pretrained(os.path.join(args.folder, "minilm-2-labels"))
     tiny = os.path.join(args.folder, "tiny-bert")
-    transformers.BertForSequenceClassification(transformers.BertConfig(**TINY_CONFIG, num_labels=2)).save_pretrained(tiny)
+    tiny_config = transformers.BertConfig(**TINY_CONFIG, num_labels=2)
+    transformers.BertForSequenceClassification(tiny_config).save_pretrained(tiny)
     tokenizer.save_pretrained(tiny)
     return {"versions": {"transformers": transformers.__version__, "torch": torch.__version__}}
 
