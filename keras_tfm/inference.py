@@ -13,18 +13,21 @@ argument), then handed to ``backend.compile_function``:
 - JAX: ``jax.jit``; the variables are arguments of the compiled function, not constants
   baked into it, so assigning new weights needs no recompilation. On CPU, XLA is asked
   for oneDNN matmuls (``keras_tfm/backend/jax.py``).
-- TensorFlow: ``tf.function(jit_compile=True)``: XLA was faster than plain
-  ``tf.function`` on CPU (``benchmarks/README.md``).
-- PyTorch: the eager model under ``torch.no_grad()``; ``torch.compile`` did not pay for
-  itself on CPU (minutes of compilation for about 10%).
+- TensorFlow: ``tf.function(jit_compile=True)``, called through its concrete function:
+  XLA was faster than plain ``tf.function`` on CPU (``benchmarks/README.md``).
+- PyTorch: traced with ``torch.jit.trace`` at the second call of a shape (the weights
+  are inputs of the trace), so that Keras' per-layer Python runs once per shape instead
+  of at every call; ``torch.compile`` did not pay for itself on CPU (minutes of
+  compilation for about 10%).
 
 On every backend it also calls ``tune_allocator()`` (see there): most of the
 speed-up over a plain eager call on torch and JAX comes from not page-faulting the
 intermediate tensors in again on every call.
 
 Tensor inputs are traced; other keyword arguments (``output_hidden_states=True``...)
-are static: each distinct set of them gets its own compiled function. A new input shape
-compiles again (JAX and XLA); the same shape never does. An ``attention_mask`` of all
+are static. Each distinct set of static arguments and input shapes (and dtypes) gets its
+own compiled function, made once and reused: callers that pad their inputs to a few
+shapes (the pipelines do) compile a few times. An ``attention_mask`` of all
 ones is dropped, as ``transformers`` does (the same result, without the masking work).
 """
 
@@ -125,8 +128,28 @@ def _as_tensor(value):
     return keras.ops.convert_to_tensor(value)
 
 
+try:  # the scopes under which a Keras variable's value is not its stored value
+    from keras.src.backend.common.global_state import get_global_attribute as _keras_global
+except ImportError:  # pragma: no cover - another Keras layout: read through `.value`
+    _keras_global = None
+
+
+def _read_values(variables):
+    """``[v.value for v in variables]``, the variables' current values.
+
+    Outside a stateless or autocast scope (the usual case) ``v.value`` is the stored
+    ``v._value``; reading that directly skips Keras' scope lookups, a few microseconds per
+    variable at every call (0.1-0.4 ms per call for a small BERT).
+    """
+    if _keras_global is None or _keras_global("stateless_scope") is not None or \
+            _keras_global("autocast_scope") is not None:
+        return [v.value for v in variables]
+    values = [getattr(v, "_value", None) for v in variables]
+    return [v.value for v in variables] if any(value is None for value in values) else values
+
+
 class CompiledForward:
-    """The callable ``compiled_forward`` returns; holds one compiled function per set of static arguments."""
+    """The callable ``compiled_forward`` returns: one compiled function per set of static arguments and input shapes."""
 
     def __init__(self, model):
         if hasattr(model, "build_weights"):
@@ -135,8 +158,10 @@ class CompiledForward:
             raise ValueError(f"compiled_forward: {type(model).__name__} is not built; call it once on an input first.")
         self.model = model
         self._signature = inspect.signature(model.call)
+        self._parameters = set(self._signature.parameters)
+        self._takes_any_keyword = any(p.kind == p.VAR_KEYWORD for p in self._signature.parameters.values())
         self._variables = list(model.trainable_variables) + list(model.non_trainable_variables)
-        self._compiled = {}  # static kwargs (sorted tuple) -> compiled function
+        self._compiled = {}  # (static kwargs, input signature) -> compiled function
         self._output_class = {}  # static kwargs -> class of the model's output, seen while tracing
 
     def _compile(self, static):
@@ -153,14 +178,23 @@ class CompiledForward:
         logger.debug("compiled_forward: compiling %s with %s", type(model).__name__, static or "no static arguments")
         return backend.compile_function(forward)
 
-    def __call__(self, *args, **kwargs):
-        return_dict = kwargs.pop("return_dict", None)
+    def compiled_function(self, **kwargs):
+        """The compiled function a call with ``kwargs`` runs (compiled now if it is new)."""
+        tensors, static = self._split(kwargs)
+        return self._compiled_for(tensors, static)[1]
+
+    def _bind(self, args, kwargs):
+        if not args and (self._takes_any_keyword or self._parameters.issuperset(kwargs)):
+            return kwargs  # keyword arguments only: nothing to bind
         try:
-            bound = self._signature.bind_partial(*args, **kwargs)
+            return self._signature.bind_partial(*args, **kwargs).arguments
         except TypeError as e:
             raise TypeError(f"compiled_forward({type(self.model).__name__}): {e}") from None
+
+    def _split(self, arguments):
+        """(tensor inputs, static arguments) of a call."""
         tensors, static = {}, {}
-        for name, value in bound.arguments.items():
+        for name, value in arguments.items():
             if name == "training" and value:
                 raise ValueError("compiled_forward runs inference only: training=True is not supported.")
             if name == "training":
@@ -178,11 +212,21 @@ class CompiledForward:
                         "constant (bool, int, str); pass tensors as numpy arrays or backend tensors."
                     ) from None
                 static[name] = value
-        key = tuple(sorted(static.items()))
-        fn = self._compiled.get(key)
+        return tensors, static
+
+    def _compiled_for(self, tensors, static):
+        static_key = tuple(sorted(static.items()))
+        inputs_key = tuple((name, tuple(t.shape), str(t.dtype)) for name, t in sorted(tensors.items()))
+        fn = self._compiled.get((static_key, inputs_key))
         if fn is None:
-            fn = self._compiled[key] = self._compile(static)
-        values = [v.value for v in self._variables]  # read each call: assigned weights are used
+            fn = self._compiled[(static_key, inputs_key)] = self._compile(static)
+        return static_key, fn
+
+    def __call__(self, *args, **kwargs):
+        return_dict = kwargs.pop("return_dict", None)
+        tensors, static = self._split(self._bind(args, kwargs))
+        key, fn = self._compiled_for(tensors, static)
+        values = _read_values(self._variables)  # read each call: assigned weights are used
         with backend.inference_mode():
             outputs = fn(values, tensors)
         cls = self._output_class.get(key)

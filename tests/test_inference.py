@@ -1,5 +1,7 @@
 """compiled_forward: the compiled forward pass equals the eager model and does not retrace."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -57,22 +59,32 @@ def test_mask_of_ones_equals_no_mask(tiny_bert, forward):
     _assert_close(got.last_hidden_state, want.last_hidden_state)
 
 
-def test_same_shape_compiles_once(forward):
-    ids, mask = _inputs(2, 7, seed=1)  # a shape compiled above
-    forward(input_ids=ids, attention_mask=mask)
+def test_same_shape_compiles_once(tiny_bert, forward, monkeypatch):
+    ids, mask = _inputs(2, 7, seed=1)
+    for _ in range(2):  # torch traces at the second call of a shape
+        forward(input_ids=ids, attention_mask=mask)
     compiled = dict(forward._compiled)
-    fn = compiled[()]
-    traces = getattr(fn, "experimental_get_tracing_count", None)  # tf.function
-    before = traces() if traces else None
-    cache_size = getattr(fn, "_cache_size", None)  # jax.jit
-    jax_before = cache_size() if cache_size else None
-    for seed in (2, 3):  # new values, same shape
-        forward(input_ids=_inputs(2, 7, seed=seed)[0], attention_mask=mask)
+    fn = forward.compiled_function(input_ids=ids, attention_mask=mask)
+    python_calls = []
+    original_call = tiny_bert.call
+
+    @functools.wraps(original_call)
+    def counted_call(*args, **kwargs):
+        python_calls.append(1)
+        return original_call(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_bert, "call", counted_call)
+    for seed in (2, 3):  # new values, same shape: the compiled program runs, not the Python model
+        got = forward(input_ids=_inputs(2, 7, seed=seed)[0], attention_mask=mask)
+    monkeypatch.undo()
+    assert python_calls == []
     assert forward._compiled == compiled
-    if traces:
-        assert traces() == before
-    if cache_size:
-        assert cache_size() == jax_before
+    assert forward.compiled_function(input_ids=ids, attention_mask=mask) is fn
+    with backend.inference_mode():
+        want = tiny_bert(input_ids=_inputs(2, 7, seed=3)[0], attention_mask=mask)
+    _assert_close(got.last_hidden_state, want.last_hidden_state)  # the replay reads its new inputs
+    forward(input_ids=_inputs(2, 9)[0])  # a new shape: a new compiled function
+    assert len(forward._compiled) == len(compiled) + 1
 
 
 def test_static_arguments_and_tuple_output(tiny_bert, forward):

@@ -1,6 +1,7 @@
 """pipeline(): parity with Hugging Face ``transformers.pipeline`` on the same folders, batching,
 streaming, bad input, and default models resolved through the huggingface_hub cache."""
 
+import functools
 import itertools
 import json
 import os
@@ -8,6 +9,7 @@ import shutil
 import types
 
 import huggingface_hub
+import keras
 import numpy as np
 import pytest
 import torch
@@ -506,3 +508,250 @@ def test_default_model_falls_back_to_the_cached_main_branch(tiny_saved_by_us, pi
     classifier = pipeline("sentiment-analysis", model_kwargs={"cache_dir": str(cache)})
     assert_same(classifier(TEXTS[1]), pipes["seq"](TEXTS[1]))
     assert "not in the cache" in caplog.text
+
+
+# ---------------------------------------------------------------------- any processor, padding by key
+
+
+class _ToyImageProcessor:
+    """Resizes nothing: an image is already a (C, H, W) array."""
+
+    def __call__(self, image):
+        return {"pixel_values": np.asarray(image, dtype="float32")}
+
+
+class _ToyFeatureExtractor:
+    """Raw audio as it is; batches are padded with ``padding_value``."""
+
+    padding_value = -1.0
+
+    def __call__(self, waveform):
+        return {"input_values": np.asarray(waveform, dtype="float32")}
+
+
+class _ToyProcessor:
+    """Holds a tokenizer, an image processor and a feature extractor, as a multimodal processor does."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.image_processor = _ToyImageProcessor()
+        self.feature_extractor = _ToyFeatureExtractor()
+
+
+class _EchoModel(keras.Model):
+    """Returns the batch it was given (token ids twice: one copy is cut back to each text's length)."""
+
+    def __init__(self):
+        super().__init__(name="echo")  # a valid TF name scope (the class name's underscore is not)
+        self.scale = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")
+
+    def call(self, input_ids, attention_mask=None, pixel_values=None, input_values=None, training=False):
+        masked_sum = keras.ops.sum(keras.ops.cast(input_ids, "float32") * keras.ops.cast(attention_mask, "float32"),
+                                   axis=1, keepdims=True)
+        return {"ids": input_ids, "padded_ids": input_ids, "pixels": pixel_values, "audio": input_values,
+                "masked_sum": self.scale(masked_sum)[:, 0]}
+
+
+def _echo_model():
+    model = _EchoModel()
+    model(input_ids=np.ones((1, 3), "int32"), attention_mask=np.ones((1, 3), "int32"),
+          pixel_values=np.zeros((1, 3, 4, 4), "float32"), input_values=np.zeros((1, 5), "float32"))
+    return model
+
+
+class _TextImageAudioPipeline(keras_tfm.pipelines.Pipeline):
+    """A pipeline over (text, image, waveform) items: one key of each kind."""
+
+    _load_tokenizer = True
+    _load_image_processor = True
+    _load_feature_extractor = True
+    output_keys = ("ids", "padded_ids", "pixels", "audio", "masked_sum")
+    token_output_keys = ("ids",)
+
+    def _sanitize_parameters(self, **kwargs):
+        return {}, {}, {}
+
+    def preprocess(self, item):
+        text, image, waveform = item
+        feature = {**self.tokenizer(text), **self.image_processor(image), **self.feature_extractor(waveform)}
+        feature["samples"] = len(waveform)  # metadata: not a model input
+        return feature
+
+    def postprocess(self, outputs):
+        return outputs
+
+
+def _items(rs, lengths=(5, 40, 17)):
+    texts = ["hello world", "a somewhat longer sentence with more words in it " * 2, "short"]
+    return [(t, rs.rand(3, 4, 4), rs.rand(n)) for t, n in zip(texts, lengths)]
+
+
+@pytest.fixture(scope="module")
+def toy_pipe(folders):
+    tokenizer = AutoTokenizer.from_pretrained(folders["seq"])
+    tokenizer.pad_token = "[UNK]"  # a pad id that is not 0, to see it in the batch
+    return _TextImageAudioPipeline(_echo_model(), tokenizer=tokenizer, image_processor=_ToyImageProcessor(),
+                                   feature_extractor=_ToyFeatureExtractor(), task="toy")
+
+
+def test_batch_is_padded_by_key(toy_pipe):
+    items = _items(np.random.RandomState(0))
+    batched = toy_pipe(items, batch_size=3)
+    pad_id = toy_pipe.tokenizer.pad_token_id
+    assert pad_id == 100
+    widths = {len(r["padded_ids"]) for r in batched}
+    longest = max(len(toy_pipe.tokenizer(text)["input_ids"]) for text, _, _ in items)
+    assert widths == {-(-longest // 4) * 4}  # masked token inputs: 3 rows, rounded up to a multiple of 16 / 3 -> 4
+    for (text, image, waveform), result in zip(items, batched):
+        ids = toy_pipe.tokenizer(text)["input_ids"]
+        assert result["ids"].tolist() == ids  # cut back to the text's length
+        assert result["padded_ids"][len(ids):].tolist() == [pad_id] * (len(result["padded_ids"]) - len(ids))
+        assert result["masked_sum"] == pytest.approx(sum(ids))  # the padding is masked
+        np.testing.assert_array_equal(result["pixels"], image.astype("float32"))  # stacked
+        audio = result["audio"]
+        assert len(audio) == 40  # raw audio: padded to the longest waveform (it has no mask here)
+        np.testing.assert_array_equal(audio[:len(waveform)], waveform.astype("float32"))
+        assert (audio[len(waveform):] == -1.0).all()  # with the feature extractor's padding_value
+        assert result["samples"] == len(waveform)
+    one_by_one = toy_pipe(items, batch_size=1)
+    for a, b in zip(batched, one_by_one):
+        assert len(b["padded_ids"]) == -(-len(b["ids"]) // 16) * 16  # one row: a multiple of 16
+        assert a["ids"].tolist() == b["ids"].tolist() and a["masked_sum"] == pytest.approx(b["masked_sum"])
+        np.testing.assert_array_equal(b["audio"], a["audio"][:len(b["audio"])])
+
+
+class _AudioEchoModel(keras.Model):
+    """Returns the raw audio batch and its mask."""
+
+    def __init__(self):
+        super().__init__(name="audio_echo")
+        self.scale = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")
+
+    def call(self, input_values, attention_mask=None, training=False):
+        masked = input_values * keras.ops.cast(attention_mask, "float32")
+        return {"audio": input_values, "mask": attention_mask,
+                "masked_sum": self.scale(keras.ops.sum(masked, axis=1, keepdims=True))[:, 0]}
+
+
+class _MaskingFeatureExtractor(_ToyFeatureExtractor):
+    def __call__(self, waveform):
+        return {**super().__call__(waveform), "attention_mask": np.ones(len(waveform), "int32")}
+
+
+class _AudioPipeline(keras_tfm.pipelines.Pipeline):
+    _load_feature_extractor = True
+    output_keys = ("audio", "mask", "masked_sum")
+
+    def _sanitize_parameters(self, **kwargs):
+        return {}, {}, {}
+
+    def preprocess(self, waveform):
+        return self.feature_extractor(waveform)
+
+    def postprocess(self, outputs):
+        return outputs
+
+
+def test_raw_audio_with_its_mask_is_padded_and_bucketed():
+    model = _AudioEchoModel()
+    model(input_values=np.zeros((1, 5), "float32"), attention_mask=np.ones((1, 5), "int32"))
+    pipe = _AudioPipeline(model, feature_extractor=_MaskingFeatureExtractor(), task="audio")
+    waveforms = [np.random.RandomState(i).rand(n).astype("float32") for i, n in enumerate((7, 29, 13))]
+    for batch_size, width in ((3, 32), (1, None)):  # 3 rows: a multiple of 4; 1 row: of 16
+        for waveform, result in zip(waveforms, pipe(waveforms, batch_size=batch_size)):
+            expected_width = width or -(-len(waveform) // 16) * 16
+            assert result["audio"].shape == (expected_width,) and result["mask"].shape == (expected_width,)
+            np.testing.assert_array_equal(result["audio"][:len(waveform)], waveform)
+            assert (result["audio"][len(waveform):] == -1.0).all()  # the feature extractor's padding_value
+            assert result["mask"].tolist() == [1] * len(waveform) + [0] * (expected_width - len(waveform))
+            assert result["masked_sum"] == pytest.approx(float(waveform.sum()), rel=1e-5)
+
+
+def test_fixed_shape_inputs_of_different_shapes_are_an_error(toy_pipe):
+    rs = np.random.RandomState(1)
+    items = _items(rs)
+    items[1] = (items[1][0], rs.rand(3, 5, 4), items[1][2])
+    with pytest.raises(ValueError, match=r"'pixel_values'.*\(3, 4, 4\) \(feature 0\), \(3, 5, 4\) \(feature 1\)"):
+        toy_pipe(items, batch_size=3)
+    assert len(toy_pipe(items, batch_size=1)) == 3  # one at a time, nothing to stack
+
+
+def test_missing_processor_is_a_clear_error(folders, toy_pipe):
+    tokenizer, model = toy_pipe.tokenizer, toy_pipe.model
+    with pytest.raises(ValueError, match=r"toy pipeline needs a feature extractor \(feature_extractor=\.\.\.\)"):
+        _TextImageAudioPipeline(model, tokenizer=tokenizer, image_processor=_ToyImageProcessor(), task="toy")
+    with pytest.raises(ValueError, match=r"needs a tokenizer \(tokenizer=\.\.\.\)"):
+        _TextImageAudioPipeline(model, processor=types.SimpleNamespace(image_processor=_ToyImageProcessor(),
+                                                                       feature_extractor=_ToyFeatureExtractor()))
+    with pytest.raises(ValueError, match="needs a tokenizer"):
+        keras_tfm.pipelines.TextClassificationPipeline(pipeline("sentiment-analysis", model=folders["seq"]).model)
+    from_processor = _TextImageAudioPipeline(model, processor=_ToyProcessor(tokenizer), task="toy")
+    assert from_processor.tokenizer is tokenizer and from_processor.feature_extractor.padding_value == -1.0
+    items = _items(np.random.RandomState(2))
+    for a, b in zip(from_processor(items, batch_size=3), toy_pipe(items, batch_size=3)):
+        assert a["ids"].tolist() == b["ids"].tolist()
+
+
+def test_features_without_a_model_input_are_an_error(toy_pipe):
+    class NoInputs(_TextImageAudioPipeline):
+        def preprocess(self, item):
+            return {"text": item[0]}
+
+    with pytest.raises(ValueError, match="hold no input of _EchoModel"):
+        NoInputs(toy_pipe.model, processor=_ToyProcessor(toy_pipe.tokenizer), task="toy")(_items(np.random)[0])
+
+
+def test_pipeline_loads_processors_by_task_type(folders, toy_pipe):
+    text = pipeline("text-classification", model=folders["seq"])
+    assert text.tokenizer is not None and text.image_processor is None and text.feature_extractor is None
+    image_processor = _ToyImageProcessor()
+
+    class ImagePipeline(_TextImageAudioPipeline):
+        _load_tokenizer = None  # used when given
+        _load_feature_extractor = None
+
+    image = pipeline("image-classification", model=toy_pipe.model, pipeline_class=ImagePipeline,
+                     image_processor=image_processor, tokenizer=toy_pipe.tokenizer)
+    assert image.image_processor is image_processor and image.feature_extractor is None
+    with pytest.raises(ValueError, match=r"needs image_processor=\.\.\."):  # an image task: the image processor
+        pipeline("image-classification", model=toy_pipe.model, pipeline_class=ImagePipeline)
+    audio = pipeline("audio-classification", model=toy_pipe.model, pipeline_class=ImagePipeline,
+                     feature_extractor=_ToyFeatureExtractor(), image_processor=image_processor)
+    assert audio.feature_extractor.padding_value == -1.0 and audio.tokenizer is None
+    with pytest.raises(ValueError, match=r"needs feature_extractor=\.\.\."):  # an audio task: the feature extractor
+        pipeline("audio-classification", model=toy_pipe.model, pipeline_class=ImagePipeline,
+                 image_processor=image_processor)
+    multimodal = pipeline("visual-question-answering", model=toy_pipe.model, pipeline_class=_TextImageAudioPipeline,
+                          processor=_ToyProcessor(toy_pipe.tokenizer))
+    assert multimodal.tokenizer is toy_pipe.tokenizer and multimodal.image_processor is not None
+    # by name: a text task's tokenizer from a folder; an image task asks the image processor's Auto class
+    by_name = pipeline("text-classification", model=text.model, tokenizer=folders["seq"])
+    assert by_name.tokenizer.pad_token_id == text.tokenizer.pad_token_id
+    with pytest.raises((NotImplementedError, ValueError, OSError), match="(?i)image|preprocessor"):
+        pipeline("image-classification", model=folders["seq"], pipeline_class=ImagePipeline)
+
+
+def test_pipelines_run_the_compiled_forward(folders, monkeypatch):
+    classifier = pipeline("sentiment-analysis", model=folders["seq"])
+    same_bucket = ["We hope you don't hate it.", "We are very happy to show you it."]  # both pad to 16 tokens
+    for _ in range(2):  # torch traces a shape at its second call
+        classifier(same_bucket[0])
+    forward = classifier.compiled_forward
+    compiled = dict(forward._compiled)
+    assert len(compiled) == 1
+    python_calls = []
+    model_call = classifier.model.call
+
+    @functools.wraps(model_call)
+    def counted_call(*args, **kwargs):
+        python_calls.append(1)
+        return model_call(*args, **kwargs)
+
+    monkeypatch.setattr(classifier.model, "call", counted_call)
+    results = [classifier(text) for text in same_bucket]
+    monkeypatch.undo()
+    assert python_calls == []  # the compiled program ran, not the Keras model
+    assert classifier.compiled_forward is forward and forward._compiled == compiled  # nothing compiled again
+    assert_same(results, [hf_pipe("sentiment-analysis", folders["seq"])(text) for text in same_bucket])
+    classifier(" ".join(TEXTS))  # longer: a new padded shape
+    assert len(forward._compiled) == 2

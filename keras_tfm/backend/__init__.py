@@ -6,7 +6,8 @@ picked once at import; each module defines the same functions:
 - ``is_tensor(x)``: whether ``x`` is a tensor of this backend.
 - ``to_numpy(x)``: a numpy array from a backend tensor.
 - ``inference_mode()``: a context manager that turns off gradient tracking.
-- ``compile_function(fn)``: ``fn`` compiled for repeated calls with same-shaped inputs.
+- ``compile_function(fn)``: ``fn(values, tensors)`` (weights, dict of inputs) compiled for
+  repeated calls with one input signature (names, shapes, dtypes of ``tensors``).
 - ``cache_zeros(shape, dtype)``, ``cache_update(cache, update, index)``,
   ``cache_reorder(cache, index)``: a static KV-cache tensor (B, N, S, H) in the container
   the backend updates fastest, its write of (B, N, T, H) at slot ``index`` (axis 2), and

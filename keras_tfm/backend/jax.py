@@ -49,6 +49,7 @@ def jit(fn, **kwargs):
 
 
 def compile_function(fn):
+    """``fn(values, tensors)`` jitted; the caller makes one per input signature (``keras_tfm/inference.py``)."""
     return jit(fn)
 
 

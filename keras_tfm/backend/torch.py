@@ -26,9 +26,36 @@ def inference_mode():
 
 
 def compile_function(fn):
-    # torch.compile costs minutes on CPU for small gains in eager-friendly models;
-    # eager calls already run on fused kernels (scaled_dot_product_attention).
-    return fn
+    """``fn(values, tensors)`` for one input signature, traced into a TorchScript graph at its second call.
+
+    Eager Keras costs tens of microseconds of Python per layer call, most of a forward pass
+    of a small model at batch 1. The trace records the torch ops once and replays them
+    without Python; ``values`` (the weights) are inputs of the trace, so assigned weights
+    are used. The first call runs eagerly, so a signature seen once costs no trace (a trace
+    costs about as much as 5-20 eager calls). The trace is replayed without the graph
+    executor's optimizing passes: their first, profiling calls were slower than eager ones,
+    and the plain replay runs the recorded kernels, as eager does. (torch.compile costs
+    minutes on CPU for small gains.) Shapes are constants of a trace: the caller makes one
+    compiled function per input signature (``keras_tfm/inference.py``).
+    """
+    return _TracedAtSecondCall(fn)
+
+
+class _TracedAtSecondCall:
+    def __init__(self, fn):
+        self.fn = fn
+        self.calls = 0
+        self.traced = None
+
+    def __call__(self, values, tensors):
+        values = tuple(values)
+        if self.traced is None:
+            self.calls += 1
+            if self.calls < 2:
+                return self.fn(values, tensors)
+            self.traced = _trace(self.fn, (values, tensors), what="the forward pass", fallback="running it eagerly")
+        with torch.jit.optimized_execution(False):
+            return self.traced(values, tensors)
 
 
 # A traced decode step cannot hold a loop of a data-dependent length: one step per call.
@@ -95,14 +122,14 @@ def compile_decode_step(model, fn):
     return step
 
 
-def _trace(fn, example):
+def _trace(fn, example, what="the decode step", fallback="generating eagerly"):
     """``torch.jit.trace(fn)``, or ``fn`` itself where tracing fails (deprecated in torch, gone on Python 3.14)."""
     try:
         with warnings.catch_warnings():  # TracerWarnings (shapes are fixed per trace on purpose), deprecation
             warnings.simplefilter("ignore")
             return torch.jit.trace(fn, example, check_trace=False, strict=False)
-    except Exception as error:  # an eager decode step computes the same, only slower
-        logger.warning("Could not trace the decode step (%s); generating eagerly.", error)
+    except Exception as error:  # eager computes the same, only slower
+        logger.warning("Could not trace %s (%s); %s.", what, error, fallback)
         return fn
 
 

@@ -20,13 +20,15 @@ from keras_tfm import auto
 from keras_tfm.checkpoints.hub import ModelNotFoundError, resolve_file
 from keras_tfm.configuration_utils import PretrainedConfig
 from keras_tfm.pipelines.base import KeyDataset, Pipeline
+from keras_tfm.pipelines.collate import Padding
 from keras_tfm.pipelines.feature_extraction import FeatureExtractionPipeline
 from keras_tfm.pipelines.fill_mask import FillMaskPipeline
+from keras_tfm.pipelines.generation_base import GenerationPipeline
+from keras_tfm.pipelines.loading import load_processors
 from keras_tfm.pipelines.question_answering import QuestionAnsweringPipeline
 from keras_tfm.pipelines.text_classification import TextClassificationPipeline
 from keras_tfm.pipelines.text_generation import TextGenerationPipeline
 from keras_tfm.pipelines.token_classification import AGGREGATION_STRATEGIES, TokenClassificationPipeline
-from keras_tfm.processing import AutoTokenizer
 from keras_tfm.registry import MODELS
 
 logger = logging.getLogger(__name__)
@@ -133,17 +135,25 @@ def check_task(task):
     return name, SUPPORTED_TASKS[name]
 
 
-def pipeline(task=None, model=None, config=None, tokenizer=None, framework=None, revision=None, use_fast=True,
-             token=None, device=None, device_map=None, dtype=None, torch_dtype=None, trust_remote_code=None,
-             model_kwargs=None, pipeline_class=None, batch_size=None, **kwargs):
+def pipeline(task=None, model=None, config=None, tokenizer=None, feature_extractor=None, image_processor=None,
+             processor=None, framework=None, revision=None, use_fast=True, token=None, device=None, device_map=None,
+             dtype=None, torch_dtype=None, trust_remote_code=None, model_kwargs=None, pipeline_class=None,
+             batch_size=None, **kwargs):
     """Builds the pipeline of ``task`` for ``model``, as ``transformers.pipeline`` does.
+
+    What is loaded beside the model follows the task's type (``SUPPORTED_TASKS``): a
+    tokenizer for text tasks, an image processor for image tasks, a feature extractor for
+    audio tasks, a processor (or the tokenizer and image processor / feature extractor)
+    for multimodal ones.
 
     Args:
         task: a task name or alias (see ``get_supported_tasks()``); None to infer it from
             the model's ``config.architectures``.
         model: a folder, a hub id, or a keras_tfm model; None for the task's default model.
         config: a config or its folder / hub id, for a model loaded by name.
-        tokenizer: a tokenizer, or its folder / hub id; by default the model's.
+        tokenizer, feature_extractor, image_processor, processor: an instance, or its
+            folder / hub id (or ``(name, kwargs)``); by default the model's own, where the
+            task uses it.
         revision, token: hub arguments for everything loaded by name (``cache_dir`` and
             ``local_files_only`` too, here or in ``model_kwargs``).
         device, device_map, framework, use_fast: accepted for compatibility; Keras places
@@ -152,9 +162,8 @@ def pipeline(task=None, model=None, config=None, tokenizer=None, framework=None,
         batch_size: default batch size of calls.
         **kwargs: task parameters (``top_k``, ``aggregation_strategy``...).
     """
-    for name in ("feature_extractor", "image_processor", "processor", "video_processor"):
-        if kwargs.pop(name, None) is not None:
-            logger.warning("pipeline(%s=...) is not used by the text pipelines; ignoring it.", name)
+    if kwargs.pop("video_processor", None) is not None:
+        logger.warning("pipeline(video_processor=...) is not supported by keras_tfm; ignoring it.")
     if trust_remote_code:
         raise ValueError("trust_remote_code=True is not supported: keras_tfm never runs code from a checkpoint.")
     if task is None and model is None:
@@ -172,6 +181,7 @@ def pipeline(task=None, model=None, config=None, tokenizer=None, framework=None,
             f"The {task!r} pipeline is not implemented in keras_tfm yet. Implemented tasks: "
             f"{get_implemented_tasks()}."
         )
+    cls = pipeline_class or _import(entry["impl"])
     if model is None:
         model, hub["revision"] = default_model(task, entry, hub)
     model_source = model if isinstance(model, (str, os.PathLike)) else None
@@ -179,13 +189,14 @@ def pipeline(task=None, model=None, config=None, tokenizer=None, framework=None,
         model = load_model(entry["auto"], model_source, config, hub, dtype or torch_dtype, model_kwargs)
     else:
         _check_model_type(model, entry["auto"], name)
-    tokenizer = load_tokenizer(tokenizer, model, model_source, hub)
+    given = {"tokenizer": tokenizer, "feature_extractor": feature_extractor, "image_processor": image_processor,
+             "processor": processor}
+    processors = load_processors(entry["type"], cls, given, model, model_source, hub)
     if device is not None or device_map is not None:
         logger.info("device=%r / device_map=%r: Keras places tensors on the backend's device itself.",
                     device, device_map)
-    cls = pipeline_class or _import(entry["impl"])
-    return cls(model=model, tokenizer=tokenizer, task=name, batch_size=batch_size, device=device,
-               framework=framework, **kwargs)
+    return cls(model=model, **processors, task=name, batch_size=batch_size, device=device, framework=framework,
+               **kwargs)
 
 
 def infer_task(model, config, hub):
@@ -263,25 +274,6 @@ def load_model(auto_name, source, config, hub, dtype, model_kwargs):
     return auto_class.from_pretrained(source, **kwargs)
 
 
-def load_tokenizer(tokenizer, model, model_source, hub):
-    """The tokenizer instance: given, loaded from a name, or the model's own."""
-    hub = {k: v for k, v in hub.items() if v is not None}
-    if isinstance(tokenizer, tuple):  # (name, kwargs), as transformers accepts
-        name, options = tokenizer
-        return AutoTokenizer.from_pretrained(name, **{**hub, **options})
-    if isinstance(tokenizer, (str, os.PathLike)):
-        return AutoTokenizer.from_pretrained(tokenizer, **hub)
-    if tokenizer is not None:
-        return tokenizer
-    source = model_source or getattr(model, "name_or_path", None)
-    if not source:
-        raise ValueError(
-            f"pipeline(model=<{type(model).__name__} instance>) needs tokenizer=...: the model has no name_or_path "
-            "to load its tokenizer from (it was not made by from_pretrained). Pass the tokenizer or its folder."
-        )
-    return AutoTokenizer.from_pretrained(source, **hub)
-
-
 def _hub_kwargs(revision, token, model_kwargs, kwargs):
     hub = {"revision": revision, "token": token}
     for key in ("cache_dir", "local_files_only"):
@@ -316,8 +308,10 @@ __all__ = [
     "AGGREGATION_STRATEGIES",
     "FeatureExtractionPipeline",
     "FillMaskPipeline",
+    "GenerationPipeline",
     "KeyDataset",
     "NerPipeline",
+    "Padding",
     "Pipeline",
     "QuestionAnsweringPipeline",
     "SUPPORTED_TASKS",

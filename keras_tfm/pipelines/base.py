@@ -3,11 +3,14 @@
 A task pipeline implements three steps:
 
 - ``preprocess(item, **params)``: one input -> one *feature* (a dict), or a list of features
-  when ``chunked`` is True (long texts cut into windows). The model inputs of a feature
-  (``input_ids``, ``attention_mask``, ``token_type_ids``) are 1-D lists; every other key is
-  metadata carried to ``postprocess``.
-- ``_forward(batch, **params)``: a padded batch of model inputs -> ``{name: numpy array}``
-  with the batch on axis 0 (by default: the model's ``output_keys``).
+  when ``chunked`` is True (long texts cut into windows). The keys of a feature that the
+  model's ``call`` takes are its model inputs (``input_ids``: a list of ids;
+  ``pixel_values``: a (C, H, W) array; ``input_values``: a 1-D waveform); every other key
+  is metadata carried to ``postprocess``.
+- ``_forward(batch, **params)``: a batch of model inputs (each padded or stacked by the
+  rule of its key, ``collate.py``) -> ``{name: numpy array}`` with the batch on axis 0 (by
+  default: the ``output_keys`` of the model's compiled forward pass,
+  ``keras_tfm.inference.compiled_forward``).
 - ``postprocess(feature, **params)``: a feature with its own outputs added (batch axis
   removed, padding cut from ``token_output_keys``) -> the user's result. Chunked
   pipelines receive the list of features of one input.
@@ -16,6 +19,12 @@ The base class feeds features to the model ``batch_size`` at a time, pads each b
 its longest row, and hands results back in input order: a single input gives a single
 result, a list gives a list, and a generator (or any other iterable, such as a dataset)
 gives a generator that pulls its inputs one batch at a time.
+
+A pipeline holds the processors its ``preprocess`` uses: ``tokenizer``,
+``image_processor``, ``feature_extractor``, or a ``processor`` that holds them. The class
+says which it needs with Hugging Face's flags ``_load_tokenizer``,
+``_load_image_processor``, ``_load_feature_extractor``, ``_load_processor`` (True: needed,
+None: used when given, False: not used).
 """
 
 import collections
@@ -26,10 +35,11 @@ import types
 import numpy as np
 
 from keras_tfm import backend
+from keras_tfm.pipelines.collate import KNOWN_INPUTS, collate, padding_rules
 
 logger = logging.getLogger(__name__)
 
-MODEL_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+PROCESSOR_NAMES = ("tokenizer", "image_processor", "feature_extractor", "processor")
 
 
 class Pipeline:
@@ -38,6 +48,10 @@ class Pipeline:
     Args:
         model: a keras_tfm ``PreTrainedModel``.
         tokenizer: the model's tokenizer (HF-compatible API).
+        feature_extractor: the model's feature extractor (audio).
+        image_processor: the model's image processor.
+        processor: a processor holding several of them (``processor.tokenizer``...); the
+            ones not given are taken from it.
         task: the task name, for messages.
         batch_size: how many features go through the model at once (default 1).
         device: accepted for Hugging Face compatibility; Keras places tensors itself.
@@ -48,23 +62,68 @@ class Pipeline:
     chunked = False
     output_keys = ("logits",)
     token_output_keys = ()
-    # Batches are padded to a multiple of this (masked), so that backends that compile per
-    # input shape (JAX, XLA) see few shapes; the padding is cut from the outputs again.
+    # A batch of one is padded to a multiple of this (masked; a batch of n rows: of this / n, so that the
+    # rounding adds fewer than this many positions per batch), so that the model, compiled per input
+    # shape, sees few shapes; the padding is cut from the outputs again.
     pad_to_multiple_of = 16
+    padding_side = "right"
+    # Which processors preprocess uses (Hugging Face's flags): True needed, None used when given, False not used.
+    _load_tokenizer = None
+    _load_image_processor = None
+    _load_feature_extractor = None
+    _load_processor = None
 
-    def __init__(self, model, tokenizer=None, task="", batch_size=None, device=None, framework=None,
-                 num_workers=None, **kwargs):
-        if tokenizer is None:
-            raise ValueError(f"The {task or type(self).__name__} pipeline needs a tokenizer (tokenizer=...).")
+    def __init__(self, model, tokenizer=None, feature_extractor=None, image_processor=None, processor=None, task="",
+                 batch_size=None, device=None, framework=None, num_workers=None, **kwargs):
         self.model = model
         self.tokenizer = tokenizer
+        self.feature_extractor = feature_extractor
+        self.image_processor = image_processor
+        self.processor = processor
         self.task = task
+        if processor is not None:  # the parts not given come from the processor
+            for name in ("tokenizer", "feature_extractor", "image_processor"):
+                if getattr(self, name) is None:
+                    setattr(self, name, getattr(processor, name, None))
+        self._check_processors()
         self.batch_size = _check_batch_size(batch_size)
         self.device = device
         if device not in (None, -1, "cpu"):
             logger.info("device=%r: keras_tfm leaves placement to the Keras backend (%s).", device, backend.BACKEND)
-        self._model_inputs = _accepted_inputs(model)
+        self._compiled = None
+        self._inputs_of = (None, ())  # (model, the input names its call takes)
         self._preprocess_params, self._forward_params, self._postprocess_params = self._sanitize_parameters(**kwargs)
+
+    def _check_processors(self):
+        for name in PROCESSOR_NAMES:
+            if getattr(self, f"_load_{name}") and getattr(self, name) is None:
+                raise ValueError(
+                    f"The {self.task or type(self).__name__} pipeline needs a {name.replace('_', ' ')} "
+                    f"({name}=...): its preprocessing uses one."
+                )
+
+    @property
+    def padding_rules(self):
+        """``{model input name: collate.Padding}``: token ids padded with the tokenizer's pad id, raw audio
+        with the feature extractor's ``padding_value``, masks with 0, pixel values stacked."""
+        return padding_rules(getattr(self.tokenizer, "pad_token_id", None),
+                             getattr(self.feature_extractor, "padding_value", None))
+
+    @property
+    def compiled_forward(self):
+        """The model's forward pass compiled per input shape (``keras_tfm.inference.compiled_forward``)."""
+        if self._compiled is None or self._compiled.model is not self.model:
+            from keras_tfm.inference import compiled_forward
+
+            self._compiled = compiled_forward(self.model)
+        return self._compiled
+
+    @property
+    def model_input_names(self):
+        """The input names the model's ``call`` takes: the keys of a feature that go to the model."""
+        if self._inputs_of[0] is not self.model:
+            self._inputs_of = (self.model, _accepted_inputs(self.model))
+        return self._inputs_of[1]
 
     def __repr__(self):
         model = type(self.model).__name__
@@ -82,7 +141,7 @@ class Pipeline:
 
     def _forward(self, batch, **params):
         """Runs the model on a padded batch; returns ``{key: numpy array}`` for ``output_keys``."""
-        outputs = self.model(**batch)
+        outputs = self.compiled_forward(**batch)
         return {key: to_float_numpy(outputs[key]) for key in self.output_keys if key in outputs}
 
     def postprocess(self, outputs, **params):
@@ -139,7 +198,7 @@ class Pipeline:
         with backend.inference_mode():
             outputs = self._forward(batch, **forward_params)
         for i, (record, j) in enumerate(entries):
-            record.set_output(j, self._unbatch(outputs, i, lengths[i]))
+            record.set_output(j, self._unbatch(outputs, i, None if lengths is None else lengths[i]))
 
     def _finished(self, pending, postprocess_params):
         while pending and pending[0].done:
@@ -149,29 +208,31 @@ class Pipeline:
 
     # ---- batching --------------------------------------------------------------------
     def _collate(self, features):
-        """Pads the model inputs of ``features`` on the right; returns (batch, true lengths)."""
-        names = [name for name in MODEL_INPUT_NAMES if name in features[0] and name in self._model_inputs]
-        lengths = [len(f["input_ids"]) for f in features]
-        self._check_length(max(lengths))
-        width = max(lengths)
-        if "attention_mask" in names:  # padding is masked, so it may go past the longest row
-            limit = getattr(self.model.config, "max_position_embeddings", None)
-            width = _round_up(width, self.pad_to_multiple_of, limit)
-        pad_id = self.tokenizer.pad_token_id or 0
-        batch = {}
-        for name in names:
-            rows = np.full((len(features), width), pad_id if name == "input_ids" else 0, dtype="int32")
-            for i, f in enumerate(features):
-                rows[i, : lengths[i]] = np.asarray(f[name], dtype="int32")
-            batch[name] = rows
+        """Pads or stacks each model input of ``features`` by its key; returns (batch, true token lengths or None)."""
+        accepted = self.model_input_names
+        names = [name for name in features[0] if name in accepted]
+        if not names:
+            raise ValueError(
+                f"The {self.task or type(self).__name__} pipeline's features hold no input of "
+                f"{type(self.model).__name__} (its call takes {sorted(accepted)}; the features have "
+                f"{sorted(features[0])})."
+            )
+        lengths = [len(f["input_ids"]) for f in features] if "input_ids" in names else None
+        if lengths:
+            self._check_length(max(lengths))
+        batch = collate(features, names, self.padding_rules, pad_to_multiple_of=self.pad_to_multiple_of,
+                        max_length=self._max_positions(), padding_side=self.padding_side)
         return batch, lengths
 
+    def _max_positions(self):
+        return getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+
     def _check_length(self, length):
-        limit = getattr(self.model.config, "max_position_embeddings", None)
+        limit = self._max_positions()
         if limit and length > limit:
             raise ValueError(
                 f"An input of the {self.task} pipeline is {length} tokens long, but the model takes at most "
-                f"{limit}. Pass truncation=True (and max_length=...) to cut it."
+                f"{limit} positions (max_position_embeddings). Pass truncation=True (and max_length=...) to cut it."
             )
 
     def _unbatch(self, outputs, i, length):
@@ -182,9 +243,13 @@ class Pipeline:
 
     # ---- saving --------------------------------------------------------------------
     def save_pretrained(self, save_directory):
-        """Saves the model and the tokenizer to ``save_directory``."""
+        """Saves the model and its processors (tokenizer, image processor...) to ``save_directory``."""
         self.model.save_pretrained(save_directory)
-        self.tokenizer.save_pretrained(save_directory)
+        parts = [self.processor] if self.processor is not None else \
+            [self.tokenizer, self.image_processor, self.feature_extractor]
+        for part in parts:
+            if part is not None:
+                part.save_pretrained(save_directory)
 
 
 class _Record:
@@ -230,13 +295,6 @@ def _is_stream(inputs):
     return hasattr(inputs, "__iter__") or (hasattr(inputs, "__len__") and hasattr(inputs, "__getitem__"))
 
 
-def _round_up(length, multiple, limit=None):
-    if not multiple:
-        return length
-    rounded = -(-length // multiple) * multiple
-    return min(rounded, limit) if limit else rounded
-
-
 def _check_batch_size(batch_size):
     if batch_size is None:
         return 1
@@ -246,14 +304,15 @@ def _check_batch_size(batch_size):
 
 
 def _accepted_inputs(model):
-    """The model input names its ``call`` takes (all of MODEL_INPUT_NAMES when it takes **kwargs)."""
+    """The input names ``model.call`` takes (with ``**kwargs``: also every known input name)."""
     try:
         parameters = inspect.signature(model.call).parameters
     except (AttributeError, TypeError, ValueError):
-        return set(MODEL_INPUT_NAMES)
+        return set(KNOWN_INPUTS)
+    names = {name for name, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
-        return set(MODEL_INPUT_NAMES)
-    return set(parameters) & set(MODEL_INPUT_NAMES)
+        names |= set(KNOWN_INPUTS)
+    return names - {"training"}
 
 
 def to_float_numpy(tensor):

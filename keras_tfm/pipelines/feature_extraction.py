@@ -18,6 +18,7 @@ class FeatureExtractionPipeline(Pipeline):
     """
 
     output_keys = ("last_hidden_state",)
+    _load_tokenizer = True
     token_output_keys = ("last_hidden_state",)
 
     def _sanitize_parameters(self, truncation=None, tokenize_kwargs=None, return_tensors=None):
@@ -37,7 +38,7 @@ class FeatureExtractionPipeline(Pipeline):
         return self.tokenizer(check_text(self.task, inputs), **tokenize_kwargs)
 
     def _forward(self, batch):
-        outputs = self.model(**batch)
+        outputs = self.compiled_forward(**batch)
         # A base model's first output is last_hidden_state; other models give their first output.
         first = outputs["last_hidden_state"] if "last_hidden_state" in outputs else outputs.to_tuple()[0]
         return {"last_hidden_state": to_float_numpy(first)}

@@ -23,6 +23,7 @@ class FillMaskPipeline(Pipeline):
     """
 
     output_keys = ("logits",)
+    _load_tokenizer = True
     token_output_keys = ("logits",)
 
     def _sanitize_parameters(self, top_k=None, targets=None, tokenizer_kwargs=None):

@@ -30,6 +30,7 @@ class QuestionAnsweringPipeline(Pipeline):
 
     chunked = True
     output_keys = ("start_logits", "end_logits")
+    _load_tokenizer = True
     token_output_keys = ("start_logits", "end_logits")
 
     def _sanitize_parameters(self, padding=None, topk=None, top_k=None, doc_stride=None, max_answer_len=None,

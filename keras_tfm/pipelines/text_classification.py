@@ -23,6 +23,7 @@ class TextClassificationPipeline(Pipeline):
     """
 
     output_keys = ("logits",)
+    _load_tokenizer = True
 
     def _sanitize_parameters(self, function_to_apply=None, top_k="", **tokenizer_kwargs):
         tokenizer_kwargs.pop("return_tensors", None)

@@ -2,10 +2,8 @@
 
 import logging
 
-import numpy as np
-
-from keras_tfm import backend
-from keras_tfm.pipelines.base import Pipeline
+from keras_tfm.generation import GenerationConfig
+from keras_tfm.pipelines.generation_base import GenerationPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +23,7 @@ class Chat:
         self.messages = list(messages)
 
 
-class TextGenerationPipeline(Pipeline):
+class TextGenerationPipeline(GenerationPipeline):
     """Continues prompts with a causal LM (``pipeline("text-generation", model=...)``).
 
     Call parameters: ``max_new_tokens`` and every other ``generate`` argument,
@@ -33,10 +31,16 @@ class TextGenerationPipeline(Pipeline):
     (token ids instead of text), ``prefix``, ``add_special_tokens``. A prompt may be a
     str or a chat (list of ``{"role", "content"}`` dicts, rendered with the tokenizer's
     chat template). Batches are left-padded.
+
+    Generation settings come from the model's ``generation_config`` first; where it leaves
+    them unset, the pipeline's defaults apply: ``max_new_tokens=256`` and sampling with
+    ``temperature=0.7`` (Hugging Face transformers 5's); pass ``do_sample=False`` for greedy
+    search.
     """
 
-    output_keys = ("sequences",)
-    pad_to_multiple_of = 0
+    _load_tokenizer = True
+    padding_side = "left"  # the new tokens follow the prompt directly in every row
+    _default_generation_config = GenerationConfig(max_new_tokens=256, do_sample=True, temperature=0.7)
 
     def _sanitize_parameters(self, **kwargs):
         pre = {k: kwargs.pop(k) for k in _PREPROCESS if k in kwargs}
@@ -86,38 +90,18 @@ class TextGenerationPipeline(Pipeline):
                 "prefix_len": len(prefix)}
 
     def _collate(self, features):
-        """Left padding: the new tokens follow the prompt directly in every row."""
-        lengths = [len(f["input_ids"]) for f in features]
-        width = max(lengths)
         pad_id = self.tokenizer.pad_token_id
-        if len(features) > 1 and len(set(lengths)) > 1 and pad_id is None:
+        if pad_id is None and len({len(f["input_ids"]) for f in features}) > 1:
             raise ValueError(
                 "Pipeline with tokenizer without pad_token cannot do batching. You can try to set it with "
                 "`pipe.tokenizer.pad_token_id = model.config.eos_token_id`."
             )
-        ids = np.full((len(features), width), pad_id or 0, dtype="int32")
-        mask = np.zeros((len(features), width), dtype="int32")
-        for i, f in enumerate(features):
-            ids[i, width - lengths[i]:] = f["input_ids"]
-            mask[i, width - lengths[i]:] = 1
-        return {"input_ids": ids, "attention_mask": mask}, lengths
+        return super()._collate(features)
 
     def _forward(self, batch, **generate_kwargs):
-        kwargs = dict(generate_kwargs)
-        if "max_new_tokens" not in kwargs and "max_length" not in kwargs and "generation_config" not in kwargs:
-            kwargs["max_new_tokens"] = 256  # transformers' pipeline default
-        model_pad = getattr(self.model.generation_config, "pad_token_id", None)
-        if model_pad is None and self.tokenizer.pad_token_id is not None:
-            kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
-        if kwargs.get("stop_strings"):
-            kwargs.setdefault("tokenizer", self.tokenizer)
-        sequences = np.asarray(backend.to_numpy(self.model.generate(**batch, **kwargs)))
-        n = sequences.shape[0] // batch["input_ids"].shape[0]
-        width = batch["input_ids"].shape[1]
-        return {"sequences": sequences.reshape(-1, n, sequences.shape[1]), "width": np.full(len(sequences) // n, width)}
-
-    def _unbatch(self, outputs, i, length):
-        return {"sequences": outputs["sequences"][i], "width": int(outputs["width"][i])}
+        outputs = super()._forward(batch, **generate_kwargs)
+        outputs["width"] = [batch["input_ids"].shape[1]] * len(outputs["sequences"])  # the left-padded prompt width
+        return outputs
 
     def postprocess(self, feature, return_full_text=True, return_tensors=False, return_type=None,
                     clean_up_tokenization_spaces=True, skip_special_tokens=True):

@@ -23,6 +23,7 @@ class TokenClassificationPipeline(Pipeline):
 
     chunked = True
     output_keys = ("logits",)
+    _load_tokenizer = True
     token_output_keys = ("logits",)
 
     def _sanitize_parameters(self, ignore_labels=None, aggregation_strategy=None, offset_mapping=None,
