@@ -4,7 +4,8 @@ An architecture lists ``Rule``s once (in its ``convert_<arch>.py``); the same ta
 serves loading (HF name -> variable path) and saving (variable path -> HF name). In a
 pattern, ``{i}`` stands for a layer index. A rule whose keras side is None marks a
 tensor we know and deliberately do not load (buffers such as ``position_ids``, weights
-tied to another one).
+tied to another one). An ``optional`` rule's variable may be absent from a given model
+(an lm_head that the config ties to the input embeddings): its tensor is then skipped.
 """
 
 import re
@@ -33,8 +34,8 @@ def _compile(pattern):
 
 
 class Rule:
-    def __init__(self, hf, keras, transform=IDENTITY):
-        self.hf, self.keras, self.transform = hf, keras, transform
+    def __init__(self, hf, keras, transform=IDENTITY, optional=False):
+        self.hf, self.keras, self.transform, self.optional = hf, keras, transform, optional
         self._hf_re = _compile(hf)
         self._keras_re = _compile(keras) if keras is not None else None
 
@@ -102,6 +103,14 @@ class WeightMap:
         if found is False:  # a base-model checkpoint loaded into a task model
             return _under_backbone(_first(self.backbone, "match_hf", name))
         return found
+
+    def is_optional(self, hf_name):
+        """Whether the rule that maps ``hf_name`` is ``optional`` (its variable may not exist)."""
+        name = modernize_name(hf_name)
+        p = self.prefix + "."
+        rules = self.backbone if self.is_base or name.startswith(p) else self.head + self.backbone
+        name = name[len(p):] if name.startswith(p) else name
+        return any(rule.optional for rule in rules if rule.match_hf(name) is not False)
 
     def hf_name(self, keras_path):
         """HF name for a keras variable path; raises KeyError if no rule covers it."""

@@ -3,7 +3,7 @@
 import keras
 
 from keras_tfm.checkpoints.weight_map import WeightMap
-from keras_tfm.layers import TextEmbeddings, TransformerEncoder
+from keras_tfm.layers import TextEmbeddings, encoder_stack
 from keras_tfm.modeling_outputs import BaseModelOutputWithPooling
 from keras_tfm.modeling_utils import PreTrainedModel
 from keras_tfm.models.bert import convert_bert
@@ -38,7 +38,7 @@ class BertModel(PreTrainedModel):
             )
         self.embeddings = TextEmbeddings(c.vocab_size, c.hidden_size, c.max_position_embeddings, c.type_vocab_size,
                                          c.layer_norm_eps, c.hidden_dropout_prob, c.initializer_range, dtype=d)
-        self.encoder = TransformerEncoder(
+        self.encoder = encoder_stack(
             c.num_hidden_layers, hidden_size=c.hidden_size, num_heads=c.num_attention_heads,
             intermediate_size=c.intermediate_size, activation=c.hidden_act, dropout=c.hidden_dropout_prob,
             attention_dropout=c.attention_probs_dropout_prob, layer_norm_eps=c.layer_norm_eps,

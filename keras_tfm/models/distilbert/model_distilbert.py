@@ -1,11 +1,10 @@
 """DistilBERT (Sanh et al. 2019) as Keras 3 layers: BERT's post-LN encoder, no token types, no pooler."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_tfm.checkpoints.weight_map import WeightMap
-from keras_tfm.layers import TextEmbeddings, TransformerEncoder
+from keras_tfm.layers import SinusoidalPositions, TextEmbeddings, encoder_stack
 from keras_tfm.modeling_outputs import BaseModelOutput
 from keras_tfm.modeling_utils import PreTrainedModel
 from keras_tfm.models.distilbert import convert_distilbert
@@ -20,20 +19,6 @@ from keras_tfm.models.encoder_tasks import (
 from keras_tfm.registry import register_model
 
 LAYER_NORM_EPS = 1e-12  # fixed in DistilBERT, not a config field
-
-
-class SinusoidalPositions(keras.initializers.Initializer):
-    """The fixed sin/cos table HF writes when ``sinusoidal_pos_embds=True``.
-
-    Only the initial value: a checkpoint's table is loaded over it like any weight.
-    """
-
-    def __call__(self, shape, dtype=None):
-        n_pos, dim = shape
-        j = np.arange(dim)[None, :]
-        angles = np.arange(n_pos)[:, None] / np.power(10000, 2 * (j // 2) / dim)  # (P, C)
-        table = np.where(j % 2 == 0, np.sin(angles), np.cos(angles)).astype("float32")
-        return ops.cast(table, dtype or "float32")
 
 
 def _task_map(head):
@@ -55,7 +40,7 @@ class DistilBertModel(PreTrainedModel):
             c.vocab_size, c.dim, c.max_position_embeddings, type_vocab_size=0, layer_norm_eps=LAYER_NORM_EPS,
             dropout=c.dropout, initializer_range=c.initializer_range,
             position_initializer=SinusoidalPositions() if c.sinusoidal_pos_embds else None, dtype=d)
-        self.encoder = TransformerEncoder(
+        self.encoder = encoder_stack(
             c.n_layers, hidden_size=c.dim, num_heads=c.n_heads, intermediate_size=c.hidden_dim,
             activation=c.activation, dropout=c.dropout, attention_dropout=c.attention_dropout,
             layer_norm_eps=LAYER_NORM_EPS, initializer_range=c.initializer_range, dtype=d)
