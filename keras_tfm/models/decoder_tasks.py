@@ -11,20 +11,15 @@ import keras
 from keras import ops
 
 from keras_tfm.checkpoints.weight_map import TRANSPOSE, Rule, WeightMap
-from keras_tfm.layers import Dense, KVCache, last_positions, normal_init, tied_lm_logits
+from keras_tfm.layers import Dense, last_positions, normal_init, tied_lm_logits
 from keras_tfm.losses import IGNORE_INDEX, cross_entropy, sequence_classification_loss
 from keras_tfm.modeling_outputs import CausalLMOutputWithPast, SequenceClassifierOutputWithPast
-from keras_tfm.modeling_utils import PreTrainedModel, _as_input
+from keras_tfm.modeling_utils import PreTrainedModel
 from keras_tfm.models.generative import GenerativeModel
 
 
 def _flag(value, default):
     return bool(default if value is None else value)
-
-
-def as_cache(cache):
-    """A ``KVCache`` from a ``KVCache`` or a list of per-layer ``(keys, values)`` pairs."""
-    return cache if isinstance(cache, KVCache) else KVCache.from_layers([tuple(layer) for layer in cache])
 
 
 class DecoderTaskModel(PreTrainedModel):
@@ -39,17 +34,6 @@ class DecoderTaskModel(PreTrainedModel):
 
     def cache_spec(self):
         return self.backbone.cache_spec()
-
-    def __call__(self, *args, **kwargs):
-        cache = kwargs.pop("past_key_values", None)
-        if cache is None:
-            return super().__call__(*args, **kwargs)
-        # The KV cache must reach `call` as it is (not as an array of its tensors).
-        return_dict = kwargs.pop("return_dict", None)
-        args = [_as_input(a) for a in args]
-        kwargs = {k: _as_input(v) for k, v in kwargs.items()}
-        outputs = keras.Model.__call__(self, *args, past_key_values=as_cache(cache), **kwargs)
-        return outputs.to_tuple() if return_dict is False else outputs
 
     def dense(self, units, **kwargs):
         return Dense(units, kernel_initializer=normal_init(self.config.initializer_range), dtype=self.dtype_policy,

@@ -9,6 +9,11 @@ implementation that ``keras_tfm.generation`` installs here when it is imported, 
 
 import os
 
+import keras
+
+from keras_tfm.layers.cache import KVCache
+from keras_tfm.modeling_utils import _as_input
+
 _implementation = None
 
 
@@ -25,8 +30,14 @@ def _generation():
     return _implementation
 
 
+def as_cache(cache):
+    """A ``KVCache`` from a ``KVCache`` or a list of per-layer ``(keys, values)`` pairs."""
+    return cache if isinstance(cache, KVCache) else KVCache.from_layers([tuple(layer) for layer in cache])
+
+
 class GenerativeModel:
-    """Mixin of task models that ``generate()``: a generation config, loaded and saved beside the model.
+    """Mixin of task models that ``generate()``: a generation config, loaded and saved beside the
+    model, and calls that take a ``past_key_values`` cache.
 
     ``stepper``: how ``generate()`` drives the model, ``"causal_lm"`` (decoder-only) or
     ``"encoder_decoder"``. ``uses_learned_positions``: positions past
@@ -39,6 +50,17 @@ class GenerativeModel:
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         self.generation_config = _generation().config_from_model(config)
+
+    def __call__(self, *args, **kwargs):
+        cache = kwargs.pop("past_key_values", None)
+        if cache is None:
+            return super().__call__(*args, **kwargs)
+        # The KV cache must reach `call` as it is (not as an array of its tensors).
+        return_dict = kwargs.pop("return_dict", None)
+        args = [_as_input(a) for a in args]
+        kwargs = {k: _as_input(v) for k, v in kwargs.items()}
+        outputs = keras.Model.__call__(self, *args, past_key_values=as_cache(cache), **kwargs)
+        return outputs.to_tuple() if return_dict is False else outputs
 
     def generate(self, *args, **kwargs):
         """Generates token ids as ``transformers``' ``generate`` does (``keras_tfm.generation``)."""
