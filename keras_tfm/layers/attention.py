@@ -17,6 +17,7 @@ a fully masked row. A padding mask (encoders, cross-attention) has no ``has_key`
 
 from typing import NamedTuple, Optional
 
+import keras
 from keras import ops
 
 from keras_tfm import backend
@@ -117,12 +118,20 @@ def attention(q, k, v, mask=None, *, bias=None, scale=None, fused=None, output_a
         if written_out or not fused:
             y, probs = _written_out_attention(q, k, v, allowed, bias, scale, dropout)
         else:
+            if bias is not None and allowed is not None:  # the kernels take one of them: the mask joins the bias
+                bias = ops.where(allowed, ops.cast(bias, q.dtype), _masked_score(q.dtype))
+                allowed = None
             y, probs = ops.dot_product_attention(q, k, v, bias=bias, mask=allowed, scale=scale), None
         if output_attentions:  # HF's eager attention: a row without keys is not zeroed
             return y, probs
     if has_key is not None:
         y = y * ops.cast(has_key, y.dtype)
     return y, None
+
+
+def _masked_score(dtype):
+    """The score of a masked key: its probability underflows to 0 in float32 and float16."""
+    return ops.cast(-1e9 if keras.backend.standardize_dtype(dtype) == "float32" else -3e4, dtype)
 
 
 def _written_out_attention(q, k, v, allowed, bias, scale, dropout=None):
@@ -135,7 +144,7 @@ def _written_out_attention(q, k, v, allowed, bias, scale, dropout=None):
     if bias is not None:
         scores = scores + ops.cast(bias, scores.dtype)
     if allowed is not None:
-        scores = ops.where(allowed, scores, ops.cast(-1e9 if scores.dtype == "float32" else -3e4, scores.dtype))
+        scores = ops.where(allowed, scores, _masked_score(scores.dtype))
     probs = ops.softmax(ops.cast(scores, "float32"), axis=-1)
     weights = ops.cast(probs if dropout is None else dropout(probs), v.dtype)
     y = ops.einsum("bsnh,bnts->bnht", v, weights)
