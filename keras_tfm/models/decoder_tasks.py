@@ -1,6 +1,6 @@
 """Task models shared by the decoder-only architectures (GPT-2, Llama, Mistral, Qwen2).
 
-An architecture provides a backbone class (its ``*Model``) whose ``call`` takes
+An architecture provides a backbone class (its ``*Model``, a ``DecoderModel``) whose ``call`` takes
 ``(input_ids, attention_mask, position_ids, past_key_values, cache_index, ...)`` and
 returns a ``BaseModelOutputWithPast``, plus ``get_input_embeddings()`` and
 ``cache_spec()``; these classes add the heads and the losses, and the causal LM
@@ -10,21 +10,28 @@ returns a ``BaseModelOutputWithPast``, plus ``get_input_embeddings()`` and
 import keras
 from keras import ops
 
-from keras_tfm.checkpoints.weight_map import TRANSPOSE, Rule, WeightMap
-from keras_tfm.layers import Dense, last_positions, normal_init, tied_lm_logits
+from keras_tfm.checkpoints.weight_map import TRANSPOSE, Rule
+from keras_tfm.layers import last_positions, tied_lm_logits
 from keras_tfm.losses import IGNORE_INDEX, cross_entropy, sequence_classification_loss
-from keras_tfm.modeling_outputs import CausalLMOutputWithPast, SequenceClassifierOutputWithPast
-from keras_tfm.modeling_utils import PreTrainedModel
+from keras_tfm.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast, SequenceClassifierOutputWithPast
+from keras_tfm.models.base import Backbone, TaskModel
 from keras_tfm.models.generative import GenerativeModel
 
 
-def _flag(value, default):
-    return bool(default if value is None else value)
+class DecoderModel(Backbone):
+    """A decoder-only backbone: embeddings, then ``self.decoder`` (a ``DecoderStack``)."""
+
+    def run_decoder(self, x, attention_mask, position_ids, past_key_values, cache_index, output_hidden_states,
+                    output_attentions, training):
+        """``self.decoder`` over the embedded tokens ``x`` (B, T, C), as a ``BaseModelOutputWithPast``."""
+        x, cache, hidden_states, attentions, _ = self.decoder(
+            x, attention_mask, position_ids, cache=past_key_values, cache_index=cache_index,
+            output_hidden_states=output_hidden_states, output_attentions=output_attentions, training=training)
+        return BaseModelOutputWithPast(last_hidden_state=x, past_key_values=cache, hidden_states=hidden_states,
+                                       attentions=attentions)
 
 
-class DecoderTaskModel(PreTrainedModel):
-    backbone_class = None
-
+class DecoderTaskModel(TaskModel):
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         self.backbone = self.backbone_class(config, dtype=self.dtype_policy)
@@ -35,10 +42,6 @@ class DecoderTaskModel(PreTrainedModel):
     def cache_spec(self):
         return self.backbone.cache_spec()
 
-    def dense(self, units, **kwargs):
-        return Dense(units, kernel_initializer=normal_init(self.config.initializer_range), dtype=self.dtype_policy,
-                     **kwargs)
-
     def run_backbone(self, input_ids, attention_mask, position_ids, past_key_values, cache_index,
                      output_hidden_states, output_attentions, training):
         # keras.Model.__call__: the inputs are tensors already, and the cache must pass as it is.
@@ -46,18 +49,15 @@ class DecoderTaskModel(PreTrainedModel):
             self.backbone, input_ids, attention_mask=attention_mask, position_ids=position_ids,
             past_key_values=past_key_values,
             cache_index=cache_index,
-            output_hidden_states=_flag(output_hidden_states, self.config.output_hidden_states),
-            output_attentions=_flag(output_attentions, self.config.output_attentions), training=training)
+            output_hidden_states=self.flag("output_hidden_states", output_hidden_states),
+            output_attentions=self.flag("output_attentions", output_attentions), training=training)
 
 
 class DecoderForCausalLM(GenerativeModel, DecoderTaskModel):
     """Language modelling head (tied to the input embeddings unless ``tie_word_embeddings=False``)."""
 
-    @staticmethod
-    def causal_lm_map(backbone_rules, prefix):
-        """The name table: the backbone's, and ``lm_head`` when the config does not tie it."""
-        head = [Rule("lm_head.weight", "lm_head.kernel", TRANSPOSE, optional=True)]
-        return WeightMap(backbone_rules, head, prefix=prefix, is_base=False)
+    # lm_head has a tensor of its own only when the config does not tie it to the embeddings
+    head_rules = [Rule("lm_head.weight", "lm_head.kernel", TRANSPOSE, optional=True)]
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
@@ -86,10 +86,7 @@ class DecoderForCausalLM(GenerativeModel, DecoderTaskModel):
 class DecoderForSequenceClassification(DecoderTaskModel):
     """Classification on the last non-padding token (``config.pad_token_id``), as HF does."""
 
-    @staticmethod
-    def classifier_map(backbone_rules, prefix):
-        return WeightMap(backbone_rules, [Rule("score.weight", "score.kernel", TRANSPOSE)], prefix=prefix,
-                         is_base=False)
+    head_rules = [Rule("score.weight", "score.kernel", TRANSPOSE)]
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)

@@ -14,9 +14,7 @@ from keras_tfm.layers import (
     default_position_ids,
     normal_init,
 )
-from keras_tfm.modeling_outputs import BaseModelOutputWithPast
-from keras_tfm.modeling_utils import PreTrainedModel
-from keras_tfm.models.decoder_tasks import DecoderForCausalLM, DecoderForSequenceClassification
+from keras_tfm.models.decoder_tasks import DecoderForCausalLM, DecoderForSequenceClassification, DecoderModel
 from keras_tfm.models.gpt2 import convert_gpt2
 from keras_tfm.models.gpt2.config_gpt2 import GPT2Config
 from keras_tfm.registry import register_model
@@ -37,7 +35,7 @@ def _block(c, layer_idx, dtype):
 
 
 @register_model("AutoModel")
-class GPT2Model(PreTrainedModel):
+class GPT2Model(DecoderModel):
     config_class = GPT2Config
     base_model_prefix = "transformer"
     weight_map = WeightMap(convert_gpt2.BACKBONE, prefix="transformer")
@@ -65,25 +63,16 @@ class GPT2Model(PreTrainedModel):
         if position_ids is None:  # HF: positions count from the first cache slot, padding or not
             position_ids = default_position_ids(ops.shape(input_ids)[1], cache_index)
         x = self.drop(self.wte(input_ids) + self.wpe(position_ids), training=training)  # (B, T, C)
-        x, cache, hidden_states, attentions, _ = self.decoder(
-            x, attention_mask, position_ids, cache=past_key_values, cache_index=cache_index,
-            output_hidden_states=output_hidden_states, output_attentions=output_attentions, training=training)
-        return BaseModelOutputWithPast(last_hidden_state=x, past_key_values=cache, hidden_states=hidden_states,
-                                       attentions=attentions)
-
-
-class _GPT2Task:
-    config_class = GPT2Config
-    base_model_prefix = "transformer"
-    backbone_class = GPT2Model
+        return self.run_decoder(x, attention_mask, position_ids, past_key_values, cache_index, output_hidden_states,
+                                output_attentions, training)
 
 
 @register_model("AutoModelForCausalLM")
-class GPT2LMHeadModel(_GPT2Task, DecoderForCausalLM):
+class GPT2LMHeadModel(DecoderForCausalLM):
+    backbone_class = GPT2Model
     uses_learned_positions = True
-    weight_map = DecoderForCausalLM.causal_lm_map(convert_gpt2.BACKBONE, "transformer")
 
 
 @register_model("AutoModelForSequenceClassification")
-class GPT2ForSequenceClassification(_GPT2Task, DecoderForSequenceClassification):
-    weight_map = DecoderForSequenceClassification.classifier_map(convert_gpt2.BACKBONE, "transformer")
+class GPT2ForSequenceClassification(DecoderForSequenceClassification):
+    backbone_class = GPT2Model

@@ -15,9 +15,7 @@ from keras_tfm.layers import (
     TransformerBlock,
     normal_init,
 )
-from keras_tfm.modeling_outputs import BaseModelOutputWithPast
-from keras_tfm.modeling_utils import PreTrainedModel
-from keras_tfm.models.decoder_tasks import DecoderForCausalLM, DecoderForSequenceClassification
+from keras_tfm.models.decoder_tasks import DecoderForCausalLM, DecoderForSequenceClassification, DecoderModel
 from keras_tfm.models.llama import convert_llama
 from keras_tfm.models.llama.config_llama import LlamaConfig, MistralConfig, Qwen2Config
 from keras_tfm.registry import register_model
@@ -34,7 +32,7 @@ def _block(c, dtype):
 
 
 @register_model("AutoModel")
-class LlamaModel(PreTrainedModel):
+class LlamaModel(DecoderModel):
     config_class = LlamaConfig
     base_model_prefix = "model"
     weight_map = WeightMap(convert_llama.BACKBONE, prefix="model")
@@ -56,60 +54,30 @@ class LlamaModel(PreTrainedModel):
 
     def call(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, cache_index=None,
              use_cache=None, output_hidden_states=False, output_attentions=False, training=False):
-        x, cache, hidden_states, attentions, _ = self.decoder(
-            self.embed_tokens(input_ids), attention_mask, position_ids, cache=past_key_values,
-            cache_index=cache_index, output_hidden_states=output_hidden_states,
-            output_attentions=output_attentions, training=training)
-        return BaseModelOutputWithPast(last_hidden_state=x, past_key_values=cache, hidden_states=hidden_states,
-                                       attentions=attentions)
+        return self.run_decoder(self.embed_tokens(input_ids), attention_mask, position_ids, past_key_values,
+                                cache_index, output_hidden_states, output_attentions, training)
 
 
-class _LlamaTask:
-    config_class = LlamaConfig
-    base_model_prefix = "model"
+@register_model("AutoModelForCausalLM")
+class LlamaForCausalLM(DecoderForCausalLM):
     backbone_class = LlamaModel
 
 
-@register_model("AutoModelForCausalLM")
-class LlamaForCausalLM(_LlamaTask, DecoderForCausalLM):
-    weight_map = DecoderForCausalLM.causal_lm_map(convert_llama.BACKBONE, "model")
-
-
 @register_model("AutoModelForSequenceClassification")
-class LlamaForSequenceClassification(_LlamaTask, DecoderForSequenceClassification):
-    weight_map = DecoderForSequenceClassification.classifier_map(convert_llama.BACKBONE, "model")
+class LlamaForSequenceClassification(DecoderForSequenceClassification):
+    backbone_class = LlamaModel
 
 
 # Mistral and Qwen2: Llama's code, their own config (model_type) and class names.
-@register_model("AutoModel")
-class MistralModel(LlamaModel):
-    config_class = MistralConfig
+def _variant(name, config_class):
+    """``{name}Model``, ``{name}ForCausalLM`` and ``{name}ForSequenceClassification`` on Llama's code."""
+    model = register_model("AutoModel")(type(f"{name}Model", (LlamaModel,), {"config_class": config_class}))
+    heads = [register_model(auto)(type(f"{name}{task}", (base,), {"backbone_class": model}))
+             for auto, task, base in (("AutoModelForCausalLM", "ForCausalLM", LlamaForCausalLM),
+                                      ("AutoModelForSequenceClassification", "ForSequenceClassification",
+                                       LlamaForSequenceClassification))]
+    return (model, *heads)
 
 
-@register_model("AutoModelForCausalLM")
-class MistralForCausalLM(LlamaForCausalLM):
-    config_class = MistralConfig
-    backbone_class = MistralModel
-
-
-@register_model("AutoModelForSequenceClassification")
-class MistralForSequenceClassification(LlamaForSequenceClassification):
-    config_class = MistralConfig
-    backbone_class = MistralModel
-
-
-@register_model("AutoModel")
-class Qwen2Model(LlamaModel):
-    config_class = Qwen2Config
-
-
-@register_model("AutoModelForCausalLM")
-class Qwen2ForCausalLM(LlamaForCausalLM):
-    config_class = Qwen2Config
-    backbone_class = Qwen2Model
-
-
-@register_model("AutoModelForSequenceClassification")
-class Qwen2ForSequenceClassification(LlamaForSequenceClassification):
-    config_class = Qwen2Config
-    backbone_class = Qwen2Model
+MistralModel, MistralForCausalLM, MistralForSequenceClassification = _variant("Mistral", MistralConfig)
+Qwen2Model, Qwen2ForCausalLM, Qwen2ForSequenceClassification = _variant("Qwen2", Qwen2Config)
