@@ -1,5 +1,8 @@
 """A tiny encoder-decoder assembled purely from the layer kit (no layer code of its own).
 
+Its decoder self-attention is T5's kind (relative-position bias from buckets, no scaling),
+so the additive bias is checked through the cache too.
+
 Checks, on the active backend, that cached incremental decoding through the typed
 encoder-decoder ``KVCache`` (cross keys / values computed once, then read) gives the logits
 of the uncached forward pass, with padding in the encoder input; and that ``generate()``
@@ -24,6 +27,7 @@ from keras_tfm.layers import (
     default_position_ids,
     encoder_stack,
     last_positions,
+    relative_position_buckets,
     tied_lm_logits,
 )
 from keras_tfm.modeling_outputs import CausalLMOutputWithPast
@@ -32,7 +36,7 @@ from keras_tfm.models.generative import GenerativeModel
 from tests.model_tester import to_np
 
 ATOL = 1e-5
-C, HEADS, LAYERS, VOCAB, POSITIONS = 32, 4, 2, 50, 64
+C, HEADS, LAYERS, VOCAB, POSITIONS, BUCKETS = 32, 4, 2, 50, 64, 8
 
 
 def config():
@@ -42,7 +46,8 @@ def config():
 
 class KitEncoderDecoder(GenerativeModel, PreTrainedModel):
     """Shared token embeddings, learned positions, a pre-norm encoder stack, a decoder stack
-    whose blocks cross-attend the encoder, and an LM head tied to the embeddings."""
+    whose blocks cross-attend the encoder (self-attention with a T5 relative-position bias and
+    no scaling), and an LM head tied to the embeddings."""
 
     stepper = "encoder_decoder"
 
@@ -53,10 +58,11 @@ class KitEncoderDecoder(GenerativeModel, PreTrainedModel):
         self.embed_tokens = Embedding(VOCAB, C, embeddings_initializer=init, dtype=d)
         self.encoder_positions = Embedding(POSITIONS, C, embeddings_initializer=init, dtype=d)
         self.decoder_positions = Embedding(POSITIONS, C, embeddings_initializer=init, dtype=d)
+        self.relative_bias = Embedding(BUCKETS, HEADS, embeddings_initializer=init, dtype=d)
         self.encoder = encoder_stack(LAYERS, C, HEADS, 2 * C, "gelu", initializer_range=0.3, norm_first=True,
                                      final_norm=True, layer_norm_eps=1e-5, dtype=d)
         self.decoder = DecoderStack([
-            TransformerBlock(SelfAttention(C, HEADS, initializer_range=0.3, dtype=d),
+            TransformerBlock(SelfAttention(C, HEADS, scale=1.0, initializer_range=0.1, dtype=d),
                              MLP(C, 2 * C, "gelu", initializer_range=0.3, dtype=d),
                              attention_norm=LayerNorm(dtype=d), mlp_norm=LayerNorm(dtype=d),
                              cross_attention=CrossAttention(C, HEADS, initializer_range=0.3, dtype=d),
@@ -73,6 +79,14 @@ class KitEncoderDecoder(GenerativeModel, PreTrainedModel):
         x = self.embed_tokens(input_ids) + self.encoder_positions(default_position_ids(keras.ops.shape(input_ids)[1]))
         return self.encoder(x, attention_mask)[0]
 
+    def position_bias(self, length, cache_index, num_keys):
+        """(1, N, T, S): the bias of T queries from slot ``cache_index`` over ``num_keys`` keys."""
+        start = 0 if cache_index is None else cache_index
+        queries = keras.ops.arange(length, dtype="int32") + start
+        buckets = relative_position_buckets(queries, keras.ops.arange(num_keys, dtype="int32"), bidirectional=False,
+                                            num_buckets=BUCKETS, max_distance=20)
+        return keras.ops.expand_dims(keras.ops.transpose(self.relative_bias(buckets), (2, 0, 1)), 0)
+
     def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
              decoder_position_ids=None, encoder_hidden_states=None, past_key_values=None, cache_index=None,
              logits_to_keep=0):
@@ -80,10 +94,12 @@ class KitEncoderDecoder(GenerativeModel, PreTrainedModel):
             encoder_hidden_states = self.encode(input_ids, attention_mask)
         if decoder_position_ids is None:
             decoder_position_ids = default_position_ids(keras.ops.shape(decoder_input_ids)[1], cache_index)
+        length = keras.ops.shape(decoder_input_ids)[1]
         y = self.embed_tokens(decoder_input_ids) + self.decoder_positions(decoder_position_ids)
+        bias = self.position_bias(length, cache_index, past_key_values.num_slots if past_key_values is not None else length)
         y, cache, _, _, _ = self.decoder(y, decoder_attention_mask, decoder_position_ids, cache=past_key_values,
                                          cache_index=cache_index, encoder_hidden_states=encoder_hidden_states,
-                                         encoder_attention_mask=attention_mask)
+                                         encoder_attention_mask=attention_mask, bias=bias)
         y = last_positions(y, logits_to_keep)
         logits = tied_lm_logits(y, keras.ops.cast(self.embed_tokens.embeddings, y.dtype))
         return CausalLMOutputWithPast(logits=logits, past_key_values=cache)

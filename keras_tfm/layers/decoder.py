@@ -29,7 +29,7 @@ class DecoderStack(Layer):
         self._windows = list(sliding_windows) if sliding_windows is not None else [None] * len(self.layers)
 
     def call(self, x, attention_mask=None, position_ids=None, cache=None, cache_index=None,
-             encoder_hidden_states=None, encoder_attention_mask=None, output_hidden_states=False,
+             encoder_hidden_states=None, encoder_attention_mask=None, bias=None, output_hidden_states=False,
              output_attentions=False, training=False):
         """Runs the blocks over ``x`` (B, T, C).
 
@@ -41,6 +41,8 @@ class DecoderStack(Layer):
                 ``encoder_hidden_states`` when they are given, else read.
             encoder_hidden_states: (B, S_enc, C) for cross-attention, or None.
             encoder_attention_mask: (B, S_enc) 1/0 over the encoder's tokens.
+            bias: additive self-attention scores (B|1, N, T, S) shared by the blocks (T5's
+                relative positions), or None.
 
         Returns:
             ``(last state, new cache or None, hidden states, attentions, cross attentions)``:
@@ -62,7 +64,7 @@ class DecoderStack(Layer):
             hidden_states.append(x)
             x, layer_cache, layer_cross, probs, cross_probs = block(
                 x, masks[self._windows[i]], cache=cache.layer(i) if cache is not None else None,
-                cache_index=cache_index, rotary=rotary, encoder_hidden_states=encoder_hidden_states,
+                cache_index=cache_index, rotary=rotary, bias=bias, encoder_hidden_states=encoder_hidden_states,
                 cross_mask=cross_mask, cross_cache=cache.cross_layer(i) if cache is not None else None,
                 output_attentions=output_attentions, training=training)
             self_cache.append(layer_cache)
