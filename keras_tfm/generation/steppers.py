@@ -94,24 +94,25 @@ class Stepper:
 
 
 class DecodingSession:
-    """One generation's cache and positions; what the search loops drive.
+    """One generation's cache, slot index and positions; what the search loops drive.
 
-    Attributes:
-        logits: the last step's logits (B, V) float32 numpy.
+    ``key_valid`` (B, S) marks the self-attention slots that hold real tokens; ``extra`` are
+    the stepper's further inputs of every step (an encoder-decoder's encoder mask).
     """
 
     def __init__(self, stepper, cache, key_valid, positions, index, extra=()):
         self.stepper, self.cache, self.key_valid = stepper, cache, key_valid
         self.positions, self.index, self.extra = positions, index, tuple(extra)
 
-    def _run(self, fn, tokens, *more):
+    def run(self, fn, tokens, *more):
+        """``fn`` (a compiled step) over ``tokens`` at the session's positions and slot: logits (B, V)."""
         logits, self.cache = fn(self.cache, _tensor(tokens), _tensor(self.positions), self.key_valid,
                                 _tensor(np.int32(self.index)), *self.extra, *more)
         return np.asarray(backend.to_numpy(logits), dtype=np.float32)
 
     def step(self, tokens):
         """Feeds ``tokens`` (B, 1) at the next position; returns their logits (B, V)."""
-        logits = self._run(self.stepper.compiled()[1], tokens)
+        logits = self.run(self.stepper.compiled()[1], tokens)
         self.positions, self.index = self.positions + 1, self.index + 1
         return logits
 
@@ -151,7 +152,7 @@ class CausalLMStepper(Stepper):
         positions = np.cumsum(attention_mask, axis=-1) - 1
         positions[attention_mask == 0] = 0
         session = DecodingSession(self, self.new_cache(batch, slots), _tensor(key_valid), positions, 0)
-        logits = session._run(self.compiled()[0], input_ids)
+        logits = session.run(self.compiled()[0], input_ids)
         session.positions, session.index = positions[:, -1:] + 1, length
         return logits, session, input_ids
 
@@ -190,7 +191,7 @@ class EncoderDecoderStepper(Stepper):
                                   _tensor(np.ones((batch, slots))), np.zeros((batch, 1), np.int64), 0,
                                   extra=(_tensor(attention_mask),))
         tokens = np.full((batch, 1), int(start), np.int64)
-        logits = session._run(self.compiled()[0], tokens, _tensor(input_ids))
+        logits = session.run(self.compiled()[0], tokens, _tensor(input_ids))
         session.positions, session.index = session.positions + 1, 1
         return logits, session, tokens
 

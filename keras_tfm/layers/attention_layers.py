@@ -27,7 +27,6 @@ class _Attention(Layer):
             raise ValueError(f"num_attention_heads={num_heads} is not a multiple of num_key_value_heads={num_kv_heads}.")
         self.hidden_size, self.scale, self.fused = hidden_size, scale, fused
         self.initializer_range = initializer_range
-        self.dropout_rate = dropout
         self.attention_dropout = Dropout(dropout, dtype=self.dtype_policy) if dropout else None
 
     def dense(self, units, use_bias):

@@ -81,5 +81,5 @@ class DecoderStack(Layer):
             new_cache,
             tuple(hidden_states) if output_hidden_states else None,
             tuple(attentions) if output_attentions else None,
-            tuple(cross_attentions) if output_attentions and encoder_hidden_states is not None else None,
+            tuple(cross_attentions) if output_attentions and any(p is not None for p in cross_attentions) else None,
         )
