@@ -150,6 +150,8 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
             if path is None:
                 continue  # known and deliberately skipped (buffers, tied weights)
             if path is False or path not in variables:
+                if path and self.weight_map.is_optional(name):
+                    continue  # a variable this model does not have (a tied lm_head)
                 unexpected.append(name)
                 continue
             variable = variables[path]

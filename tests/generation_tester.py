@@ -7,7 +7,7 @@ import torch
 import transformers
 
 import keras_tfm
-from keras_tfm.generation.kv_cache import init_cache
+from keras_tfm.layers import KVCache
 from tests.model_tester import ATOL, ModelTesterMixin, to_np
 
 # Tiny models on a shared 2-core machine: torch's thread pool spinning against other processes made
@@ -48,9 +48,9 @@ def assert_cached_logits_match(ours, hf, ids, prefill=4):
     with torch.no_grad():
         theirs = hf(torch.tensor(ids), use_cache=False).logits.numpy()
     batch, length = ids.shape
-    layers, kv_heads, head_dim = ours.backbone.cache_spec()
+    layers, kv_heads, head_dim = ours.cache_spec()
     slots = 16
-    cache = init_cache(layers, batch, slots, kv_heads, head_dim)
+    cache = KVCache.zeros(layers, batch, slots, kv_heads, head_dim)
     key_valid = np.ones((batch, slots), "int32")
     out = ours(ids[:, :prefill], attention_mask=key_valid, past_key_values=cache, cache_index=np.int32(0))
     got = [to_np(out.logits)]

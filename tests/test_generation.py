@@ -77,16 +77,16 @@ def test_greedy_on_device_matches_hf_across_chunks(models, monkeypatch):
     """Plain greedy runs DECODE_CHUNK steps per compiled call where the backend compiles loops:
     eos met mid-chunk by one row and in a later chunk by the other stops as HF does, and the
     tokens equal the host loop's (the one scores are returned from)."""
-    from keras_tfm.generation import utils as generation_utils
+    from keras_tfm.generation import search, steppers
 
     hf, ours = models
     ids, mask = left_padded(99)
-    chunk = generation_utils.DECODE_CHUNK
+    chunk = steppers.DECODE_CHUNK
     free = hf_generate(hf, ids, mask, max_new_tokens=2 * chunk + 8, do_sample=False)
     eos = [int(free[0, ids.shape[1] + chunk + 3]), int(free[1, ids.shape[1] + 2 * chunk + 5])]
     calls = []
-    original = type(ours)._greedy_chunks
-    monkeypatch.setattr(type(ours), "_greedy_chunks", lambda self, *a: calls.append(1) or original(self, *a))
+    original = search.greedy_chunks
+    monkeypatch.setattr(search, "greedy_chunks", lambda *a: calls.append(1) or original(*a))
     kwargs = dict(max_new_tokens=2 * chunk + 8, do_sample=False, eos_token_id=eos, pad_token_id=1)
     out = assert_generate_matches(ours, hf, ids, mask, **kwargs)
     assert len(calls) == int(backend.COMPILED_LOOPS)
@@ -196,21 +196,23 @@ def test_bad_input_is_clear(models):
 
 def test_decode_step_is_traced_once(models):
     """Prefill and decode are compiled once each; the 16 decode steps reuse the decode trace."""
+    from keras_tfm.generation.steppers import CausalLMStepper
+
     _, ours = models
     calls = []
-    original = type(ours)._step
+    original = CausalLMStepper.step
 
     def counting(self, *args):
         calls.append(1)
         return original(self, *args)
 
-    ours.__dict__.pop("_keras_tfm_generation_steps", None)
-    type(ours)._step = counting
+    ours.__dict__.pop("_keras_tfm_stepper", None)
+    CausalLMStepper.step = counting
     try:
         ours.generate(np.array([[5, 6, 7]]), max_new_tokens=16, eos_token_id=None)
     finally:
-        type(ours)._step = original
-        ours.__dict__.pop("_keras_tfm_generation_steps", None)
+        CausalLMStepper.step = original
+        ours.__dict__.pop("_keras_tfm_stepper", None)
     assert len(calls) == 2, len(calls)  # one trace for prefill, one for decode
 
 
@@ -224,9 +226,9 @@ def test_tensorflow_generation_step_keeps_batch1_matmuls_unfused():
     import tensorflow as tf
 
     from keras_tfm.backend import tensorflow as tf_backend
-    from keras_tfm.generation import fast_layers
+    from keras_tfm.layers import fast
 
-    dense = fast_layers.Dense(64)
+    dense = fast.Dense(64)
     x = tf.ones((1, 32))
     dense(x)
 

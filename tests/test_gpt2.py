@@ -27,7 +27,7 @@ class TestGPT2(DecoderTesterMixin):
 def test_fused_conv1d_weights_load_unchanged(tmp_path):
     hf = save_hf("GPT2LMHeadModel", tiny_gpt2_config(), tmp_path)
     ours = keras_tfm.GPT2LMHeadModel.from_pretrained(tmp_path)
-    np.testing.assert_array_equal(to_np(ours.backbone.h[0].attn.c_attn.kernel),
+    np.testing.assert_array_equal(to_np(ours.backbone.decoder.layers[0].self_attention.qkv_proj.kernel),
                                   hf.transformer.h[0].attn.c_attn.weight.detach().numpy())
     assert "lm_head.weight" not in ours.state_dict_hf()  # tied to wte
 

@@ -53,11 +53,11 @@ def compile_function(fn):
     return jit(fn)
 
 
-# XLA compiles loops: greedy decoding runs many steps per compiled call (generation/utils.py).
+# XLA compiles loops: greedy decoding runs many steps per compiled call (generation/search.py).
 COMPILED_LOOPS = True
 
 
-# No fused attention kernel on CPU: generation/kv_cache.py writes attention out for XLA to fuse.
+# No fused attention kernel on CPU: keras_tfm/layers/attention.py writes decoder attention out for XLA to fuse.
 FUSED_ATTENTION = False
 
 

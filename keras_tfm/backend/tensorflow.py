@@ -45,11 +45,11 @@ def compile_function(fn):
     return call
 
 
-# XLA compiles loops: greedy decoding runs many steps per compiled call (generation/utils.py).
+# XLA compiles loops: greedy decoding runs many steps per compiled call (generation/search.py).
 COMPILED_LOOPS = True
 
 
-# No fused attention kernel: generation/kv_cache.py writes attention out for XLA to fuse.
+# No fused attention kernel: keras_tfm/layers/attention.py writes decoder attention out for XLA to fuse.
 FUSED_ATTENTION = False
 
 
@@ -118,16 +118,15 @@ def compile_decode_step(model, fn):
 
     def assign_cache(cache, *inputs):
         out, new_cache = fn(cache, *inputs)
-        for variables, values in zip(cache, new_cache):
-            for variable, value in zip(variables, values):
-                variable.assign(value)
+        for variable, value in zip(cache.tensors(), new_cache.tensors()):
+            variable.assign(value)
         return out
 
     program = tf.function(_generation_trace(assign_cache), jit_compile=True, reduce_retracing=False)
     traces = {}
 
     def step(cache, *inputs):
-        key = tuple((tuple(t.shape), t.dtype) for t in (*inputs, *cache[0]))  # every layer's cache is alike
+        key = tuple((tuple(t.shape), t.dtype) for t in inputs) + cache.trace_key()
         traced = traces.get(key)
         if traced is None:
             traced = traces[key] = program.get_concrete_function(cache, *inputs)

@@ -102,22 +102,22 @@ def compile_decode_step(model, fn):
 
     variables = list(model.trainable_variables) + list(model.non_trainable_variables)
 
-    def pure(values, cache, *inputs):
+    def pure(values, structure, tensors, *inputs):
         with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-            logits, new_cache = fn([tuple(layer) for layer in cache], *inputs)
-        return logits, tuple(tuple(layer) for layer in new_cache)
+            logits, new_cache = fn(structure.from_tensors(tensors), *inputs)
+        return logits, new_cache.tensors()
 
     traces = {}
 
     def step(cache, *inputs):
+        # The trace takes the cache (a KVCache) as its flat tuple of tensors.
         values = tuple(v.value for v in variables)
-        cache = tuple(tuple(layer) for layer in cache)
-        key = tuple((tuple(x.shape), x.dtype) for x in inputs) + tuple(
-            (tuple(t.shape), t.dtype, t.stride()) for t in cache[0])
+        key = tuple((tuple(x.shape), x.dtype) for x in inputs) + cache.trace_key()
         traced = traces.get(key)
         if traced is None:
-            traced = traces[key] = _trace(pure, (values, cache, *inputs))
-        return traced(values, cache, *inputs)
+            traced = traces[key] = _trace(lambda v, t, *i: pure(v, cache, t, *i), (values, cache.tensors(), *inputs))
+        logits, tensors = traced(values, cache.tensors(), *inputs)
+        return logits, cache.from_tensors(tensors)
 
     return step
 

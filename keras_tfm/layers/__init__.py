@@ -1,7 +1,24 @@
-"""Layers shared by the architectures."""
+"""The layer kit every model is assembled from.
 
-from keras_tfm.layers.activations import get_activation
-from keras_tfm.layers.attention import MultiHeadAttention
+- ``fast``: Keras layers called without Keras' per-call bookkeeping once built.
+- ``attention``: the one attention function, its masks, and KV-cache writes.
+- ``attention_layers``: self-attention (separate or fused q/k/v) and cross-attention.
+- ``cache``: ``KVCache``, the typed cache (self part, and cross part for encoder-decoders).
+- ``norms``, ``mlp``, ``positions``, ``rotary``, ``embeddings``, ``heads``, ``activations``.
+- ``transformer_block``, ``encoder``, ``decoder``: the block and the two stacks.
+"""
+
+from keras_tfm.layers.activations import get_activation, normal_init
+from keras_tfm.layers.attention import AttentionMask, attention, causal_mask, padding_mask
+from keras_tfm.layers.attention_layers import CrossAttention, FusedQKVSelfAttention, SelfAttention
+from keras_tfm.layers.cache import KVCache
+from keras_tfm.layers.decoder import DecoderStack
 from keras_tfm.layers.embeddings import TextEmbeddings
-from keras_tfm.layers.heads import MaskedLMHead
-from keras_tfm.layers.transformer_encoder import TransformerEncoder, TransformerEncoderLayer
+from keras_tfm.layers.encoder import EncoderStack, encoder_stack
+from keras_tfm.layers.fast import Dense, Dropout, Embedding, FastCall, Layer
+from keras_tfm.layers.heads import MaskedLMHead, last_positions, tied_lm_logits
+from keras_tfm.layers.mlp import MLP, GatedMLP
+from keras_tfm.layers.norms import LayerNorm, RMSNorm
+from keras_tfm.layers.positions import SinusoidalPositions, default_position_ids, relative_position_buckets
+from keras_tfm.layers.rotary import RotaryEmbedding, apply_rotary
+from keras_tfm.layers.transformer_block import TransformerBlock

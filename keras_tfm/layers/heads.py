@@ -22,3 +22,24 @@ class MaskedLMHead(keras.layers.Layer):
     def call(self, x, embedding_matrix):
         h = self.norm(self.activation(self.dense(x)))
         return ops.matmul(h, ops.transpose(ops.cast(embedding_matrix, h.dtype))) + ops.cast(self.bias, h.dtype)
+
+
+def tied_lm_logits(h, table):
+    """Logits ``h @ table.T``: hidden states (B, T, C) against the embedding table (V, C).
+
+    With one position (a decode step) they are computed as ``table @ h.T``: XLA on CPU then
+    reads the table row by row in one library matrix-vector product, where for ``h @ table.T``
+    it fused a transpose of the whole table into a slower loop. With more positions the
+    (V, B*T) product would cost a transpose of all the logits instead.
+    """
+    if h.shape[1] != 1:
+        return ops.matmul(h, ops.transpose(table))
+    logits = ops.matmul(table, ops.transpose(h[:, 0, :]))  # (V, B)
+    return ops.expand_dims(ops.transpose(logits), 1)
+
+
+def last_positions(hidden, logits_to_keep):
+    """HF's ``logits_to_keep``: 0 keeps every position, n the last n."""
+    if not logits_to_keep:
+        return hidden
+    return hidden[:, -int(logits_to_keep):, :]

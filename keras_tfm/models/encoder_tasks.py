@@ -1,7 +1,7 @@
 """Task models shared by the encoder architectures (BERT, RoBERTa, DistilBERT).
 
-An architecture subclasses these and sets ``config_class``, ``backbone_class``,
-``base_model_prefix`` and ``weight_map``; the task logic (heads, losses, outputs) is
+An architecture's backbone subclasses ``EncoderModel``; its task models subclass these and
+set ``backbone_class`` and ``head_rules``; the task logic (heads, losses, outputs) is
 written once here.
 """
 
@@ -9,7 +9,6 @@ import keras
 from keras import ops
 
 from keras_tfm.layers import MaskedLMHead
-from keras_tfm.layers.activations import normal_init
 from keras_tfm.losses import cross_entropy, sequence_classification_loss, span_loss
 from keras_tfm.modeling_outputs import (
     MaskedLMOutput,
@@ -17,20 +16,29 @@ from keras_tfm.modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from keras_tfm.modeling_utils import PreTrainedModel
+from keras_tfm.models.base import Backbone, TaskModel
 
 
-class EncoderTaskModel(PreTrainedModel):
-    backbone_class = None
+class EncoderModel(Backbone):
+    """An encoder backbone: ``self.embeddings`` (a ``TextEmbeddings``), then ``self.encoder`` (an
+    ``EncoderStack``)."""
+
+    def get_input_embeddings(self):
+        return self.embeddings.token_embedding
+
+    def run_encoder(self, x, attention_mask, output_hidden_states, output_attentions, training):
+        """``(last state, hidden states, attentions)`` of ``self.encoder`` over the embeddings ``x``."""
+        return self.encoder(x, attention_mask, output_hidden_states=self.flag("output_hidden_states",
+                                                                               output_hidden_states),
+                            output_attentions=self.flag("output_attentions", output_attentions), training=training)
+
+
+class EncoderTaskModel(TaskModel):
     backbone_has_pooler = False
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         self.backbone = self.backbone_class(config, add_pooling_layer=self.backbone_has_pooler, dtype=self.dtype_policy)
-
-    def dense(self, units, **kwargs):
-        return keras.layers.Dense(units, kernel_initializer=normal_init(self.config.initializer_range),
-                                  dtype=self.dtype_policy, **kwargs)
 
     def run_backbone(self, input_ids, attention_mask, token_type_ids, position_ids,
                      output_hidden_states, output_attentions, training):

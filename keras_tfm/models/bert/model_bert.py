@@ -3,28 +3,17 @@
 import keras
 
 from keras_tfm.checkpoints.weight_map import WeightMap
-from keras_tfm.layers import TextEmbeddings, TransformerEncoder
+from keras_tfm.layers import TextEmbeddings, encoder_stack
+from keras_tfm.layers.activations import normal_init
 from keras_tfm.modeling_outputs import BaseModelOutputWithPooling
-from keras_tfm.modeling_utils import PreTrainedModel
+from keras_tfm.models import encoder_tasks as tasks
 from keras_tfm.models.bert import convert_bert
 from keras_tfm.models.bert.config_bert import BertConfig
-from keras_tfm.models.encoder_tasks import (
-    EncoderForMaskedLM,
-    EncoderForQuestionAnswering,
-    EncoderForSequenceClassification,
-    EncoderForTokenClassification,
-    first_token,
-)
-from keras_tfm.layers.activations import normal_init
 from keras_tfm.registry import register_model
 
 
-def _task_map(head):
-    return WeightMap(convert_bert.BACKBONE, head, prefix="bert", is_base=False)
-
-
 @register_model("AutoModel")
-class BertModel(PreTrainedModel):
+class BertModel(tasks.EncoderModel):
     config_class = BertConfig
     base_model_prefix = "bert"
     weight_map = WeightMap(convert_bert.BACKBONE, prefix="bert")
@@ -38,7 +27,7 @@ class BertModel(PreTrainedModel):
             )
         self.embeddings = TextEmbeddings(c.vocab_size, c.hidden_size, c.max_position_embeddings, c.type_vocab_size,
                                          c.layer_norm_eps, c.hidden_dropout_prob, c.initializer_range, dtype=d)
-        self.encoder = TransformerEncoder(
+        self.encoder = encoder_stack(
             c.num_hidden_layers, hidden_size=c.hidden_size, num_heads=c.num_attention_heads,
             intermediate_size=c.intermediate_size, activation=c.hidden_act, dropout=c.hidden_dropout_prob,
             attention_dropout=c.attention_probs_dropout_prob, layer_norm_eps=c.layer_norm_eps,
@@ -48,31 +37,20 @@ class BertModel(PreTrainedModel):
             if add_pooling_layer else None
         )
 
-    def get_input_embeddings(self):
-        return self.embeddings.token_embedding
-
     def call(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
              output_hidden_states=None, output_attentions=None, training=False):
         x = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids, training=training)
-        x, hidden_states, attentions = self.encoder(
-            x, attention_mask,
-            output_hidden_states=bool(output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states),
-            output_attentions=bool(output_attentions if output_attentions is not None else self.config.output_attentions),
-            training=training)
-        pooled = self.pooler(first_token(x)) if self.pooler is not None else None
+        x, hidden_states, attentions = self.run_encoder(x, attention_mask, output_hidden_states, output_attentions,
+                                                        training)
+        pooled = self.pooler(tasks.first_token(x)) if self.pooler is not None else None
         return BaseModelOutputWithPooling(last_hidden_state=x, pooler_output=pooled,
                                           hidden_states=hidden_states, attentions=attentions)
 
 
-class _BertTask:
-    config_class = BertConfig
-    base_model_prefix = "bert"
-    backbone_class = BertModel
-
-
 @register_model("AutoModelForSequenceClassification")
-class BertForSequenceClassification(_BertTask, EncoderForSequenceClassification):
-    weight_map = _task_map(convert_bert.CLASSIFIER)
+class BertForSequenceClassification(tasks.EncoderForSequenceClassification):
+    backbone_class = BertModel
+    head_rules = convert_bert.CLASSIFIER
     backbone_has_pooler = True
 
     def __init__(self, config, **kwargs):
@@ -85,15 +63,18 @@ class BertForSequenceClassification(_BertTask, EncoderForSequenceClassification)
 
 
 @register_model("AutoModelForTokenClassification")
-class BertForTokenClassification(_BertTask, EncoderForTokenClassification):
-    weight_map = _task_map(convert_bert.CLASSIFIER)
+class BertForTokenClassification(tasks.EncoderForTokenClassification):
+    backbone_class = BertModel
+    head_rules = convert_bert.CLASSIFIER
 
 
 @register_model("AutoModelForQuestionAnswering")
-class BertForQuestionAnswering(_BertTask, EncoderForQuestionAnswering):
-    weight_map = _task_map(convert_bert.QA)
+class BertForQuestionAnswering(tasks.EncoderForQuestionAnswering):
+    backbone_class = BertModel
+    head_rules = convert_bert.QA
 
 
 @register_model("AutoModelForMaskedLM")
-class BertForMaskedLM(_BertTask, EncoderForMaskedLM):
-    weight_map = _task_map(convert_bert.MASKED_LM)
+class BertForMaskedLM(tasks.EncoderForMaskedLM):
+    backbone_class = BertModel
+    head_rules = convert_bert.MASKED_LM

@@ -9,14 +9,14 @@ BACKBONE = [
     *embedding("embeddings.word_embeddings", "embeddings.token_embedding"),
     *embedding("embeddings.position_embeddings", "embeddings.position_embedding"),
     *layer_norm("embeddings.LayerNorm", "embeddings.norm"),
-    *linear(f"{LAYER}.attention.q_lin", f"{KLAYER}.attention.query"),
-    *linear(f"{LAYER}.attention.k_lin", f"{KLAYER}.attention.key"),
-    *linear(f"{LAYER}.attention.v_lin", f"{KLAYER}.attention.value"),
-    *linear(f"{LAYER}.attention.out_lin", f"{KLAYER}.attention.output_dense"),
+    *linear(f"{LAYER}.attention.q_lin", f"{KLAYER}.self_attention.q_proj"),
+    *linear(f"{LAYER}.attention.k_lin", f"{KLAYER}.self_attention.k_proj"),
+    *linear(f"{LAYER}.attention.v_lin", f"{KLAYER}.self_attention.v_proj"),
+    *linear(f"{LAYER}.attention.out_lin", f"{KLAYER}.self_attention.o_proj"),
     *layer_norm(f"{LAYER}.sa_layer_norm", f"{KLAYER}.attention_norm"),
-    *linear(f"{LAYER}.ffn.lin1", f"{KLAYER}.ffn_up"),
-    *linear(f"{LAYER}.ffn.lin2", f"{KLAYER}.ffn_down"),
-    *layer_norm(f"{LAYER}.output_layer_norm", f"{KLAYER}.ffn_norm"),
+    *linear(f"{LAYER}.ffn.lin1", f"{KLAYER}.mlp.up_proj"),
+    *linear(f"{LAYER}.ffn.lin2", f"{KLAYER}.mlp.down_proj"),
+    *layer_norm(f"{LAYER}.output_layer_norm", f"{KLAYER}.mlp_norm"),
     Rule("embeddings.position_ids", None),  # a buffer in older checkpoints
 ]
 

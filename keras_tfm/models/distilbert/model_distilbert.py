@@ -1,47 +1,21 @@
 """DistilBERT (Sanh et al. 2019) as Keras 3 layers: BERT's post-LN encoder, no token types, no pooler."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_tfm.checkpoints.weight_map import WeightMap
-from keras_tfm.layers import TextEmbeddings, TransformerEncoder
+from keras_tfm.layers import SinusoidalPositions, TextEmbeddings, encoder_stack
 from keras_tfm.modeling_outputs import BaseModelOutput
-from keras_tfm.modeling_utils import PreTrainedModel
+from keras_tfm.models import encoder_tasks as tasks
 from keras_tfm.models.distilbert import convert_distilbert
 from keras_tfm.models.distilbert.config_distilbert import DistilBertConfig
-from keras_tfm.models.encoder_tasks import (
-    EncoderForMaskedLM,
-    EncoderForQuestionAnswering,
-    EncoderForSequenceClassification,
-    EncoderForTokenClassification,
-    first_token,
-)
 from keras_tfm.registry import register_model
 
 LAYER_NORM_EPS = 1e-12  # fixed in DistilBERT, not a config field
 
 
-class SinusoidalPositions(keras.initializers.Initializer):
-    """The fixed sin/cos table HF writes when ``sinusoidal_pos_embds=True``.
-
-    Only the initial value: a checkpoint's table is loaded over it like any weight.
-    """
-
-    def __call__(self, shape, dtype=None):
-        n_pos, dim = shape
-        j = np.arange(dim)[None, :]
-        angles = np.arange(n_pos)[:, None] / np.power(10000, 2 * (j // 2) / dim)  # (P, C)
-        table = np.where(j % 2 == 0, np.sin(angles), np.cos(angles)).astype("float32")
-        return ops.cast(table, dtype or "float32")
-
-
-def _task_map(head):
-    return WeightMap(convert_distilbert.BACKBONE, head, prefix="distilbert", is_base=False)
-
-
 @register_model("AutoModel")
-class DistilBertModel(PreTrainedModel):
+class DistilBertModel(tasks.EncoderModel):
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
     weight_map = WeightMap(convert_distilbert.BACKBONE, prefix="distilbert")
@@ -55,28 +29,20 @@ class DistilBertModel(PreTrainedModel):
             c.vocab_size, c.dim, c.max_position_embeddings, type_vocab_size=0, layer_norm_eps=LAYER_NORM_EPS,
             dropout=c.dropout, initializer_range=c.initializer_range,
             position_initializer=SinusoidalPositions() if c.sinusoidal_pos_embds else None, dtype=d)
-        self.encoder = TransformerEncoder(
+        self.encoder = encoder_stack(
             c.n_layers, hidden_size=c.dim, num_heads=c.n_heads, intermediate_size=c.hidden_dim,
             activation=c.activation, dropout=c.dropout, attention_dropout=c.attention_dropout,
             layer_norm_eps=LAYER_NORM_EPS, initializer_range=c.initializer_range, dtype=d)
 
-    def get_input_embeddings(self):
-        return self.embeddings.token_embedding
-
     def call(self, input_ids, attention_mask=None, position_ids=None, output_hidden_states=None,
              output_attentions=None, training=False):
         x = self.embeddings(input_ids, position_ids=position_ids, training=training)  # (B, T, C)
-        x, hidden_states, attentions = self.encoder(
-            x, attention_mask,
-            output_hidden_states=bool(output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states),
-            output_attentions=bool(output_attentions if output_attentions is not None else self.config.output_attentions),
-            training=training)
+        x, hidden_states, attentions = self.run_encoder(x, attention_mask, output_hidden_states, output_attentions,
+                                                        training)
         return BaseModelOutput(last_hidden_state=x, hidden_states=hidden_states, attentions=attentions)
 
 
 class _DistilBertTask:
-    config_class = DistilBertConfig
-    base_model_prefix = "distilbert"
     backbone_class = DistilBertModel
 
     def run_backbone(self, input_ids, attention_mask, token_type_ids, *args):
@@ -86,8 +52,8 @@ class _DistilBertTask:
 
 
 @register_model("AutoModelForSequenceClassification")
-class DistilBertForSequenceClassification(_DistilBertTask, EncoderForSequenceClassification):
-    weight_map = _task_map(convert_distilbert.SEQUENCE_CLASSIFIER)
+class DistilBertForSequenceClassification(_DistilBertTask, tasks.EncoderForSequenceClassification):
+    head_rules = convert_distilbert.SEQUENCE_CLASSIFIER
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
@@ -96,19 +62,19 @@ class DistilBertForSequenceClassification(_DistilBertTask, EncoderForSequenceCla
         self.classifier = self.dense(config.num_labels)
 
     def classify(self, outputs, training):
-        x = ops.relu(self.pre_classifier(first_token(outputs.last_hidden_state)))  # (B, C)
+        x = ops.relu(self.pre_classifier(tasks.first_token(outputs.last_hidden_state)))  # (B, C)
         return self.classifier(self.dropout(x, training=training))
 
 
 @register_model("AutoModelForTokenClassification")
-class DistilBertForTokenClassification(_DistilBertTask, EncoderForTokenClassification):
-    weight_map = _task_map(convert_distilbert.TOKEN_CLASSIFIER)
+class DistilBertForTokenClassification(_DistilBertTask, tasks.EncoderForTokenClassification):
+    head_rules = convert_distilbert.TOKEN_CLASSIFIER
     classifier_dropout_field = "dropout"
 
 
 @register_model("AutoModelForQuestionAnswering")
-class DistilBertForQuestionAnswering(_DistilBertTask, EncoderForQuestionAnswering):
-    weight_map = _task_map(convert_distilbert.QA)
+class DistilBertForQuestionAnswering(_DistilBertTask, tasks.EncoderForQuestionAnswering):
+    head_rules = convert_distilbert.QA
     qa_dropout_field = "qa_dropout"
 
     def __init__(self, config, **kwargs):
@@ -118,6 +84,6 @@ class DistilBertForQuestionAnswering(_DistilBertTask, EncoderForQuestionAnswerin
 
 
 @register_model("AutoModelForMaskedLM")
-class DistilBertForMaskedLM(_DistilBertTask, EncoderForMaskedLM):
-    weight_map = _task_map(convert_distilbert.MASKED_LM)
+class DistilBertForMaskedLM(_DistilBertTask, tasks.EncoderForMaskedLM):
+    head_rules = convert_distilbert.MASKED_LM
     lm_activation_field = "activation"

@@ -12,18 +12,18 @@ def conv1d(hf, keras):
     return [Rule(f"{hf}.weight", f"{keras}.kernel"), Rule(f"{hf}.bias", f"{keras}.bias")]
 
 
-H = "h.{i}"
+H, K = "h.{i}", "decoder.layers.{i}"
 
 BACKBONE = [
     *embedding("wte", "wte"),
     *embedding("wpe", "wpe"),
-    *layer_norm(f"{H}.ln_1", f"{H}.ln_1"),
-    *conv1d(f"{H}.attn.c_attn", f"{H}.attn.c_attn"),
-    *conv1d(f"{H}.attn.c_proj", f"{H}.attn.c_proj"),
-    *layer_norm(f"{H}.ln_2", f"{H}.ln_2"),
-    *conv1d(f"{H}.mlp.c_fc", f"{H}.mlp.c_fc"),
-    *conv1d(f"{H}.mlp.c_proj", f"{H}.mlp.c_proj"),
-    *layer_norm("ln_f", "ln_f"),
+    *layer_norm(f"{H}.ln_1", f"{K}.attention_norm"),
+    *conv1d(f"{H}.attn.c_attn", f"{K}.self_attention.qkv_proj"),
+    *conv1d(f"{H}.attn.c_proj", f"{K}.self_attention.o_proj"),
+    *layer_norm(f"{H}.ln_2", f"{K}.mlp_norm"),
+    *conv1d(f"{H}.mlp.c_fc", f"{K}.mlp.up_proj"),
+    *conv1d(f"{H}.mlp.c_proj", f"{K}.mlp.down_proj"),
+    *layer_norm("ln_f", "decoder.final_norm"),
     Rule(f"{H}.attn.bias", None),  # the causal-mask buffer of older checkpoints
     Rule(f"{H}.attn.masked_bias", None),
 ]

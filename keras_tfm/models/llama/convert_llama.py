@@ -2,7 +2,7 @@
 
 from keras_tfm.checkpoints.weight_map import Rule, embedding, linear
 
-L, K = "layers.{i}", "decoder_layers.{i}"
+L, K = "layers.{i}", "decoder.layers.{i}"
 
 
 def rms_norm(hf, keras):
@@ -11,16 +11,16 @@ def rms_norm(hf, keras):
 
 BACKBONE = [
     *embedding("embed_tokens", "embed_tokens"),
-    *linear(f"{L}.self_attn.q_proj", f"{K}.self_attn.q_proj"),
-    *linear(f"{L}.self_attn.k_proj", f"{K}.self_attn.k_proj"),
-    *linear(f"{L}.self_attn.v_proj", f"{K}.self_attn.v_proj"),
-    *linear(f"{L}.self_attn.o_proj", f"{K}.self_attn.o_proj"),
+    *linear(f"{L}.self_attn.q_proj", f"{K}.self_attention.q_proj"),
+    *linear(f"{L}.self_attn.k_proj", f"{K}.self_attention.k_proj"),
+    *linear(f"{L}.self_attn.v_proj", f"{K}.self_attention.v_proj"),
+    *linear(f"{L}.self_attn.o_proj", f"{K}.self_attention.o_proj"),
     *linear(f"{L}.mlp.gate_proj", f"{K}.mlp.gate_proj"),
     *linear(f"{L}.mlp.up_proj", f"{K}.mlp.up_proj"),
     *linear(f"{L}.mlp.down_proj", f"{K}.mlp.down_proj"),
-    *rms_norm(f"{L}.input_layernorm", f"{K}.input_layernorm"),
-    *rms_norm(f"{L}.post_attention_layernorm", f"{K}.post_attention_layernorm"),
-    *rms_norm("norm", "norm"),
+    *rms_norm(f"{L}.input_layernorm", f"{K}.attention_norm"),
+    *rms_norm(f"{L}.post_attention_layernorm", f"{K}.mlp_norm"),
+    *rms_norm("norm", "decoder.final_norm"),
     Rule(f"{L}.self_attn.rotary_emb.inv_freq", None),  # a buffer in older checkpoints
     Rule("rotary_emb.inv_freq", None),
 ]

@@ -5,21 +5,11 @@ from keras import ops
 
 from keras_tfm.checkpoints.weight_map import WeightMap
 from keras_tfm.layers.activations import normal_init
+from keras_tfm.models import encoder_tasks as tasks
 from keras_tfm.models.bert.model_bert import BertModel
-from keras_tfm.models.encoder_tasks import (
-    EncoderForMaskedLM,
-    EncoderForQuestionAnswering,
-    EncoderForSequenceClassification,
-    EncoderForTokenClassification,
-    first_token,
-)
 from keras_tfm.models.roberta import convert_roberta
 from keras_tfm.models.roberta.config_roberta import RobertaConfig
 from keras_tfm.registry import register_model
-
-
-def _task_map(head):
-    return WeightMap(convert_roberta.BACKBONE, head, prefix="roberta", is_base=False)
 
 
 @register_model("AutoModel")
@@ -46,20 +36,15 @@ class RobertaClassificationHead(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def call(self, hidden, training=False):
-        x = self.dropout(first_token(hidden), training=training)  # (B, C)
+        x = self.dropout(tasks.first_token(hidden), training=training)  # (B, C)
         x = self.dropout(ops.tanh(self.dense(x)), training=training)
         return self.out_proj(x)  # (B, labels)
 
 
-class _RobertaTask:
-    config_class = RobertaConfig
-    base_model_prefix = "roberta"
-    backbone_class = RobertaModel
-
-
 @register_model("AutoModelForSequenceClassification")
-class RobertaForSequenceClassification(_RobertaTask, EncoderForSequenceClassification):
-    weight_map = _task_map(convert_roberta.CLASSIFICATION_HEAD)
+class RobertaForSequenceClassification(tasks.EncoderForSequenceClassification):
+    backbone_class = RobertaModel
+    head_rules = convert_roberta.CLASSIFICATION_HEAD
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
@@ -72,16 +57,19 @@ class RobertaForSequenceClassification(_RobertaTask, EncoderForSequenceClassific
 
 
 @register_model("AutoModelForTokenClassification")
-class RobertaForTokenClassification(_RobertaTask, EncoderForTokenClassification):
-    weight_map = _task_map(convert_roberta.TOKEN_CLASSIFIER)
+class RobertaForTokenClassification(tasks.EncoderForTokenClassification):
+    backbone_class = RobertaModel
+    head_rules = convert_roberta.TOKEN_CLASSIFIER
 
 
 @register_model("AutoModelForQuestionAnswering")
-class RobertaForQuestionAnswering(_RobertaTask, EncoderForQuestionAnswering):
-    weight_map = _task_map(convert_roberta.QA)
+class RobertaForQuestionAnswering(tasks.EncoderForQuestionAnswering):
+    backbone_class = RobertaModel
+    head_rules = convert_roberta.QA
 
 
 @register_model("AutoModelForMaskedLM")
-class RobertaForMaskedLM(_RobertaTask, EncoderForMaskedLM):
-    weight_map = _task_map(convert_roberta.MASKED_LM)
+class RobertaForMaskedLM(tasks.EncoderForMaskedLM):
+    backbone_class = RobertaModel
+    head_rules = convert_roberta.MASKED_LM
     lm_activation_field = None  # RobertaLMHead applies gelu whatever hidden_act says

@@ -41,6 +41,9 @@ def inv_freq_for(config):
 
 
 class RotaryEmbedding:
+    """cos / sin tables of ``position_ids`` for a config with ``head_dim``, ``rope_parameters``
+    and ``max_position_embeddings`` (a plain object: it holds no weights)."""
+
     def __init__(self, config):
         self.inv_freq, self.scaling, self.rope_type, params, self.dim = inv_freq_for(config)
         self.base = params.get("rope_theta", 10000.0)
