@@ -30,14 +30,7 @@ ALLOWED_CYCLE_EDGES = {
     # (none left: the checkpoint <-> model circles are gone)
 }
 ALLOWED_LAYERING_EDGES = {
-    # The decoder models still take their fast layers, KV cache and task heads from generation/
-    # (issue 10 part 1 moves them into the layer kit).
-    ("keras_tfm.models.gpt2.model_gpt2", "keras_tfm.generation.decoder"),
-    ("keras_tfm.models.gpt2.model_gpt2", "keras_tfm.generation.fast_layers"),
-    ("keras_tfm.models.gpt2.model_gpt2", "keras_tfm.generation.kv_cache"),
-    ("keras_tfm.models.llama.model_llama", "keras_tfm.generation.decoder"),
-    ("keras_tfm.models.llama.model_llama", "keras_tfm.generation.fast_layers"),
-    ("keras_tfm.models.llama.model_llama", "keras_tfm.generation.kv_cache"),
+    # (none: models/, layers/, processing/ and checkpoints/ import no upper layer)
 }
 
 

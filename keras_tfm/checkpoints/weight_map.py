@@ -175,14 +175,6 @@ class WeightMap:
                     return rule, m.hf_prefix + found
         raise KeyError(f"No conversion rule covers the variable {keras_path!r}.")
 
-    def is_optional(self, hf_name):
-        """Whether the rule that maps ``hf_name`` is ``optional`` (its variable may not exist)."""
-        name = modernize_name(hf_name)
-        p = self.prefix + "."
-        rules = self.backbone if self.is_base or name.startswith(p) else self.head + self.backbone
-        name = name[len(p):] if name.startswith(p) else name
-        return any(rule.optional for rule in rules if rule.match_hf(name) is not False)
-
     def hf_name(self, keras_path):
         """HF name for a keras variable path; raises KeyError if no rule covers it."""
         return self._rule_for_path(keras_path)[1]
