@@ -223,8 +223,7 @@ def reference_answer(folder, question, context, max_answer_len=15, max_seq_len=3
     answers, null = {}, 1e6
     for w in range(len(enc["input_ids"])):
         with torch.no_grad():
-            out = model(input_ids=torch.tensor([enc["input_ids"][w]]),
-                        token_type_ids=torch.tensor([enc["token_type_ids"][w]]))
+            out = model(**{name: torch.tensor([enc[name][w]]) for name in tok.model_input_names})
         allowed = np.array([s == 1 for s in enc.sequence_ids(w)])
         allowed[0] = True  # [CLS]
         probs = [np.exp(x - x.max()) / np.exp(x - x.max()).sum() for x in
@@ -260,6 +259,23 @@ def test_question_answering_matches_reference(folders, pipes):
     assert [a["score"] for a in top] == sorted((a["score"] for a in top), reverse=True)
     for answer in top:
         assert CONTEXT[answer["start"]:answer["end"]] == answer["answer"]
+
+
+def test_question_answering_on_distilbert_takes_no_token_type_ids(tmp_path):
+    """DistilBERT has no segment embeddings: its tokenizer lists no token_type_ids, so the pipeline
+    passes none (the QA tokenizer call asks for them), as transformers does."""
+    torch.manual_seed(0)
+    config = transformers.DistilBertConfig(vocab_size=30522, dim=32, n_layers=2, n_heads=4, hidden_dim=37)
+    transformers.DistilBertForQuestionAnswering(config).eval().save_pretrained(tmp_path)
+    for name in TOKENIZER_FILES:
+        shutil.copy(os.path.join(minilm_dir(), name), tmp_path)
+    tokenizer_config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({**tokenizer_config,
+                                                                "tokenizer_class": "DistilBertTokenizer"}))
+    question = "Where is Hugging Face based?"
+    qa = pipeline("question-answering", model=str(tmp_path))
+    assert "token_type_ids" not in qa.model_input_names
+    assert_same(qa(question=question, context=CONTEXT), reference_answer(str(tmp_path), question, CONTEXT))
 
 
 def test_question_answering_long_context_uses_windows(folders, pipes):

@@ -40,6 +40,8 @@ from keras_tfm.pipelines.collate import KNOWN_INPUTS, collate, padding_rules
 logger = logging.getLogger(__name__)
 
 PROCESSOR_NAMES = ("tokenizer", "image_processor", "feature_extractor", "processor")
+# What a text tokenizer can return for a model; its `model_input_names` says which of them the model takes.
+TOKENIZER_OUTPUTS = ("input_ids", "token_type_ids", "attention_mask")
 
 
 class Pipeline:
@@ -120,9 +122,15 @@ class Pipeline:
 
     @property
     def model_input_names(self):
-        """The input names the model's ``call`` takes: the keys of a feature that go to the model."""
+        """The keys of a feature that go to the model: those its ``call`` takes, less the tokenizer
+        outputs that the tokenizer does not list as model inputs (``token_type_ids`` of
+        DistilBERT's tokenizer: the model has no segment embeddings), as transformers filters them."""
         if self._inputs_of[0] is not self.model:
-            self._inputs_of = (self.model, _accepted_inputs(self.model))
+            accepted = _accepted_inputs(self.model)
+            listed = getattr(self.tokenizer, "model_input_names", None)
+            if listed:
+                accepted -= set(TOKENIZER_OUTPUTS) - set(listed)
+            self._inputs_of = (self.model, accepted)
         return self._inputs_of[1]
 
     def __repr__(self):
