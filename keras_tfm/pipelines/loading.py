@@ -12,11 +12,13 @@ or else loaded from the model's own folder.
 
 import os
 
+from keras_tfm.processing import AutoFeatureExtractor, AutoImageProcessor, AutoProcessor, AutoTokenizer
+
 PROCESSOR_AUTO_CLASSES = {
-    "tokenizer": "AutoTokenizer",
-    "image_processor": "AutoImageProcessor",
-    "feature_extractor": "AutoFeatureExtractor",
-    "processor": "AutoProcessor",
+    "tokenizer": AutoTokenizer,
+    "image_processor": AutoImageProcessor,
+    "feature_extractor": AutoFeatureExtractor,
+    "processor": AutoProcessor,
 }
 PROCESSORS_BY_TYPE = {
     "text": ("tokenizer",),
@@ -73,29 +75,29 @@ def load_processors(task_type, pipeline_class, given, model, model_source, hub):
         if name == "processor" and not any(part in loaded for part in MULTIMODAL_PARTS):
             loaded.update(_processor_or_parts(source, hub))
         elif name != "processor":
-            loaded[name] = _auto_class(name).from_pretrained(source, **hub)
+            loaded[name] = PROCESSOR_AUTO_CLASSES[name].from_pretrained(source, **hub)
     return {name: loaded.get(name) for name in PROCESSOR_AUTO_CLASSES}
 
 
 def _load_given(name, value, hub):
     if isinstance(value, tuple):  # (name, kwargs), as transformers accepts
         source, options = value
-        return _auto_class(name).from_pretrained(source, **{**hub, **options})
+        return PROCESSOR_AUTO_CLASSES[name].from_pretrained(source, **{**hub, **options})
     if isinstance(value, (str, os.PathLike)):
-        return _auto_class(name).from_pretrained(value, **hub)
+        return PROCESSOR_AUTO_CLASSES[name].from_pretrained(value, **hub)
     return value
 
 
 def _processor_or_parts(source, hub):
     """The model's processor; where it has none, the tokenizer / image processor / feature extractor it has."""
     try:
-        return {"processor": _auto_class("processor").from_pretrained(source, **hub)}
+        return {"processor": PROCESSOR_AUTO_CLASSES["processor"].from_pretrained(source, **hub)}
     except (OSError, ValueError, KeyError, NotImplementedError) as error:
         processor_error = error
     parts = {}
     for name in MULTIMODAL_PARTS:
         try:
-            parts[name] = _auto_class(name).from_pretrained(source, **hub)
+            parts[name] = PROCESSOR_AUTO_CLASSES[name].from_pretrained(source, **hub)
         except (OSError, ValueError, KeyError, NotImplementedError):
             continue
     if not parts:
@@ -105,15 +107,3 @@ def _processor_or_parts(source, hub):
         )
     return parts
 
-
-def _auto_class(name):
-    from keras_tfm import processing
-
-    auto_name = PROCESSOR_AUTO_CLASSES[name]
-    auto_class = getattr(processing, auto_name, None)
-    if auto_class is None:
-        raise NotImplementedError(
-            f"keras_tfm.processing has no {auto_name} yet, so the {name.replace('_', ' ')} cannot be loaded by "
-            f"name; pass {name}=<an instance>."
-        )
-    return auto_class
