@@ -1,5 +1,6 @@
 """BERT: Hugging Face PyTorch names <-> keras_tfm variable paths."""
 
+from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion
 from keras_tfm.checkpoints.weight_map import Rule, embedding, layer_norm, linear
 
 LAYER = "encoder.layer.{i}"
@@ -44,7 +45,6 @@ TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0"), (r
 TF_SHARED_EMBEDDINGS = [("mlm___cls", "bert/embeddings/")]
 
 # This architecture's conversion tables, found by model_type.
-from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
 
 TABLES = register_conversion(ConversionTables(
     BACKBONE, heads={"classifier": CLASSIFIER, "qa": QA, "masked_lm": MASKED_LM},

@@ -1,5 +1,6 @@
 """DistilBERT: Hugging Face PyTorch names <-> keras_tfm variable paths."""
 
+from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion
 from keras_tfm.checkpoints.weight_map import Rule, embedding, layer_norm, linear
 
 LAYER = "transformer.layer.{i}"
@@ -38,7 +39,6 @@ TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0")]
 TF_SHARED_EMBEDDINGS = [("vocab_projector", "distilbert/embeddings/")]
 
 # This architecture's conversion tables, found by model_type.
-from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
 
 TABLES = register_conversion(ConversionTables(
     BACKBONE, heads={"sequence_classifier": SEQUENCE_CLASSIFIER, "token_classifier": TOKEN_CLASSIFIER, "qa": QA,

@@ -4,6 +4,7 @@ GPT-2's ``Conv1D`` stores its weight as (in, out), the layout of a Keras Dense k
 no transpose, and the fused ``c_attn`` (C, 3C) stays fused.
 """
 
+from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion
 from keras_tfm.checkpoints.weight_map import Rule, embedding, layer_norm
 
 
@@ -36,7 +37,6 @@ TF_EXPAND = [r"\.c_(attn|proj|fc)\.bias$"]
 FLAX_KINDS = [(r"\.c_(attn|proj|fc)\.weight$", "linear")]
 
 # This architecture's conversion tables, found by model_type.
-from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
 
 TABLES = register_conversion(ConversionTables(
     BACKBONE, tf_kinds=TF_KINDS, tf_expand=TF_EXPAND, flax_kinds=FLAX_KINDS,

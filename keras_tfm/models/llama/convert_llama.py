@@ -1,5 +1,6 @@
 """Llama / Mistral / Qwen2: Hugging Face PyTorch names <-> keras_tfm variable paths."""
 
+from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion
 from keras_tfm.checkpoints.weight_map import Rule, embedding, linear
 
 L, K = "layers.{i}", "decoder.layers.{i}"
@@ -32,7 +33,6 @@ FLAX_KINDS = TF_KINDS = [(r"(^|\.)(input_layernorm|post_attention_layernorm|norm
 TF_RENAMES = [(r"/layers_\._(\d+)/", r"/layers.\1/")]
 
 # This architecture's conversion tables, found by model_type.
-from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
 
 TABLES = register_conversion(ConversionTables(
     BACKBONE, tf_kinds=TF_KINDS, flax_kinds=FLAX_KINDS, tf_renames=TF_RENAMES,

@@ -3,6 +3,7 @@
 The backbone has BERT's tensor names (under ``roberta.``), so BERT's table is reused.
 """
 
+from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion
 from keras_tfm.checkpoints.weight_map import Rule, layer_norm, linear
 from keras_tfm.models.bert.convert_bert import BACKBONE, QA  # noqa: F401  (same names as BERT)
 
@@ -27,7 +28,6 @@ TF_RENAMES = [(r"word_embeddings/embeddings:0$", "word_embeddings/weight:0")]
 TF_SHARED_EMBEDDINGS = [("lm_head", "roberta/embeddings/")]
 
 # This architecture's conversion tables, found by model_type.
-from keras_tfm.checkpoints.conversion_tables import ConversionTables, register_conversion  # noqa: E402
 
 TABLES = register_conversion(ConversionTables(
     BACKBONE, heads={"classification_head": CLASSIFICATION_HEAD, "token_classifier": TOKEN_CLASSIFIER, "qa": QA,
