@@ -178,6 +178,21 @@ def test_generation_config_object_and_defaults(models, tmp_path):
     assert to_np(ours.generate(np.array([[5, 6]]))).shape[1] <= 20  # HF's default max_length
 
 
+def test_generation_config_from_model_config_matches_hf(tmp_path):
+    """The special token ids of a model config, decoder_start_token_id (encoder-decoders) included,
+    become the generation config's, as in transformers; the saved file reads back in transformers."""
+    hf_model_config = transformers.BartConfig(bos_token_id=0, eos_token_id=2, pad_token_id=1, decoder_start_token_id=2)
+    ours = keras_tfm.GenerationConfig.from_model_config(hf_model_config)
+    theirs = transformers.GenerationConfig.from_model_config(hf_model_config)
+    for key in ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"):
+        assert getattr(ours, key) == getattr(theirs, key), key
+    ours.save_pretrained(tmp_path)
+    assert transformers.GenerationConfig.from_pretrained(tmp_path).decoder_start_token_id == 2
+    (tmp_path / "generation_config.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="generation_config.json must hold a JSON object"):
+        keras_tfm.GenerationConfig.from_pretrained(tmp_path)
+
+
 def test_bad_input_is_clear(models):
     _, ours = models
     ids = np.array([[5, 6, 7]])

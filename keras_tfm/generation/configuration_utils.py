@@ -1,13 +1,11 @@
 """``GenerationConfig``: the decoding parameters of ``generate()``, with HF's names and defaults."""
 
 import copy
-import json
 import logging
 import os
 
 from keras_tfm.checkpoints.hub import resolve_file
-from keras_tfm.configuration_utils import pop_hub_kwargs
-from keras_tfm.utils.io import atomic_write_text
+from keras_tfm.configuration_utils import json_string, pop_hub_kwargs, read_config_dict, write_json_file
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +38,7 @@ DEFAULTS = {
     "pad_token_id": None,
     "bos_token_id": None,
     "eos_token_id": None,
+    "decoder_start_token_id": None,
 }
 # Accepted (HF names) but with no effect here: they do not change which tokens come out.
 IGNORED = {"output_attentions", "output_hidden_states", "cache_implementation", "compile_config", "low_memory",
@@ -61,7 +60,7 @@ class GenerationConfig:
 
     @classmethod
     def from_model_config(cls, config):
-        keys = ("bos_token_id", "eos_token_id", "pad_token_id")
+        keys = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
         return cls(**{k: getattr(config, k, None) for k in keys}, _from_model_config=True)
 
     @classmethod
@@ -72,12 +71,7 @@ class GenerationConfig:
     def from_pretrained(cls, pretrained_model_name, config_file_name=None, **kwargs):
         hub = pop_hub_kwargs(kwargs)
         path = resolve_file(pretrained_model_name, config_file_name or GENERATION_CONFIG_NAME, **hub)
-        with open(path, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path} is not valid JSON: {e}") from None
-        return cls.from_dict(data, **kwargs)
+        return cls.from_dict(read_config_dict(path), **kwargs)
 
     def to_dict(self):
         return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -86,12 +80,11 @@ class GenerationConfig:
         return {k: v for k, v in self.to_dict().items() if k not in DEFAULTS or DEFAULTS[k] != v}
 
     def to_json_string(self):
-        return json.dumps(self.to_diff_dict(), indent=2, sort_keys=True) + "\n"
+        return json_string(self.to_diff_dict())
 
     def save_pretrained(self, save_directory, config_file_name=None):
         os.makedirs(save_directory, exist_ok=True)
-        atomic_write_text(os.path.join(save_directory, config_file_name or GENERATION_CONFIG_NAME),
-                          self.to_json_string())
+        write_json_file(os.path.join(save_directory, config_file_name or GENERATION_CONFIG_NAME), self.to_diff_dict())
 
     def update(self, **kwargs):
         """Sets the known fields among ``kwargs``; returns the others (HF's contract)."""
