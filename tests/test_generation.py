@@ -178,6 +178,28 @@ def test_generation_config_object_and_defaults(models, tmp_path):
     assert to_np(ours.generate(np.array([[5, 6]]))).shape[1] <= 20  # HF's default max_length
 
 
+def test_passed_generation_config_takes_the_models_values_for_the_rest(tmp_path):
+    """generate(generation_config=c) uses what c was given and the model's generation config for the
+    rest (its eos, its sampling switch...), as transformers 5 does: same tokens as HF."""
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=99, n_positions=128, n_embd=32, n_layer=2, n_head=4,
+                                     initializer_range=0.3, pad_token_id=1, bos_token_id=0, eos_token_id=2)
+    hf = transformers.GPT2LMHeadModel(config).eval()
+    hf.generation_config = transformers.GenerationConfig(bos_token_id=0, pad_token_id=1, max_new_tokens=12,
+                                                         do_sample=True, temperature=0.5)
+    ids = np.array([[5, 6, 7, 8]])
+    # the eos the model would meet first in greedy decoding, so that only a config with it stops early
+    greedy = hf.generate(torch.tensor(ids), do_sample=False, max_new_tokens=12).numpy()[0, 4:]
+    hf.generation_config.eos_token_id = int(greedy[3])
+    hf.save_pretrained(tmp_path)
+    ours = keras_tfm.AutoModelForCausalLM.from_pretrained(tmp_path)
+    for passed in ({"do_sample": False}, {"do_sample": False, "max_new_tokens": 6}):
+        theirs = hf.generate(torch.tensor(ids), generation_config=transformers.GenerationConfig(**passed)).numpy()
+        got = to_np(ours.generate(ids, generation_config=keras_tfm.GenerationConfig(**passed)))
+        np.testing.assert_array_equal(got, theirs)
+        assert got.shape[1] == 8  # stopped at the model's eos, which the passed config does not name
+
+
 def test_generation_config_from_model_config_matches_hf(tmp_path):
     """The special token ids of a model config, decoder_start_token_id (encoder-decoders) included,
     become the generation config's, as in transformers; the saved file reads back in transformers."""

@@ -49,10 +49,13 @@ class GenerationConfig:
     """Decoding parameters (``max_new_tokens``, ``do_sample``, ``top_k``, ``num_beams``...).
 
     Unknown keys read from a ``generation_config.json`` are kept (a round trip loses
-    nothing); unknown keyword arguments passed to ``generate()`` are an error.
+    nothing); unknown keyword arguments passed to ``generate()`` are an error. The keys given
+    (to the constructor, in the file, or to ``update``) are remembered: a config passed to
+    ``generate()`` takes the model's values for the others, as transformers 5 does.
     """
 
     def __init__(self, **kwargs):
+        self._given = {key for key in kwargs if not key.startswith("_")}
         for key, value in DEFAULTS.items():
             setattr(self, key, copy.deepcopy(kwargs.pop(key, value)))
         for key, value in kwargs.items():
@@ -92,9 +95,18 @@ class GenerationConfig:
         for key, value in kwargs.items():
             if key in DEFAULTS or key in IGNORED or key in self.__dict__:
                 setattr(self, key, value)
+                self._given.add(key)
             else:
                 unused[key] = value
         return unused
+
+    def over(self, base):
+        """A copy of ``base`` with the keys given to this config set to this config's values."""
+        merged = copy.deepcopy(base)
+        for key in self._given:
+            setattr(merged, key, copy.deepcopy(getattr(self, key)))
+        merged._given = base._given | self._given
+        return merged
 
     def validate(self):
         if self.max_new_tokens is not None and (not isinstance(self.max_new_tokens, int) or self.max_new_tokens <= 0):

@@ -91,9 +91,12 @@ class GenerationMixin:
             raise ValueError(f"{type(self).__name__}.generate does not take token_type_ids.")
         if logits_processor or stopping_criteria:
             raise NotImplementedError("Custom logits_processor / stopping_criteria lists are not supported yet.")
-        gc = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
-        if not isinstance(gc, GenerationConfig):
-            raise TypeError(f"generation_config must be a GenerationConfig, got {type(gc).__name__}.")
+        if generation_config is not None and not isinstance(generation_config, GenerationConfig):
+            raise TypeError(f"generation_config must be a GenerationConfig, got {type(generation_config).__name__}.")
+        # A config passed in sets what it was given; the model's generation config fills the rest (HF 5).
+        gc = copy.deepcopy(self.generation_config)
+        if generation_config is not None:
+            gc = generation_config.over(gc)
         unused = gc.update(**kwargs)
         if unused:
             raise ValueError(
