@@ -9,7 +9,7 @@ import pytest
 
 import keras_tfm
 from keras_tfm import Trainer, TrainerCallback, TrainingArguments
-from keras_tfm.checkpoints.state_dict import CheckpointError
+from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.training.optimization import HFSchedule
 from tests.test_training_keras import tiny_config
 

@@ -8,6 +8,6 @@ Modules, lower first; each imports only modules listed above it:
 - ``weight_map``, ``conversion_tables``: HF name <-> keras variable rules; each architecture's tables, by model_type.
 - ``naming``, ``tf_names``, ``flax_names``: PyTorch <-> TF / Flax tensor names.
 - ``formats``: the table of formats; finding, opening and writing checkpoints in HF names.
-- ``state_dict``, ``loading``, ``saving``: HF's state-dict functions; ``from_pretrained`` / ``save_pretrained`` weights.
+- ``loading``, ``saving``: ``from_pretrained`` / ``save_pretrained`` weights.
 - ``convert``: ``keras-tfm convert``, file to file.
 """

@@ -20,7 +20,8 @@ import time
 import keras
 import numpy as np
 
-from keras_tfm.checkpoints.state_dict import CheckpointError
+from keras_tfm.checkpoints.errors import CheckpointError
+from keras_tfm.checkpoints.formats import open_hf_state
 from keras_tfm.training import callbacks as cb
 from keras_tfm.training.collators import DataCollatorWithPadding, default_data_collator
 from keras_tfm.training.data import BatchSource
@@ -476,10 +477,8 @@ class Trainer:
 
     # ---- loading --------------------------------------------------------------------------
     def _load_model_weights(self, folder):
-        from keras_tfm.checkpoints.state_dict import load_state_dict
-
         try:
-            state = load_state_dict(folder)
+            state = open_hf_state(folder, "pt")
             info = self.model.load_state_dict_hf(state)
         except CheckpointError:
             raise
