@@ -121,7 +121,7 @@ class T5Model(_T5Encoder, EncoderDecoderModel):
                                     dtype=self.dtype_policy)
 
     def dummy_inputs(self):
-        return {"input_ids": np.array([[1, 2]], "int32"), "decoder_input_ids": np.array([[0]], "int32")}
+        return {"input_ids": np.array([[1, 2]], "int32"), "decoder_input_ids": np.array([[0, 1]], "int32")}
 
     def cache_spec(self):
         c = self.config
