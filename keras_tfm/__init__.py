@@ -8,12 +8,14 @@ from keras_tfm.auto import (  # noqa: E402
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
     AutoModelForQuestionAnswering,
+    AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     TFAutoModel,
     TFAutoModelForCausalLM,
     TFAutoModelForMaskedLM,
     TFAutoModelForQuestionAnswering,
+    TFAutoModelForSeq2SeqLM,
     TFAutoModelForSequenceClassification,
     TFAutoModelForTokenClassification,
 )
@@ -77,6 +79,18 @@ from keras_tfm.models.llama import (  # noqa: E402
     Qwen2ForCausalLM,
     Qwen2ForSequenceClassification,
     Qwen2Model,
+)
+from keras_tfm.models.bart import (  # noqa: E402
+    BartConfig,
+    BartForConditionalGeneration,
+    BartForQuestionAnswering,
+    BartForSequenceClassification,
+    BartModel,
+    MBartConfig,
+    MBartForConditionalGeneration,
+    MBartForQuestionAnswering,
+    MBartForSequenceClassification,
+    MBartModel,
 )
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
