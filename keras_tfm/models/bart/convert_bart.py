@@ -24,8 +24,9 @@ def _stack(side, cross):
         *embedding(f"{side}.embed_positions", f"{side}_positions"),
         *layer_norm(f"{side}.layernorm_embedding", f"{side}_embedding_norm"),
         *layer_norm(f"{side}.layer_norm", f"{side}.final_norm"),  # MBart's final norms
-        # the encoder's and decoder's token embeddings are `shared` (written once, under that name)
-        Rule(f"{side}.embed_tokens.weight", "shared.embeddings"),
+        # tied (the default), the encoder's and decoder's token embeddings are `shared`: a
+        # checkpoint's copies of it are skipped, none is written
+        Rule(f"{side}.embed_tokens.weight", f"{side}_embed_tokens.embeddings", optional=True),
         Rule(f"{side}.version", None),  # fairseq's buffer in old checkpoints
     ]
 

@@ -92,6 +92,11 @@ class BartModel(EncoderDecoderModel):
         init = normal_init(c.init_std)
         positions = c.max_position_embeddings + POSITION_OFFSET
         self.shared = Embedding(c.vocab_size, c.d_model, embeddings_initializer=init, dtype=d)
+        # tie_word_embeddings=False unties the encoder's and decoder's token embeddings from
+        # `shared` too (transformers 5); tied, both sides read `shared`.
+        tokens = (lambda: None) if c.tie_word_embeddings else (
+            lambda: Embedding(c.vocab_size, c.d_model, embeddings_initializer=init, dtype=d))
+        self.encoder_embed_tokens, self.decoder_embed_tokens = tokens(), tokens()
         self.encoder_positions = Embedding(positions, c.d_model, embeddings_initializer=init, dtype=d)
         self.encoder_embedding_norm = _norm(d)
         self.encoder = EncoderStack(
@@ -119,13 +124,14 @@ class BartModel(EncoderDecoderModel):
     def default_decoder_input_ids(self, input_ids):
         return shift_tokens_right(input_ids, self.config.pad_token_id, self.config.decoder_start_token_id)
 
-    def embed(self, ids, position_ids, positions, norm, training):
-        """Scaled token embeddings plus learned positions, normed (and dropped out in training)."""
+    def embed(self, ids, position_ids, tokens, positions, norm, training):
+        """Scaled token embeddings (``tokens``, else ``shared``) plus learned positions, normed (and
+        dropped out in training)."""
         length = ids.shape[1]
         if length is not None and length > self.config.max_position_embeddings:
             raise ValueError(f"{type(self).__name__} takes at most {self.config.max_position_embeddings} tokens "
                              f"(config.max_position_embeddings); got a sequence of {length}.")
-        x = self.shared(ids)
+        x = (tokens or self.shared)(ids)
         if self.config.scale_embedding:
             x = x * ops.cast(self.config.embed_scale, x.dtype)
         x = norm(x + positions(ops.cast(position_ids, "int32") + POSITION_OFFSET))
@@ -135,8 +141,8 @@ class BartModel(EncoderDecoderModel):
 
     def run_encoder(self, input_ids, attention_mask, output_hidden_states, output_attentions, training):
         input_ids = ops.convert_to_tensor(input_ids)
-        x = self.embed(input_ids, default_position_ids(ops.shape(input_ids)[1]), self.encoder_positions,
-                       self.encoder_embedding_norm, training)
+        x = self.embed(input_ids, default_position_ids(ops.shape(input_ids)[1]), self.encoder_embed_tokens,
+                       self.encoder_positions, self.encoder_embedding_norm, training)
         x, hidden, attentions = self.encoder(x, attention_mask, output_hidden_states=output_hidden_states,
                                              output_attentions=output_attentions, training=training)
         if hidden is not None and self.encoder.final_norm is not None:
@@ -149,8 +155,8 @@ class BartModel(EncoderDecoderModel):
         decoder_input_ids = ops.convert_to_tensor(decoder_input_ids)
         if decoder_position_ids is None:
             decoder_position_ids = default_position_ids(ops.shape(decoder_input_ids)[1], cache_index)
-        y = self.embed(decoder_input_ids, decoder_position_ids, self.decoder_positions, self.decoder_embedding_norm,
-                       training)
+        y = self.embed(decoder_input_ids, decoder_position_ids, self.decoder_embed_tokens, self.decoder_positions,
+                       self.decoder_embedding_norm, training)
         return self.decoder(y, decoder_attention_mask, decoder_position_ids, cache=past_key_values,
                             cache_index=cache_index, encoder_hidden_states=encoder_hidden_states,
                             encoder_attention_mask=attention_mask, output_hidden_states=output_hidden_states,
@@ -238,6 +244,10 @@ class BartForSequenceClassification(_BartTaskModel):
         if input_ids is None:
             raise ValueError(f"{type(self).__name__} needs input_ids (it pools at their last <eos> token).")
         last = last_eos_positions(input_ids, self.config.eos_token_id)
+        if decoder_input_ids is not None and decoder_input_ids.shape[1] != input_ids.shape[1]:
+            raise ValueError(f"{type(self).__name__} pools the decoder states at the <eos> positions of input_ids: "
+                             f"decoder_input_ids must have their length ({input_ids.shape[1]}), got "
+                             f"{decoder_input_ids.shape[1]}.")
         out = self.run(input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
                        output_hidden_states, output_attentions, training)
         hidden = out.last_hidden_state
