@@ -234,3 +234,29 @@ def test_config_names_defaults_and_bad_values():
     assert mt5.model_type == "mt5" and mt5.is_gated_act and not mt5.tie_word_embeddings
     with pytest.raises(ValueError, match="feed_forward_proj"):
         keras_tfm.T5Config(feed_forward_proj="relu-gated")
+
+
+@pytest.mark.parametrize("style", ["v1.0", "v1.1"])
+def test_dropout_in_training_only(style):
+    """dropout_rate acts in training (embeddings, attention, feed-forward, residuals), not in inference."""
+    gated = {"feed_forward_proj": "gated-gelu", "tie_word_embeddings": False} if style == "v1.1" else {}
+    config = keras_tfm.T5Config(**{**COMMON, "dropout_rate": 0.5, **gated})
+    model = keras_tfm.T5ForConditionalGeneration.from_config(config)
+    ids, mask, decoder_ids = encoder_inputs()
+    inputs = dict(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids)
+    first, second = (to_np(model(**inputs).logits) for _ in range(2))
+    np.testing.assert_array_equal(first, second)
+    trained = to_np(model(**inputs, training=True).logits)
+    assert np.isfinite(trained).all() and np.abs(trained - first).max() > 1e-3
+
+
+def test_encoder_outputs_passed_in(tmp_path):
+    """The encoder's outputs given (``get_encoder()``'s, as HF's generate passes them) give the same logits."""
+    save_hf_t5("v1.0", tmp_path)
+    model = keras_tfm.T5ForConditionalGeneration.from_pretrained(tmp_path)
+    ids, mask, decoder_ids = encoder_inputs()
+    encoded = model.get_encoder()(ids, attention_mask=mask)
+    direct = model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids)
+    given = model(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=decoder_ids)
+    np.testing.assert_allclose(to_np(given.logits), to_np(direct.logits), atol=1e-6)
+    np.testing.assert_allclose(to_np(given.encoder_last_hidden_state), to_np(encoded.last_hidden_state), atol=1e-6)
