@@ -21,14 +21,13 @@ import sys
 
 import numpy as np
 import pytest
+import sentencepiece
 import transformers
 from tokenizers import ByteLevelBPETokenizer
 
 from keras_tfm.checkpoints.hub import ModelNotFoundError
 from keras_tfm.processing import AutoTokenizer
 from tests.test_tokenizers import BATCH_SETTINGS, PAIR_SETTINGS, STRINGS, assert_same_call, plain
-
-sentencepiece = pytest.importorskip("sentencepiece")
 
 SEQ2SEQ_STRINGS = [
     "summarize: The quick brown fox jumps over the lazy dog.",
