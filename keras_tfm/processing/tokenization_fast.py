@@ -221,7 +221,7 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
         padding, truncation, max_length = self._padding_truncation(
             padding, truncation, max_length, pad_to_multiple_of, verbose
         )
-        options = dict(
+        encode_options = dict(
             add_special_tokens=add_special_tokens,
             padding=padding,
             truncation=truncation,
@@ -230,59 +230,39 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
             pad_to_multiple_of=pad_to_multiple_of,
             padding_side=check_side("padding_side", padding_side or self.padding_side),
             split_special_tokens=self.split_special_tokens if split_special_tokens is None else split_special_tokens,
-            return_tensors=return_tensors,
+        )
+        return_options = dict(
             return_token_type_ids=return_token_type_ids,
             return_attention_mask=return_attention_mask,
             return_overflowing_tokens=return_overflowing_tokens,
             return_special_tokens_mask=return_special_tokens_mask,
             return_offsets_mapping=return_offsets_mapping,
             return_length=return_length,
-            verbose=verbose,
         )
-        encoding = None
-        if text is not None:
-            encoding = self._encode_texts(text, text_pair, ("text", "text_pair"), max_length=max_length, **options)
+
+        def encode(texts, pairs, names, length):
+            return self._encode_texts(texts, pairs, names, length, encode_options, return_options, return_tensors,
+                                      verbose)
+
+        encoding = None if text is None else encode(text, text_pair, ("text", "text_pair"), max_length)
         if text_target is None:
             return encoding
         target_length = max_length if max_target_length is None else max_target_length
-        targets = self._encode_texts(
-            text_target, text_pair_target, ("text_target", "text_pair_target"), max_length=target_length, **options
-        )
+        targets = encode(text_target, text_pair_target, ("text_target", "text_pair_target"), target_length)
         if encoding is None:
             return targets
         encoding["labels"] = targets["input_ids"]
         return encoding
 
-    def _encode_texts(self, text, text_pair, names, *, add_special_tokens, padding, truncation, max_length, stride,
-                      is_split_into_words, pad_to_multiple_of, padding_side, split_special_tokens, return_tensors,
-                      return_token_type_ids, return_attention_mask, return_overflowing_tokens,
-                      return_special_tokens_mask, return_offsets_mapping, return_length, verbose):
+    def _encode_texts(self, text, text_pair, names, max_length, encode_options, return_options, return_tensors,
+                      verbose):
         """One ``BatchEncoding`` of texts (or pairs), with padding and truncation already resolved."""
-        batched, inputs = batch_inputs(text, text_pair, is_split_into_words, names)
-        encodings = self._encode_batch(
-            inputs,
-            add_special_tokens=add_special_tokens,
-            is_split_into_words=is_split_into_words,
-            padding=padding,
-            truncation=truncation,
-            max_length=max_length,
-            stride=stride,
-            pad_to_multiple_of=pad_to_multiple_of,
-            padding_side=padding_side,
-            split_special_tokens=split_special_tokens,
-        )
-        data, flat_encodings = self._collect(
-            encodings,
-            return_token_type_ids=return_token_type_ids,
-            return_attention_mask=return_attention_mask,
-            return_overflowing_tokens=return_overflowing_tokens,
-            return_special_tokens_mask=return_special_tokens_mask,
-            return_offsets_mapping=return_offsets_mapping,
-            return_length=return_length,
-        )
+        batched, inputs = batch_inputs(text, text_pair, encode_options["is_split_into_words"], names)
+        encodings = self._encode_batch(inputs, max_length=max_length, **encode_options)
+        data, flat_encodings = self._collect(encodings, **return_options)
         if verbose and max_length is None:
             self._warn_if_too_long(data["input_ids"])
-        if not batched and return_tensors is None and not return_overflowing_tokens:
+        if not batched and return_tensors is None and not return_options["return_overflowing_tokens"]:
             # A single text gives flat lists, like transformers.
             data = {k: v[0] if v and isinstance(v[0], list) else v for k, v in data.items()}
         return BatchEncoding(data, flat_encodings, tensor_type=return_tensors)
