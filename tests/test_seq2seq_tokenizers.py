@@ -12,7 +12,8 @@ T5 is a SentencePiece Unigram model trained here with ``sentencepiece`` (T5's id
 
 BART is a tiny byte-level BPE trained here with ``tokenizers``: vocab.json + merges.txt (read
 by model_type, and by tokenizer_class with BART's ``<mask>`` that strips the space before it) and
-the tokenizer.json transformers writes.
+the tokenizer.json transformers writes, and the hub's layout for facebook/bart-* (tokenizer.json
+with ``<mask>`` stripping left, beside vocab.json + merges.txt, and a config.json).
 """
 
 import json
@@ -23,7 +24,7 @@ import numpy as np
 import pytest
 import sentencepiece
 import transformers
-from tokenizers import ByteLevelBPETokenizer
+from tokenizers import ByteLevelBPETokenizer, processors
 
 from keras_tfm.checkpoints.hub import ModelNotFoundError
 from keras_tfm.processing import AutoTokenizer
@@ -125,6 +126,20 @@ def folders(tmp_path_factory):
         for filename, value in files.items():
             _write_json(path / filename, value)
         dirs[name] = str(path)
+    # As the hub's facebook/bart-* folders: tokenizer.json (RobertaProcessing, <mask> with lstrip)
+    # beside vocab.json + merges.txt, a tokenizer_config.json with only model_max_length.
+    hub = root / "bart-hub-layout"
+    hub.mkdir()
+    bpe.save_model(str(hub))
+    bpe.post_processor = processors.RobertaProcessing(("</s>", bpe.token_to_id("</s>")),
+                                                      ("<s>", bpe.token_to_id("<s>")))
+    spec = json.loads(bpe.to_str())
+    for token in spec["added_tokens"]:
+        token["lstrip"] = token["content"] == "<mask>"
+    _write_json(hub / "tokenizer.json", spec)
+    _write_json(hub / "tokenizer_config.json", {"model_max_length": 1024})
+    _write_json(hub / "config.json", {"model_type": "bart"})
+    dirs["bart-hub-layout"] = str(hub)
     bart_saved = root / "bart-tokenizer-json"
     transformers.AutoTokenizer.from_pretrained(dirs["bart-vocab-config"]).save_pretrained(str(bart_saved))
     assert not (bart_saved / "vocab.json").exists()
@@ -133,7 +148,7 @@ def folders(tmp_path_factory):
 
 
 T5_CASES = ["t5-spiece", "mt5-spiece", "t5-spiece-config", "t5-tokenizer-json", "t5-hf4-layout"]
-BART_CASES = ["bart-vocab", "bart-vocab-config", "bart-tokenizer-json"]
+BART_CASES = ["bart-vocab", "bart-vocab-config", "bart-hub-layout", "bart-tokenizer-json"]
 CASES = T5_CASES + BART_CASES
 
 
@@ -217,9 +232,10 @@ def test_bart_mask_token(loaded):
                      "no mask here"):
             got = assert_same_call(ours, hf, text, return_offsets_mapping=True)
             assert got["input_ids"].count(ours.mask_token_id) == text.count("<mask>"), (name, text)
-    ours, _ = loaded["bart-vocab-config"]
-    with_space = ours("Hello <mask>", add_special_tokens=False)["input_ids"]
-    assert with_space == ours("Hello<mask>", add_special_tokens=False)["input_ids"]
+    for name in ("bart-vocab-config", "bart-hub-layout"):
+        ours, _ = loaded[name]
+        with_space = ours("Hello <mask>", add_special_tokens=False)["input_ids"]
+        assert with_space == ours("Hello<mask>", add_special_tokens=False)["input_ids"], name
 
 
 # ---------------------------------------------------------------------- decoding
@@ -315,7 +331,7 @@ def test_text_target_errors(loaded):
 # ---------------------------------------------------------------------- saving
 
 
-@pytest.mark.parametrize("case", ["t5-spiece", "t5-spiece-config", "t5-hf4-layout", "bart-vocab-config"])
+@pytest.mark.parametrize("case", ["t5-spiece", "t5-spiece-config", "t5-hf4-layout", "bart-vocab-config", "bart-hub-layout"])
 def test_save_pretrained_round_trip(loaded, tmp_path, case):
     ours, hf = loaded[case]
     settings = dict(padding=True, truncation=True, max_length=20, return_offsets_mapping=True)
