@@ -360,7 +360,7 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
             )
 
     def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, padding_side=None,
-            return_attention_mask=None, return_tensors=None):
+            return_attention_mask=None, return_tensors=None, verbose=True):
         """Pads already tokenized inputs (a list of dicts, or a dict of lists) to the same length.
 
         ``input_ids``, ``token_type_ids``, ``attention_mask`` and ``special_tokens_mask`` are
@@ -375,6 +375,7 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
         single = not data["input_ids"] or not isinstance(data["input_ids"][0], list)
         if single:
             data = {key: [value] for key, value in data.items()}
+        # verbose is taken for transformers' signature; padding alone has no warning to give.
         padding, _, max_length = self._padding_truncation(padding, False, max_length, None, False)
         if return_attention_mask is None:
             return_attention_mask = "attention_mask" in self.model_input_names
