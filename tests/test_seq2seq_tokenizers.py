@@ -17,18 +17,23 @@ with ``<mask>`` stripping left, beside vocab.json + merges.txt, and a config.jso
 """
 
 import json
-import random
 import sys
 
 import numpy as np
 import pytest
-import sentencepiece
 import transformers
-from tokenizers import ByteLevelBPETokenizer, processors
+from tokenizers import processors
 
 from keras_tfm.checkpoints.hub import ModelNotFoundError
 from keras_tfm.processing import AutoTokenizer
 from tests.test_tokenizers import BATCH_SETTINGS, PAIR_SETTINGS, STRINGS, assert_same_call, plain
+from tests.tokenizer_folders import (
+    corpus,
+    save_bart_tokenizer,
+    save_t5_tokenizer,
+    train_byte_level_bpe,
+    train_t5_spiece,
+)
 
 SEQ2SEQ_STRINGS = [
     "summarize: The quick brown fox jumps over the lazy dog.",
@@ -50,28 +55,10 @@ def _write_json(path, value):
     path.write_text(json.dumps(value), encoding="utf-8")
 
 
-def _corpus(n_lines=500, seed=0):
-    """Lines of varied words (syllable salads, accents, digits, punctuation) for the trainers."""
-    rng = random.Random(seed)
-    syllables = ["ka", "to", "ri", "ne", "su", "mo", "la", "pi", "de", "gu", "an", "er", "in", "on", "th", "sh",
-                 "qu", "ou", "ie", "st"]
-    words = ["the", "quick", "brown", "fox", "summarize", "translate", "English", "German", "café", "naïve",
-             "über", "Straße", "123", "4.5", "isn't", ",", ".", "!", "?", "(a)", "日本", "😀", "Hello", "world"]
-    words += ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(300)]
-    return [" ".join(rng.choice(words) for _ in range(rng.randint(3, 15))) for _ in range(n_lines)]
-
-
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("seq2seq_tokenizers")
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n".join(_corpus()), encoding="utf-8")
-    spm_dir = root / "spm"
-    spm_dir.mkdir()
-    sentencepiece.SentencePieceTrainer.train(
-        input=str(corpus), model_prefix=str(spm_dir / "spiece"), vocab_size=200, model_type="unigram",
-        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=1.0, minloglevel=2)
-    spiece = (spm_dir / "spiece.model").read_bytes()
+    spiece = train_t5_spiece(root / "spm").read_bytes()
     dirs = {}
 
     def folder(name, files):
@@ -110,15 +97,13 @@ def folders(tmp_path_factory):
             f"<extra_id_{i}>" for i in range(100)]})
     dirs["t5-hf4-layout"] = str(hf4)
 
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(_corpus(seed=1) + STRINGS[:100], vocab_size=500, min_frequency=2,
-                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe = train_byte_level_bpe(500, corpus(seed=1) + STRINGS[:100])
     for name, files in [
         ("bart-vocab", {"config.json": {"model_type": "bart"}}),
         ("bart-vocab-config", {"tokenizer_config.json": {
             "tokenizer_class": "BartTokenizer", "model_max_length": 40, "clean_up_tokenization_spaces": True,
-            "mask_token": {"__type": "AddedToken", "content": "<mask>", "lstrip": True, "rstrip": False, "normalized": False,
-                           "single_word": False, "special": True}}}),
+            "mask_token": {"__type": "AddedToken", "content": "<mask>", "lstrip": True, "rstrip": False,
+                           "normalized": False, "single_word": False, "special": True}}}),
     ]:
         path = root / name
         path.mkdir()
@@ -331,7 +316,8 @@ def test_text_target_errors(loaded):
 # ---------------------------------------------------------------------- saving
 
 
-@pytest.mark.parametrize("case", ["t5-spiece", "t5-spiece-config", "t5-hf4-layout", "bart-vocab-config", "bart-hub-layout"])
+@pytest.mark.parametrize("case", ["t5-spiece", "t5-spiece-config", "t5-hf4-layout", "bart-vocab-config",
+                                  "bart-hub-layout"])
 def test_save_pretrained_round_trip(loaded, tmp_path, case):
     ours, hf = loaded[case]
     settings = dict(padding=True, truncation=True, max_length=20, return_offsets_mapping=True)
@@ -367,10 +353,7 @@ def test_spiece_model_errors(tmp_path):
 
 
 def test_bpe_sentencepiece_is_not_a_t5_model(tmp_path):
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(_corpus(200)), encoding="utf-8")
-    sentencepiece.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(tmp_path / "spiece"),
-                                             vocab_size=120, model_type="bpe", minloglevel=2)
+    train_t5_spiece(tmp_path, vocab_size=120, model_type="bpe", lines=corpus(200))
     _write_json(tmp_path / "config.json", {"model_type": "t5"})
     with pytest.raises(ValueError, match="bpe model; T5Tokenizer needs a unigram model"):
         AutoTokenizer.from_pretrained(tmp_path)
@@ -389,3 +372,13 @@ def test_missing_sentencepiece_says_how_to_install(folders, monkeypatch):
         AutoTokenizer.from_pretrained(folders["t5-spiece"])
     # A folder with tokenizer.json needs no sentencepiece.
     assert AutoTokenizer.from_pretrained(folders["t5-tokenizer-json"])("a b")["input_ids"][-1] == 1
+
+
+def test_tokenizer_folder_helpers(tmp_path):
+    """tests/tokenizer_folders.py writes what transformers 5 saves; keras_tfm reads it the same."""
+    for folder, hf in [(tmp_path / "t5", save_t5_tokenizer(tmp_path / "t5", extra_ids=8, model_max_length=64)),
+                       (tmp_path / "bart", save_bart_tokenizer(tmp_path / "bart", vocab_size=300))]:
+        ours = AutoTokenizer.from_pretrained(folder)
+        assert len(ours) == len(hf) and ours.model_max_length == hf.model_max_length
+        assert_same_call(ours, hf, TEXTS[:40], text_target=TEXTS[40:80], padding=True, truncation=True)
+    assert len(AutoTokenizer.from_pretrained(tmp_path / "t5")) == 208
