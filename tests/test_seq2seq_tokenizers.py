@@ -268,6 +268,8 @@ def test_clean_up_bpe_when_forced(folders):
     ids = ours("hello , world . isn ' t it ?")["input_ids"]
     assert ours.decode(ids, skip_special_tokens=True) == hf.decode(ids, skip_special_tokens=True)
     assert ours.decode(ids, skip_special_tokens=True) == "hello, world. isn't it?"
+    # transformers 4 cleaned BPE text up too: clean_up_tokenization does it on any text.
+    assert ours.clean_up_tokenization("a , b .") == hf.clean_up_tokenization("a , b .") == "a, b."
 
 
 # ---------------------------------------------------------------------- targets

@@ -413,6 +413,11 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
         result = self.decode(sequences, skip_special_tokens, clean_up_tokenization_spaces)
         return [result] if isinstance(result, str) else result
 
+    @staticmethod
+    def clean_up_tokenization(out_string):
+        """Removes the spaces WordPiece decoding leaves before punctuation and contractions (any model)."""
+        return clean_up_tokenization(out_string)
+
     def _decode(self, token_ids, skip_special_tokens, clean_up_tokenization_spaces):
         text = self._tokenizer.decode(token_ids, skip_special_tokens=skip_special_tokens)
         if clean_up_tokenization_spaces is None:
