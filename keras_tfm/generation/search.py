@@ -22,9 +22,28 @@ class GenerateBeamDecoderOnlyOutput(ModelOutput):
     fields = ("sequences", "sequences_scores", "scores", "logits", "beam_indices", "past_key_values")
 
 
-def _first_real(start, ids, mask):
-    """Each row's first real token in ``start`` (the prompt's left padding; 0 for a decoder's start)."""
-    return (mask != 0).argmax(axis=1) if start is ids else np.zeros(start.shape[0], np.int64)
+_ENCODER_DECODER_FIELDS = ("encoder_attentions", "encoder_hidden_states", "decoder_attentions", "cross_attentions",
+                           "decoder_hidden_states", "past_key_values")
+
+
+class GenerateEncoderDecoderOutput(ModelOutput):
+    fields = ("sequences", "scores", "logits") + _ENCODER_DECODER_FIELDS
+
+
+class GenerateBeamEncoderDecoderOutput(ModelOutput):
+    fields = ("sequences", "sequences_scores", "scores", "logits", "beam_indices") + _ENCODER_DECODER_FIELDS
+
+
+def as_encoder_decoder_output(out, **fields):
+    """A search loop's output as HF's encoder-decoder output class, with ``fields`` added."""
+    kind = GenerateBeamEncoderDecoderOutput if isinstance(out, GenerateBeamDecoderOnlyOutput) else \
+        GenerateEncoderDecoderOutput
+    return kind(**dict(out), **fields)
+
+
+def _processors(gc, session, prompt, max_new, eos):
+    length = prompt.shape[1]
+    return lp.build_processors(gc, length, session.prompt_padding, eos, length + max_new, session.encoder_input_ids)
 
 
 def greedy_chunks(session, sequences, tokens, remaining, unfinished, eos, pad):
@@ -42,13 +61,15 @@ def greedy_chunks(session, sequences, tokens, remaining, unfinished, eos, pad):
     return sequences
 
 
-def sample(stepper, ids, mask, gc, max_new, eos, stop, streamer):
-    """Greedy search, or multinomial sampling with ``do_sample=True``."""
-    if gc.num_return_sequences > 1:
-        ids, mask = np.repeat(ids, gc.num_return_sequences, 0), np.repeat(mask, gc.num_return_sequences, 0)
-    logits, session, sequences = stepper.start(ids, mask, max_new)
-    batch, length = sequences.shape
-    processors = lp.build_processors(gc, length, _first_real(sequences, ids, mask), eos)
+def sample(stepper, inputs, gc, max_new, eos, stop, streamer):
+    """Greedy search, or multinomial sampling with ``do_sample=True``.
+
+    ``inputs``: the stepper's ``start`` arguments (the prompt, or an encoder-decoder's input and
+    decoder prompt), one row per input.
+    """
+    logits, session, sequences = stepper.start(max_new, expand=gc.num_return_sequences, **inputs)
+    batch = sequences.shape[0]
+    processors = _processors(gc, session, sequences, max_new, eos)
     if streamer is not None:
         streamer.put(sequences)
     on_device = (session.can_loop_on_device and not gc.do_sample and not processors and stop is None
@@ -84,15 +105,14 @@ def sample(stepper, ids, mask, gc, max_new, eos, stop, streamer):
                                      logits=tuple(raw) if gc.output_logits else None)
 
 
-def beam_search(stepper, ids, mask, gc, max_new, eos, stop):
+def beam_search(stepper, inputs, gc, max_new, eos, stop):
     """Beam search, step for step as transformers 5 computes it (``GenerationMixin._beam_search``)."""
-    num_beams, batch = gc.num_beams, ids.shape[0]
-    ids, mask = np.repeat(ids, num_beams, 0), np.repeat(mask, num_beams, 0)
-    logits, session, prompt = stepper.start(ids, mask, max_new)
-    prompt_len = prompt.shape[1]
+    num_beams = gc.num_beams
+    logits, session, prompt = stepper.start(max_new, expand=num_beams, **inputs)
+    batch, prompt_len = prompt.shape[0] // num_beams, prompt.shape[1]
     max_length = prompt_len + max_new
     length_penalty, early_stopping = gc.length_penalty, gc.early_stopping
-    processors = lp.build_processors(gc, prompt_len, _first_real(prompt, ids, mask), eos)
+    processors = _processors(gc, session, prompt, max_new, eos)
     beams_to_keep = max(2, 1 + len(eos)) * num_beams
     top_num_beam_mask = np.arange(beams_to_keep) < num_beams
     fill = (gc.pad_token_id or eos[0]) if eos else -1
