@@ -199,7 +199,13 @@ class GenerationMixin:
                       "encoder_states": states}
             length, prompt_name = decoder_ids.shape[1], "decoder_input_ids"
         # lengths count the decoder's tokens: the prompt (decoder-only) or decoder_start_token_id onwards
-        max_new = gc.max_new_tokens if gc.max_new_tokens is not None else gc.max_length - length
+        limit = getattr(self.config, "max_position_embeddings", None)
+        if gc.max_new_tokens is not None:
+            max_new = gc.max_new_tokens
+        elif "max_length" in gc._given:
+            max_new = gc.max_length - length
+        else:  # nobody set max_length: HF makes it that many new tokens, within the model's positions
+            max_new = (min(length + gc.max_length, limit) if limit else length + gc.max_length) - length
         if max_new <= 0:
             raise ValueError(
                 f"Input length of {prompt_name} is {length}, but `max_length` is set to {gc.max_length}: nothing is "
@@ -210,7 +216,6 @@ class GenerationMixin:
         if gc.min_length and gc.min_length > length + max_new:
             logger.warning("Unfeasible length constraints: `min_length` (%d) is larger than the maximum possible "
                            "length (%d).", gc.min_length, length + max_new)
-        limit = getattr(self.config, "max_position_embeddings", None)
         if limit and self.uses_learned_positions and length + max_new > limit:
             raise ValueError(
                 f"The prompt ({length} tokens) plus max_new_tokens ({max_new}) needs {length + max_new} positions, but "
