@@ -240,3 +240,13 @@ def test_forced_tokens_match_hf_generate(gpt2, settings):
     ids = np.array([[5], [9]])
     got = assert_generate_matches(ours, hf, ids, np.ones_like(ids), do_sample=False, **settings)
     assert (got[:, 1] == 7).all()
+
+
+def test_encoder_states_in_the_output_when_asked(model):
+    ids, mask = encoder_inputs()
+    out = model.generate(ids, attention_mask=mask, max_new_tokens=2, num_beams=2, return_dict_in_generate=True,
+                         output_hidden_states=True)
+    expected = model.get_encoder()(ids, attention_mask=mask, output_hidden_states=True).hidden_states
+    assert len(out.encoder_hidden_states) == len(expected) == 3  # embeddings and two layers
+    np.testing.assert_allclose(to_np(out.encoder_hidden_states[-1]), to_np(expected[-1]), atol=1e-6)
+    assert out.encoder_attentions is None

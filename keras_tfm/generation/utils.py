@@ -76,6 +76,22 @@ def _decoder_prompt(model, gc, batch, decoder_input_ids):
     return np.concatenate([first, prompt], axis=1) if np.all(prompt[:, 0] != start) else prompt
 
 
+def _encoder_outputs_asked(model, gc, ids, mask, encoder_outputs):
+    """``encoder_hidden_states`` / ``encoder_attentions`` for the output when asked for
+    (``return_dict_in_generate`` with ``output_hidden_states`` / ``output_attentions``): those of
+    the ``encoder_outputs`` passed in, else one more encoder pass (generation itself keeps only
+    the last hidden state). The decoder's per-step states and attentions are not returned."""
+    hidden, attentions = getattr(gc, "output_hidden_states", False), getattr(gc, "output_attentions", False)
+    if not gc.return_dict_in_generate or not (hidden or attentions):
+        return {}
+    if encoder_outputs is None and ids is not None and hasattr(model, "get_encoder"):
+        encoder_outputs = model.get_encoder()(ids, attention_mask=mask, output_hidden_states=hidden,
+                                              output_attentions=attentions)
+    found = encoder_outputs if isinstance(encoder_outputs, dict) else {}
+    return {"encoder_hidden_states": found.get("hidden_states") if hidden else None,
+            "encoder_attentions": found.get("attentions") if attentions else None}
+
+
 class StopStringCriteria:
     """Stops a row when its generated text comes to contain one of ``stop_strings``."""
 
@@ -246,7 +262,7 @@ class GenerationMixin:
                 out = search.sample(stepper, inputs, gc, max_new, eos, stop, streamer)
         out["sequences"] = ops.convert_to_tensor(out["sequences"].astype(np.int32))
         if not decoder_only:
-            out = search.as_encoder_decoder_output(out)
+            out = search.as_encoder_decoder_output(out, **_encoder_outputs_asked(self, gc, ids, mask, encoder_outputs))
         if gc.return_dict_in_generate:
             return out
         return out["sequences"]
