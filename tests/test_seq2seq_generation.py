@@ -250,3 +250,86 @@ def test_encoder_states_in_the_output_when_asked(model):
     assert len(out.encoder_hidden_states) == len(expected) == 3  # embeddings and two layers
     np.testing.assert_allclose(to_np(out.encoder_hidden_states[-1]), to_np(expected[-1]), atol=1e-6)
     assert out.encoder_attentions is None
+
+
+# ---- tiny random HF encoder-decoders: token-identical generation ----------------------------------
+HF_SEQ2SEQ = {
+    "t5": ("T5ForConditionalGeneration", "t5", lambda: transformers.T5Config(
+        vocab_size=99, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
+        relative_attention_max_distance=20, dropout_rate=0.0, initializer_factor=4.0, decoder_start_token_id=0)),
+    "t5-v1.1": ("T5ForConditionalGeneration", "t5", lambda: transformers.T5Config(
+        vocab_size=99, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=1, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=20, dropout_rate=0.0,
+        feed_forward_proj="gated-gelu", tie_word_embeddings=False, initializer_factor=4.0,
+        decoder_start_token_id=0)),
+    "bart": ("BartForConditionalGeneration", "bart", lambda: transformers.BartConfig(
+        vocab_size=99, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64, dropout=0.0,
+        attention_dropout=0.0, activation_dropout=0.0, init_std=0.3, forced_eos_token_id=None)),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(HF_SEQ2SEQ))
+def seq2seq(request, tmp_path_factory):
+    hf_class, package, make_config = HF_SEQ2SEQ[request.param]
+    pytest.importorskip(f"keras_tfm.models.{package}")
+    path = tmp_path_factory.mktemp(request.param)
+    torch.manual_seed(0)
+    hf = getattr(transformers, hf_class)(make_config()).eval()
+    hf.save_pretrained(path)
+    return hf, keras_tfm.AutoModelForSeq2SeqLM.from_pretrained(path)
+
+
+def source(hf, padded):
+    """Encoder inputs (3, 9), eos last; ``padded``: rows right-padded to different lengths."""
+    config = hf.config
+    rng = np.random.RandomState(0)
+    ids = rng.randint(3, config.vocab_size, (3, 9))
+    mask = np.ones_like(ids)
+    if padded:
+        mask[1, 6:], mask[2, 4:] = 0, 0
+    ids[np.arange(3), mask.sum(1) - 1] = config.eos_token_id
+    ids[mask == 0] = config.pad_token_id
+    return ids, mask
+
+
+def hf_seq2seq_generate(hf, ids, mask, **kwargs):
+    with torch.no_grad():
+        return hf.generate(torch.tensor(ids), attention_mask=torch.tensor(mask), **kwargs).numpy()
+
+
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("settings", [
+    dict(max_new_tokens=32),
+    dict(max_new_tokens=32, num_beams=4),
+    dict(max_new_tokens=32, num_beams=4, num_return_sequences=2, length_penalty=2.0, early_stopping=True,
+         no_repeat_ngram_size=3, min_length=12, forced_bos_token_id=5, forced_eos_token_id=7),
+    dict(max_length=20, num_beams=3, early_stopping="never", encoder_no_repeat_ngram_size=2,
+         repetition_penalty=1.3),
+], ids=["greedy", "beam4", "summarization", "beam-never"])
+def test_generate_matches_hf(seq2seq, settings, padded):
+    hf, ours = seq2seq
+    ids, mask = source(hf, padded)
+    theirs = hf_seq2seq_generate(hf, ids, mask, do_sample=False, **settings)
+    mine = to_np(ours.generate(ids, attention_mask=mask, do_sample=False, **settings))
+    assert mine.shape == theirs.shape, (mine.shape, theirs.shape)
+    np.testing.assert_array_equal(mine, theirs)
+
+
+def test_encoder_outputs_and_decoder_prompt_match_hf(seq2seq):
+    hf, ours = seq2seq
+    ids, mask = source(hf, True)
+    with torch.no_grad():
+        states = hf.get_encoder()(torch.tensor(ids), attention_mask=torch.tensor(mask)).last_hidden_state.numpy()
+    for kwargs in (dict(num_beams=1), dict(num_beams=4)):
+        with torch.no_grad():
+            theirs = hf.generate(encoder_outputs=transformers.modeling_outputs.BaseModelOutput(
+                last_hidden_state=torch.tensor(states)), attention_mask=torch.tensor(mask), max_new_tokens=12,
+                **kwargs).numpy()
+        mine = ours.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states), attention_mask=mask,
+                             max_new_tokens=12, **kwargs)
+        np.testing.assert_array_equal(to_np(mine), theirs)
+    prompt = np.array([[11, 12], [13, 14], [15, 16]])
+    theirs = hf_seq2seq_generate(hf, ids, mask, decoder_input_ids=torch.tensor(prompt), max_length=14)
+    np.testing.assert_array_equal(to_np(ours.generate(ids, attention_mask=mask, decoder_input_ids=prompt,
+                                                      max_length=14)), theirs)
