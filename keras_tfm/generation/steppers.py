@@ -178,8 +178,9 @@ class EncoderDecoderStepper(Stepper):
     encoder's), ``decoder_attention_mask``, ``decoder_position_ids``, ``past_key_values``,
     ``cache_index`` and ``logits_to_keep``.
 
-    Each input is encoded once; its states are then repeated to its ``expand`` rows (beams,
-    returned sequences) inside the prefill, which writes them into the cache's cross part.
+    Each input is encoded, and its decoder prompt run (cross keys / values included), once;
+    the prefill then repeats the cache rows and logits to the input's ``expand`` rows (beams,
+    returned sequences).
     """
 
     def __init__(self, model):
@@ -193,18 +194,27 @@ class EncoderDecoderStepper(Stepper):
                          logits_to_keep=1)
         return ops.cast(out["logits"][:, -1, :], "float32"), out["past_key_values"]
 
-    def prefill_step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, encoder_ids,
-                     input_mask):
-        """Encodes ``encoder_ids`` (one row per input), gives row ``i`` the states of input
-        ``rows[i]`` and runs the decoder prompt, which fills the cross cache."""
-        states = ops.take(self.model.encode(encoder_ids, attention_mask=input_mask), rows, axis=0)
-        return self.step(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, states)
+    def prefill_step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, encoder_ids):
+        """Encodes ``encoder_ids`` (one row per input) and runs the decoder prompt: see ``expand``."""
+        states = self.model.encode(encoder_ids, attention_mask=encoder_mask)
+        return self.expand(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, states)
 
     def states_prefill_step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows,
                             encoder_states):
         """The prefill from encoder states given by the caller (``generate(encoder_outputs=...)``)."""
-        states = ops.take(encoder_states, rows, axis=0)
-        return self.step(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, states)
+        return self.expand(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows,
+                           encoder_states)
+
+    def expand(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, states):
+        """Runs the decoder prompt on one row per input (its cross keys / values computed once per
+        input too), then gives row ``i`` of ``cache`` and of the logits those of input ``rows[i]``:
+        the rows of one input (beams, returned sequences) start identical."""
+        dtype = self.model.dtype_policy.compute_dtype
+        batch = ops.shape(input_ids)[0]
+        own = KVCache(*(tuple(ops.zeros((batch,) + tuple(t.shape[1:]), dtype) for t in part) for part in cache))
+        logits, own = self.step(own, input_ids, position_ids, key_valid, cache_index, encoder_mask, states)
+        return ops.take(logits, rows, axis=0), KVCache(*(tuple(ops.take(t, rows, axis=0) for t in part)
+                                                         for part in own))
 
     def compiled_states_prefill(self):
         self.compiled()
@@ -228,21 +238,19 @@ class EncoderDecoderStepper(Stepper):
         """
         batch, source_length = attention_mask.shape
         rows = np.repeat(np.arange(batch), expand)
-        tokens = decoder_input_ids[rows]
-        length = tokens.shape[1]
+        length = decoder_input_ids.shape[1]
         slots = cache_slots(length + max_new_tokens)
         session = DecodingSession(self, self.new_cache(len(rows), slots, cross_slots=source_length),
-                                  _tensor(np.ones((len(rows), slots))),
-                                  np.broadcast_to(np.arange(length), tokens.shape), 0,
-                                  extra=(_tensor(attention_mask[rows]),), prompt_padding=np.zeros(len(rows), np.int64),
-                                  encoder_input_ids=input_ids)
-        if encoder_states is None:
-            logits = session.run(self.compiled()[0], tokens, _tensor(rows), _tensor(input_ids),
-                                 _tensor(attention_mask))
-        else:
-            logits = session.run(self.compiled_states_prefill(), tokens, _tensor(rows), encoder_states)
-        session.positions, session.index = np.full((len(rows), 1), length, np.int64), length
-        return logits, session, tokens
+                                  _tensor(np.ones((len(rows), slots))), np.full((len(rows), 1), length, np.int64),
+                                  length, extra=(_tensor(attention_mask[rows]),),
+                                  prompt_padding=np.zeros(len(rows), np.int64), encoder_input_ids=input_ids)
+        prefill, source = ((self.compiled()[0], _tensor(input_ids)) if encoder_states is None
+                           else (self.compiled_states_prefill(), encoder_states))
+        logits, session.cache = prefill(session.cache, _tensor(decoder_input_ids),
+                                        _tensor(np.broadcast_to(np.arange(length), decoder_input_ids.shape)),
+                                        _tensor(np.ones((batch, slots))), _tensor(np.int32(0)),
+                                        _tensor(attention_mask), _tensor(rows), source)
+        return np.asarray(backend.to_numpy(logits), dtype=np.float32), session, decoder_input_ids[rows]
 
 
 STEPPERS = {"causal_lm": CausalLMStepper, "encoder_decoder": EncoderDecoderStepper}
