@@ -91,6 +91,18 @@ from keras_tfm.models.t5 import (  # noqa: E402
     T5ForConditionalGeneration,
     T5Model,
 )
+from keras_tfm.models.bart import (  # noqa: E402
+    BartConfig,
+    BartForConditionalGeneration,
+    BartForQuestionAnswering,
+    BartForSequenceClassification,
+    BartModel,
+    MBartConfig,
+    MBartForConditionalGeneration,
+    MBartForQuestionAnswering,
+    MBartForSequenceClassification,
+    MBartModel,
+)
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
     DataCollatorForTokenClassification,

@@ -57,12 +57,17 @@ class T5Config(PretrainedConfig):
 
 @register_config
 class MT5Config(T5Config):
-    """mT5: T5 v1.1's architecture (gated-GELU, untied head) under its own ``model_type``."""
+    """mT5: T5 v1.1's architecture (gated-GELU, untied head) under its own ``model_type``.
+
+    Its decoder output is never scaled before the head, as transformers 5 runs it (which writes
+    ``tie_word_embeddings: true`` for every mT5 and unties a checkpoint's own ``lm_head``).
+    """
 
     model_type = "mt5"
 
     def __init__(self, vocab_size=250112, d_model=512, d_kv=64, d_ff=1024, num_layers=8, num_heads=6,
-                 feed_forward_proj="gated-gelu", tie_word_embeddings=False, **kwargs):
+                 feed_forward_proj="gated-gelu", tie_word_embeddings=False, scale_decoder_outputs=False, **kwargs):
         super().__init__(vocab_size=vocab_size, d_model=d_model, d_kv=d_kv, d_ff=d_ff, num_layers=num_layers,
                          num_heads=num_heads, feed_forward_proj=feed_forward_proj,
-                         tie_word_embeddings=tie_word_embeddings, **kwargs)
+                         tie_word_embeddings=tie_word_embeddings, scale_decoder_outputs=scale_decoder_outputs,
+                         **kwargs)

@@ -157,13 +157,27 @@ class T5ForConditionalGeneration(Seq2SeqForConditionalGeneration):
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         self.weight_map = _weight_map(type(self), config, convert_t5.backbone_rules)
-        self.lm_head = None
-        if not config.tie_word_embeddings:
-            self.lm_head = keras.layers.Dense(config.vocab_size, use_bias=False, dtype=self.dtype_policy,
-                                              kernel_initializer=normal_init(config.initializer_factor))
+        self.lm_head = None if config.tie_word_embeddings else self._new_lm_head()
+
+    def _new_lm_head(self):
+        return keras.layers.Dense(self.config.vocab_size, use_bias=False, dtype=self.dtype_policy,
+                                  kernel_initializer=normal_init(self.config.initializer_factor))
 
     def dummy_inputs(self):
         return self.backbone.dummy_inputs()
+
+    def load_state_dict_hf(self, state, ignore_mismatched_sizes=False):
+        """As every model; and a tied config whose checkpoint holds an ``lm_head.weight`` of its own
+        (transformers 5 writes ``tie_word_embeddings: true`` for every T5, v1.1 included) gets an
+        untied head, as transformers 5 then gives it."""
+        if self.lm_head is None and "lm_head.weight" in state and "shared.weight" in state and not np.array_equal(
+                np.asarray(state["lm_head.weight"]), np.asarray(state["shared.weight"])):
+            if self.built:
+                raise ValueError("This checkpoint's lm_head.weight is not its shared.weight: load it into a model "
+                                 "built from a config with tie_word_embeddings=False.")
+            self.config.tie_word_embeddings = False
+            self.lm_head = self._new_lm_head()
+        return super().load_state_dict_hf(state, ignore_mismatched_sizes=ignore_mismatched_sizes)
 
     def lm_logits(self, hidden):
         if self.config.scale_decoder_outputs:
