@@ -333,3 +333,16 @@ def test_encoder_outputs_and_decoder_prompt_match_hf(seq2seq):
     theirs = hf_seq2seq_generate(hf, ids, mask, decoder_input_ids=torch.tensor(prompt), max_length=14)
     np.testing.assert_array_equal(to_np(ours.generate(ids, attention_mask=mask, decoder_input_ids=prompt,
                                                       max_length=14)), theirs)
+
+
+def test_top_k_is_the_stable_sort():
+    from keras_tfm.generation.search import top_k
+
+    rng = np.random.RandomState(0)
+    x = rng.choice([-np.inf, -1e9, -2.5, 0.0, 1.0, 3.0], (6, 40)).astype("float32")
+    x[3] = -np.inf
+    x[4, 7] = 0.0
+    for k in (1, 5, 8, 40):
+        np.testing.assert_array_equal(top_k(x, k), np.argsort(-x, axis=1, kind="stable")[:, :k])
+    y = rng.randn(3, 1000).astype("float32")
+    np.testing.assert_array_equal(top_k(y, 8), np.argsort(-y, axis=1, kind="stable")[:, :8])

@@ -41,6 +41,20 @@ def as_encoder_decoder_output(out, **fields):
     return kind(**dict(out), **fields)
 
 
+def top_k(x, k):
+    """Each row's ``k`` largest entries of ``x`` (B, N), largest first, ties to the lower index:
+    ``np.argsort(-x, kind="stable")[:, :k]`` without sorting whole rows (a beam step ranks
+    beams x vocab candidates, 200k for BART's: a full sort cost 30x the partition)."""
+    if k >= x.shape[1]:
+        return np.argsort(-x, axis=1, kind="stable")[:, :k]
+    kth = -np.partition(-x, k - 1, axis=1)[:, k - 1]
+    chosen = np.empty((x.shape[0], k), np.int64)
+    for i, row in enumerate(x):
+        candidates = np.flatnonzero(row >= kth[i])  # ascending indices: the stable sort keeps ties in order
+        chosen[i] = candidates[np.argsort(-row[candidates], kind="stable")[:k]]
+    return chosen
+
+
 def _processors(gc, session, prompt, max_new, eos):
     length = prompt.shape[1]
     return lp.build_processors(gc, length, session.prompt_padding, eos, length + max_new, session.encoder_input_ids)
@@ -145,7 +159,7 @@ def beam_search(stepper, inputs, gc, max_new, eos, stop):
             topk_idx = np.stack([np.random.choice(acc.shape[1], beams_to_keep, replace=False, p=p / p.sum())
                                  for p in probs])
         else:
-            topk_idx = np.argsort(-acc, axis=1, kind="stable")[:, :beams_to_keep]
+            topk_idx = top_k(acc, beams_to_keep)
         topk_log_probs = np.take_along_axis(acc, topk_idx, axis=1)
         beam_of = topk_idx // vocab
         topk_running_indices = running_indices[b_idx, beam_of]
