@@ -118,35 +118,34 @@ class EncoderNoRepeatNGramLogitsProcessor:
         return scores
 
 
-class ForcedBOSTokenLogitsProcessor:
-    """At the first generated position of a 1-token start, only ``bos_token_id`` is possible."""
+class _ForcedTokensAtLength:
+    """When the rows are ``at_length`` long, only ``tokens`` are possible (score 0, the rest -inf)."""
 
-    def __init__(self, bos_token_id):
-        self.bos_token_id = bos_token_id
+    at_length, tokens = None, ()
 
     def __call__(self, input_ids, scores):
-        if input_ids.shape[1] != 1:
+        if input_ids.shape[1] != self.at_length:
             return scores
         forced = np.full_like(scores, NEG_INF)
-        forced[:, self.bos_token_id] = 0
+        forced[:, self.tokens] = 0
         return forced
 
 
-class ForcedEOSTokenLogitsProcessor:
-    """At the last position ``max_length`` allows (the sequence is ``max_length - 1`` long), only eos."""
+class ForcedBOSTokenLogitsProcessor(_ForcedTokensAtLength):
+    """At the first generated position of a 1-token start, only ``bos_token_id`` is possible."""
+
+    def __init__(self, bos_token_id):
+        self.at_length, self.tokens = 1, [bos_token_id]
+
+
+class ForcedEOSTokenLogitsProcessor(_ForcedTokensAtLength):
+    """At the last position ``max_length`` allows (the rows are ``max_length - 1`` long), only eos."""
 
     def __init__(self, max_length, eos_token_id):
         eos = [eos_token_id] if isinstance(eos_token_id, (int, np.integer)) else list(eos_token_id)
         if not eos or any(not isinstance(e, (int, np.integer)) or e < 0 for e in eos):
             raise ValueError(f"`eos_token_id` has to be a list of positive integers, but is {eos_token_id}")
-        self.max_length, self.eos = max_length, eos
-
-    def __call__(self, input_ids, scores):
-        if input_ids.shape[1] != self.max_length - 1:
-            return scores
-        forced = np.full_like(scores, NEG_INF)
-        forced[:, self.eos] = 0
-        return forced
+        self.at_length, self.tokens = max_length - 1, eos
 
 
 class MinLengthLogitsProcessor:
