@@ -298,16 +298,18 @@ def hf_seq2seq_generate(hf, ids, mask, **kwargs):
         return hf.generate(torch.tensor(ids), attention_mask=torch.tensor(mask), **kwargs).numpy()
 
 
-@pytest.mark.parametrize("padded", [False, True])
-@pytest.mark.parametrize("settings", [
-    dict(max_new_tokens=32),
-    dict(max_new_tokens=32, num_beams=4),
-    dict(max_new_tokens=32, num_beams=4, num_return_sequences=2, length_penalty=2.0, early_stopping=True,
-         no_repeat_ngram_size=3, min_length=12, forced_bos_token_id=5, forced_eos_token_id=7),
-    dict(max_length=20, num_beams=3, early_stopping="never", encoder_no_repeat_ngram_size=2,
-         repetition_penalty=1.3),
-], ids=["greedy", "beam4", "summarization", "beam-never"])
+SUMMARIZATION = dict(max_new_tokens=32, num_beams=4, num_return_sequences=2, length_penalty=2.0, early_stopping=True,
+                     no_repeat_ngram_size=3, min_length=12, forced_bos_token_id=5, forced_eos_token_id=7)
+NEVER = dict(max_length=20, num_beams=3, early_stopping="never", encoder_no_repeat_ngram_size=2,
+             repetition_penalty=1.3)
+
+
+# plain greedy and 4-beam search for 32 tokens, padded or not: tests/test_bart.py and tests/test_t5.py
+@pytest.mark.parametrize("settings,padded", [(SUMMARIZATION, False), (SUMMARIZATION, True), (NEVER, True)],
+                         ids=["summarization", "summarization-padded", "beam-never-padded"])
 def test_generate_matches_hf(seq2seq, settings, padded):
+    """BART's summarization settings (n-gram ban, length penalty, forced tokens, minimum length)
+    and early_stopping='never' with the encoder n-gram ban and a repetition penalty."""
     hf, ours = seq2seq
     ids, mask = source(hf, padded)
     theirs = hf_seq2seq_generate(hf, ids, mask, do_sample=False, **settings)

@@ -1,6 +1,7 @@
 """Logits processors and warpers, on the host in numpy float32, as Hugging Face computes them.
 
-Each is a callable ``(input_ids (B, L) int64, scores (B, V) float32) -> scores``. The
+Each is a callable ``(input_ids (B, L) int64, scores (B, V) float32) -> scores`` (the n-gram
+bans write into ``scores``, which the search loops own; the others return a new array). The
 decode step runs compiled on the backend; choosing the next token is cheap and identical
 on every backend this way, and seeded sampling draws from numpy's global generator
 (``keras.utils.set_random_seed`` seeds it).
@@ -22,8 +23,19 @@ def softmax(x):
 
 
 def log_softmax(x):
-    x = x - np.max(x, axis=-1, keepdims=True)
-    return x - np.log(np.sum(np.exp(x), axis=-1, keepdims=True))
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    total = np.sum(np.exp(shifted), axis=-1, keepdims=True)
+    shifted -= np.log(total)  # in place: a beam step's (rows, vocab) array is megabytes
+    return shifted
+
+
+def ban(scores, banned):
+    """``scores`` with ``banned`` (one list of token ids per row) at -inf, written in place (the
+    search loops pass arrays they own; a beam step's are megabytes)."""
+    for i, tokens in enumerate(banned):
+        if tokens:
+            scores[i, tokens] = NEG_INF
+    return scores
 
 
 class LogitsProcessorList(list):
@@ -59,11 +71,9 @@ class NoRepeatNGramLogitsProcessor:
         n, cur_len = self.n, input_ids.shape[1]
         if cur_len + 1 < n:
             return scores
-        scores = scores.copy()
-        for i in range(scores.shape[0]):
-            tokens = input_ids[i].tolist()
-            scores[i, _ngram_table(tokens, n).get(tuple(tokens[cur_len + 1 - n:cur_len]), [])] = NEG_INF
-        return scores
+        rows = input_ids.tolist()
+        return ban(scores, [_ngram_table(tokens, n).get(tuple(tokens[cur_len + 1 - n:cur_len]), [])
+                            for tokens in rows])
 
 
 class NoBadWordsLogitsProcessor:
@@ -110,12 +120,9 @@ class EncoderNoRepeatNGramLogitsProcessor:
     def __call__(self, input_ids, scores):
         copies = scores.shape[0] // len(self.tables)
         cur_len = input_ids.shape[1]
-        scores = scores.copy()
-        for i in range(scores.shape[0]):
-            # HF's slice: shorter than n - 1 tokens (so no match) while cur_len < n - 1
-            prefix = tuple(input_ids[i].tolist()[cur_len + 1 - self.n:cur_len])
-            scores[i, self.tables[i // copies].get(prefix, [])] = NEG_INF
-        return scores
+        # HF's slice: shorter than n - 1 tokens (so no match) while cur_len < n - 1
+        return ban(scores, [self.tables[i // copies].get(tuple(tokens[cur_len + 1 - self.n:cur_len]), [])
+                            for i, tokens in enumerate(input_ids.tolist())])
 
 
 class _ForcedTokensAtLength:

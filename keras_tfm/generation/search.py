@@ -91,7 +91,7 @@ def sample(stepper, inputs, gc, max_new, eos, stop, streamer):
     unfinished = np.ones(batch, bool)
     scores, raw = [], []
     for step in range(max_new):
-        processed = processors(sequences, logits)
+        processed = processors(sequences, logits.copy() if gc.output_logits else logits)
         if gc.output_scores:
             scores.append(processed)
         if gc.output_logits:
@@ -147,7 +147,7 @@ def beam_search(stepper, inputs, gc, max_new, eos, stop):
     b_idx = np.arange(batch)[:, None]
     while True:
         flat = running[:, :, :cur_len].reshape(batch * num_beams, cur_len)
-        log_probs = processors(flat, lp.log_softmax(logits).astype(np.float32))
+        log_probs = processors(flat, lp.log_softmax(logits).astype(np.float32, copy=False))
         if gc.output_scores:
             scores.append(log_probs)
         if gc.output_logits:
