@@ -209,8 +209,10 @@ class EncoderDecoderStepper(Stepper):
         """Runs the decoder prompt on one row per input (its cross keys / values computed once per
         input too), then gives row ``i`` of ``cache`` and of the logits those of input ``rows[i]``:
         the rows of one input (beams, returned sequences) start identical."""
-        dtype = self.model.dtype_policy.compute_dtype
         batch = ops.shape(input_ids)[0]
+        if batch == cache.keys[0].shape[0]:  # one row per input (greedy): nothing to repeat
+            return self.step(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, states)
+        dtype = self.model.dtype_policy.compute_dtype
         own = KVCache(*(tuple(ops.zeros((batch,) + tuple(t.shape[1:]), dtype) for t in part) for part in cache))
         logits, own = self.step(own, input_ids, position_ids, key_valid, cache_index, encoder_mask, states)
         return ops.take(logits, rows, axis=0), KVCache(*(tuple(ops.take(t, rows, axis=0) for t in part)
