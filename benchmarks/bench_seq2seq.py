@@ -19,6 +19,9 @@ turn, the others idle meanwhile, and records the machine's load average before a
 each call. Reported: the best (min) and median time of each, the ratio of bests to HF
 (< 1 is faster than HF), and whether keras_tfm's token ids equal HF's. Results:
 ``benchmarks/results/seq2seq.json`` and ``benchmarks/results/seq2seq.md``.
+
+On a machine other processes load, pass ``--threads 1``: torch's thread pool spinning
+against them made HF and keras_tfm-torch 10-20x slower in the ``--tiny`` smoke run.
 """
 
 import argparse
@@ -47,7 +50,8 @@ DISTILBART = dict(vocab_size=50264, d_model=1024, encoder_layers=12, decoder_lay
                   pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2)
 TINY = dict(DISTILBART, vocab_size=1000, d_model=64, encoder_layers=2, decoder_layers=1, encoder_attention_heads=4,
             decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=256)
-# distilbart-cnn-12-6's generation settings (its config.json), but 64 new tokens and no minimum length
+# distilbart-cnn-12-6's generation settings (its config.json: 4 beams, no_repeat_ngram_size 3, length_penalty 2.0,
+# early_stopping; forced BOS / EOS as its parent bart-large-cnn's), but 64 new tokens and no minimum length
 SETTINGS = dict(num_beams=4, min_length=0, no_repeat_ngram_size=3, length_penalty=2.0, early_stopping=True,
                 forced_bos_token_id=0, forced_eos_token_id=2, decoder_start_token_id=2, eos_token_id=2,
                 pad_token_id=1, do_sample=False)
