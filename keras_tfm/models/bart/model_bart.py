@@ -97,6 +97,8 @@ class BartModel(EncoderDecoderModel):
         tokens = (lambda: None) if c.tie_word_embeddings else (
             lambda: Embedding(c.vocab_size, c.d_model, embeddings_initializer=init, dtype=d))
         self.encoder_embed_tokens, self.decoder_embed_tokens = tokens(), tokens()
+        if not c.tie_word_embeddings:
+            self.shared.build()  # read by no call then (HF keeps it as the input embeddings)
         self.encoder_positions = Embedding(positions, c.d_model, embeddings_initializer=init, dtype=d)
         self.encoder_embedding_norm = _norm(d)
         self.encoder = EncoderStack(
