@@ -10,6 +10,7 @@ from keras_tfm.auto import (  # noqa: E402
     AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForTextEncoding,
     AutoModelForTokenClassification,
     TFAutoModel,
     TFAutoModelForCausalLM,
@@ -79,6 +80,16 @@ from keras_tfm.models.llama import (  # noqa: E402
     Qwen2ForCausalLM,
     Qwen2ForSequenceClassification,
     Qwen2Model,
+)
+from keras_tfm.models.t5 import (  # noqa: E402
+    MT5Config,
+    MT5EncoderModel,
+    MT5ForConditionalGeneration,
+    MT5Model,
+    T5Config,
+    T5EncoderModel,
+    T5ForConditionalGeneration,
+    T5Model,
 )
 from keras_tfm.models.bart import (  # noqa: E402
     BartConfig,

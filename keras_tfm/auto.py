@@ -65,6 +65,7 @@ AutoModelForQuestionAnswering = _auto("AutoModelForQuestionAnswering")
 AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
+AutoModelForTextEncoding = _auto("AutoModelForTextEncoding")
 
 # The seed's TensorFlow code names these; on keras_tfm every model runs on every backend.
 TFAutoModel = AutoModel

@@ -19,6 +19,11 @@ from keras_tfm.layers.fast import Dense, Dropout, Embedding, FastCall, Layer
 from keras_tfm.layers.heads import ClassificationHead, MaskedLMHead, last_positions, tied_lm_logits
 from keras_tfm.layers.mlp import MLP, GatedMLP
 from keras_tfm.layers.norms import LayerNorm, RMSNorm
-from keras_tfm.layers.positions import SinusoidalPositions, default_position_ids, relative_position_buckets
+from keras_tfm.layers.positions import (
+    RelativePositionBias,
+    SinusoidalPositions,
+    default_position_ids,
+    relative_position_buckets,
+)
 from keras_tfm.layers.rotary import RotaryEmbedding, apply_rotary
 from keras_tfm.layers.transformer_block import TransformerBlock
