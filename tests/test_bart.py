@@ -275,3 +275,20 @@ def test_fit_trains_on_the_internal_loss_with_dropout():
                         batch_size=4, epochs=4, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]
     assert not np.any(to_np(model.final_logits_bias))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_attentions_match_hf(variant, tmp_path):
+    """Encoder, decoder self- and cross-attention probabilities (padding in the encoder input), against HF's
+    eager attention."""
+    hf_model(variant, "ForConditionalGeneration", tmp_path)
+    hf = transformers.AutoModelForSeq2SeqLM.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    model = keras_tfm.AutoModelForSeq2SeqLM.from_pretrained(tmp_path)
+    inputs = make_inputs()
+    with torch.no_grad():
+        theirs = hf(**{k: torch.tensor(v) for k, v in inputs.items()}, output_attentions=True)
+    ours = model(**inputs, output_attentions=True)
+    for key, layers in (("encoder_attentions", 2), ("decoder_attentions", 3), ("cross_attentions", 3)):
+        assert len(ours[key]) == len(theirs[key]) == layers, key
+        for a, b in zip(ours[key], theirs[key]):
+            np.testing.assert_allclose(to_np(a), b.numpy(), atol=ATOL, err_msg=key)
