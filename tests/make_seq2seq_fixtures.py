@@ -26,8 +26,10 @@ The models' weights are drawn with a large enough spread (BART ``init_std``) tha
 beam choices are not near ties, so float32 rounding on other backends cannot flip a token.
 """
 
+import collections
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -108,14 +110,33 @@ def train_bart_tokenizer():
                                           pad_token="<pad>", mask_token="<mask>")
 
 
+def unigram_pieces(size):
+    """A Unigram vocabulary of ``size`` pieces from CORPUS: every character, then the substrings (of words
+    with the ``▁`` word-start mark) that cover the most text, scored by their log frequency.
+
+    Counted here rather than by ``tokenizers``' UnigramTrainer, whose result changes from run to run.
+    """
+    words = collections.Counter(w for line in CORPUS for w in line.split())
+    counts = collections.Counter()
+    for word, n in words.items():
+        marked = "▁" + word
+        for i in range(len(marked)):
+            for j in range(i + 1, min(len(marked), i + 10) + 1):
+                counts[marked[i:j]] += n
+    chars = sorted(p for p in counts if len(p) == 1)
+    longer = sorted((p for p in counts if len(p) > 1 and counts[p] > 1), key=lambda p: (-counts[p] * len(p), p))
+    chosen = chars + longer[:size - len(chars)]
+    total = sum(counts[p] for p in chosen)
+    return [(p, math.log(counts[p] / total)) for p in chosen]
+
+
 def train_t5_tokenizer():
-    tokenizer = Tokenizer(models.Unigram())
+    specials = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    tokenizer = Tokenizer(models.Unigram(specials + unigram_pieces(300), unk_id=2, byte_fallback=False))
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
     tokenizer.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
-    trainer = trainers.UnigramTrainer(vocab_size=300, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>",
-                                      show_progress=False)
-    tokenizer.train_from_iterator(CORPUS, trainer)
+    tokenizer.add_special_tokens([t for t, _ in specials])
     # t5's order: <extra_id_0> has the highest id
     extra = [f"<extra_id_{i}>" for i in range(T5_EXTRA_IDS)]
     tokenizer.add_special_tokens(list(reversed(extra)))
@@ -159,6 +180,8 @@ def build_t5(folder):
     )
     torch.manual_seed(1)
     model = transformers.T5ForConditionalGeneration(config).eval()
+    with torch.no_grad():  # a short <pad> row (the tied head's logit of <pad>, which would decode to nothing)
+        model.shared.weight[0] *= 0.1
     # t5-base's generation_config.json: only the special tokens (max_length stays the global 20).
     model.generation_config = transformers.GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
     _save(model, tokenizer, folder)
