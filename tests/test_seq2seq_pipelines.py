@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from keras_tfm import pipeline
+from keras_tfm import GenerationConfig, pipeline
 from keras_tfm.pipelines import SUPPORTED_TASKS, KeyDataset, check_task, infer_task
 from keras_tfm.pipelines.text2text_generation import (
     SummarizationPipeline,
@@ -159,6 +159,19 @@ def test_bad_inputs_give_clear_errors():
         pipeline("translation_en_to_it")
     with pytest.raises(ValueError, match="not used by the model.*not_a_generate_argument"):
         summarizer("text", not_a_generate_argument=1)
+    with pytest.raises(ValueError, match="AutoModelForSeq2SeqLM has no model for model_type 'bert'"):
+        pipeline("summarization", model=os.path.join(ROOT, "..", "convert", "bert-ForMaskedLM"))
+
+
+def test_a_generation_config_given_to_the_pipeline_replaces_defaults_and_task_settings():
+    summarizer = pipeline("summarization", model=os.path.join(ROOT, "t5-tiny"),
+                          generation_config=GenerationConfig(num_beams=1, max_new_tokens=5), min_length=2)
+    config = summarizer.generation_config
+    assert (config.num_beams, config.max_new_tokens, config.min_length) == (1, 5, 2)
+    assert config.no_repeat_ngram_size == 0  # task_specific_params["summarization"] not applied
+    assert config.eos_token_id == 1  # the model's generation config fills the rest
+    assert summarizer.prefix == "summarize: "
+    assert len(summarizer(CASES["t5_summarization"]["inputs"], return_tensors=True)[0]["summary_token_ids"]) <= 6
 
 
 def test_task_table_has_transformers_4_defaults():

@@ -10,7 +10,8 @@ transformers 5 deleted them; these keep 4.57's behaviour, defaults and output fo
 - the pipeline's generation config (``pipe.generation_config``) is made once, as 4.57 made
   it: the model's ``generation_config`` under the pipeline's defaults (``max_new_tokens=256``,
   ``num_beams=4``, which win over the model's values), then the generation arguments given to
-  ``pipeline(...)``; ``max_new_tokens`` is dropped again when ``max_length`` is no longer the
+  ``pipeline(...)`` (a ``generation_config`` given there replaces the defaults and the task's
+  settings); ``max_new_tokens`` is dropped again when ``max_length`` is no longer the
   global 20; then ``config.task_specific_params[task]`` (BART's summarization settings, T5's
   translation settings) over all of it, its ``prefix`` put before every input. A call's
   generation arguments go over that config (``max_new_tokens``, when set, beats a call's
@@ -85,7 +86,7 @@ class Text2TextGenerationPipeline(GenerationPipeline):
         init_kwargs = dict(init_kwargs)
         given = init_kwargs.pop("generation_config", None)
         model_config = self.model.generation_config
-        if given is not None:  # a whole config from the user replaces the pipeline's defaults
+        if given is not None:  # a whole config from the user: no pipeline defaults, no task settings (the prefix stays)
             config = given.over(model_config)
         else:
             config = copy.deepcopy(model_config)
@@ -103,7 +104,7 @@ class Text2TextGenerationPipeline(GenerationPipeline):
         task_params = dict((getattr(self.model.config, "task_specific_params", None) or {}).get(self.task) or {})
         if "prefix" in task_params:
             self.prefix = task_params.pop("prefix")
-        unused = config.update(**task_params)
+        unused = config.update(**task_params) if given is None else {}
         if unused:
             logger.warning("config.task_specific_params[%r] has settings GenerationConfig does not know; ignoring "
                            "%s.", self.task, sorted(unused))
@@ -216,7 +217,9 @@ class SummarizationPipeline(Text2TextGenerationPipeline):
     return_name = "summary"
 
     def check_inputs(self, input_length, min_length, max_length):
-        if max_length < min_length:
+        if max_length is None:
+            return True
+        if min_length is not None and max_length < min_length:
             logger.warning("Your min_length=%s must be inferior than your max_length=%s.", min_length, max_length)
         if input_length < max_length:
             logger.warning(
@@ -261,7 +264,7 @@ class TranslationPipeline(Text2TextGenerationPipeline):
         return preprocess, forward, postprocess
 
     def check_inputs(self, input_length, min_length, max_length):
-        if input_length > 0.9 * max_length:
+        if max_length is not None and input_length > 0.9 * max_length:
             logger.warning(
                 "Your input_length: %s is bigger than 0.9 * max_length: %s. You might consider increasing your "
                 "max_length manually, e.g. translator('...', max_length=400)", input_length, max_length,
