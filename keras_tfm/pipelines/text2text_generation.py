@@ -6,7 +6,8 @@ transformers 5 deleted them; these keep 4.57's behaviour, defaults and output fo
 - a str gives a list of result dicts (one per returned sequence); a list of str gives one
   dict per input (a list of dicts per input with ``num_return_sequences`` > 1); a generator
   gives a generator of lists. The keys are ``generated_text`` / ``summary_text`` /
-  ``translation_text``, or ``*_token_ids`` with ``return_tensors=True``.
+  ``translation_text``, or ``*_token_ids`` (a list of ints, where 4.57 gave a framework
+  tensor; the decoder start token first, batch padding at the end) with ``return_tensors=True``.
 - the pipeline's generation config (``pipe.generation_config``) is made once, as 4.57 made
   it: the model's ``generation_config`` under the pipeline's defaults (``max_new_tokens=256``,
   ``num_beams=4``, which win over the model's values), then the generation arguments given to
