@@ -244,3 +244,51 @@ def test_config_keeps_hf_names_and_generation_settings(tmp_path):
     again = keras_tfm.AutoConfig.from_pretrained(tmp_path)
     assert type(again) is keras_tfm.BartConfig and again.no_repeat_ngram_size == 3 and again.length_penalty == 2.0
     assert keras_tfm.BartConfig().num_labels == 3 and keras_tfm.MBartConfig().decoder_start_token_id is None
+
+
+def test_generate_with_the_configs_forced_eos_matches_hf(tmp_path):
+    """BART's configs force </s> at max_length (forced_eos_token_id=2): generate reads it from the config."""
+    if not hasattr(keras_tfm.GenerationConfig(), "forced_eos_token_id"):
+        pytest.skip("generate() does not know forced_eos_token_id yet (the generation part of issue 11)")
+    hf = hf_model("bart", "ForConditionalGeneration", tmp_path, forced_eos_token_id=2)
+    model = keras_tfm.AutoModelForSeq2SeqLM.from_pretrained(tmp_path)
+    inputs = make_inputs(seed=3)
+    for num_beams in (1, 4):
+        settings = dict(max_new_tokens=12, min_length=0, num_beams=num_beams, do_sample=False)
+        theirs = hf_generate(hf, inputs["input_ids"], inputs["attention_mask"], **settings)
+        mine = to_np(model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], **settings))
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_fit_trains_on_the_internal_loss_with_dropout():
+    """keras fit on labels (the model's own loss), dropout on; final_logits_bias, a buffer, stays."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    config = keras_tfm.BartConfig(**{**COMMON, "init_std": 0.05, "dropout": 0.1, "activation_dropout": 0.1,
+                                     "attention_dropout": 0.1})
+    model = keras_tfm.BartForConditionalGeneration(config)
+    ids = np.random.RandomState(0).randint(3, VOCAB, (8, 8))
+    ids[:, -1] = 2
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    history = model.fit({"input_ids": ids, "attention_mask": np.ones_like(ids), "labels": ids[:, ::-1].copy()},
+                        batch_size=4, epochs=4, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
+    assert not np.any(to_np(model.final_logits_bias))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_attentions_match_hf(variant, tmp_path):
+    """Encoder, decoder self- and cross-attention probabilities (padding in the encoder input), against HF's
+    eager attention."""
+    hf_model(variant, "ForConditionalGeneration", tmp_path)
+    hf = transformers.AutoModelForSeq2SeqLM.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    model = keras_tfm.AutoModelForSeq2SeqLM.from_pretrained(tmp_path)
+    inputs = make_inputs()
+    with torch.no_grad():
+        theirs = hf(**{k: torch.tensor(v) for k, v in inputs.items()}, output_attentions=True)
+    ours = model(**inputs, output_attentions=True)
+    for key, layers in (("encoder_attentions", 2), ("decoder_attentions", 3), ("cross_attentions", 3)):
+        assert len(ours[key]) == len(theirs[key]) == layers, key
+        for a, b in zip(ours[key], theirs[key]):
+            np.testing.assert_allclose(to_np(a), b.numpy(), atol=ATOL, err_msg=key)

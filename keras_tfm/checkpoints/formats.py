@@ -26,7 +26,7 @@ import re
 from keras_tfm.checkpoints.conversion_tables import conversion_tables
 from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.flax_names import flax_to_pt, pt_to_flax
-from keras_tfm.checkpoints.formats_h5 import TFH5File, tf_model_name, write_tf_h5
+from keras_tfm.checkpoints.formats_h5 import TFH5File, full_weight_name, tf_model_name, write_tf_h5
 from keras_tfm.checkpoints.formats_msgpack import MsgpackFile, write_msgpack
 from keras_tfm.checkpoints.formats_safetensors import SafetensorsFile, write_safetensors
 from keras_tfm.checkpoints.formats_torch import TorchBinFile, write_torch_bin
@@ -231,7 +231,7 @@ def write_checkpoint(tensors, folder, fmt, max_shard_size="5GB", progress=None, 
     if len(shards) > 1:
         # HF's TF index names weights with their model level (tf_bert_for_masked_lm/bert/...:0).
         top = (metadata or {}).get("tf_model_name") if fmt == "tf" else None
-        key = (lambda t: f"{top}/{t}") if top else (lambda t: t)
+        key = (lambda t: full_weight_name(t, top)) if top else (lambda t: t)
         index = {"metadata": {"total_size": total}, "weight_map": {key(t): n for s, n in zip(shards, names) for t in s}}
         atomic_write_text(os.path.join(folder, spec.index), json.dumps(index, indent=2, sort_keys=True) + "\n")
     keep = set(names) | ({spec.index} if len(shards) > 1 else set())

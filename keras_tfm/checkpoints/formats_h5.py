@@ -13,9 +13,14 @@ Two layouts exist, both read here and both written:
 
 Keys here are always the names without the model level and with ``:0``
 (``bert/embeddings/word_embeddings/weight:0``); ``tf_names`` maps them to PyTorch names.
+Two kinds of weights had no model level in HF's TF models (``full_weight_name``): one at the
+model's top (TF BART's ``final_logits_bias:0``), and one of a layer named outside its parent's
+scope (TF BART's ``model.shared/embeddings:0``, in full ``model.shared/model.shared/...``).
 Attributes over HDF5's 64 KB limit are split in chunks (``weight_names0``,
 ``weight_names1``...) as Keras 2 does.
 """
+
+import re
 
 import numpy as np
 
@@ -55,6 +60,32 @@ def save_attribute(group, name, values):
         group.attrs[f"{name}{i}"] = chunk
 
 
+def full_weight_name(key, model_name):
+    """A weight's full Keras 2 name from its key: under the model's name; a weight at the model's top
+    bare; a weight of a layer named with a dot (``model.shared``) under that layer's name."""
+    first, _, rest = key.partition("/")
+    if not rest:
+        return key
+    return f"{first}/{key}" if "." in first else f"{model_name}/{key}"
+
+
+def _top_layer(key):
+    """The top-level layer (HDF5 group of a single file) holding the weight ``key``: ``model`` for
+    ``model.shared/...``, ``final_logits_bias`` for ``final_logits_bias:0``."""
+    return re.split(r"[/.:]", key, maxsplit=1)[0]
+
+
+def _shard_path(key):
+    """Where a shard holds ``key``: HF's shards drop the model level but keep a dotted layer's own."""
+    first = key.partition("/")[0]
+    return f"{first}/{key}" if "/" in key and "." in first else key
+
+
+def _shard_key(path):
+    first, _, rest = path.partition("/")
+    return rest if "." in first and rest.startswith(first + "/") else path
+
+
 class TFH5File(TensorFile):
     def __init__(self, path):
         h5py = _h5py()
@@ -70,7 +101,7 @@ class TFH5File(TensorFile):
             for layer in layer_names:
                 item = self._file[layer]
                 if isinstance(item, h5py.Dataset):  # a shard: the key is the dataset path
-                    self._where[layer] = layer
+                    self._where[_shard_key(layer)] = layer
                     continue
                 for full in load_attribute(item, "weight_names"):
                     head, _, key = full.partition("/")
@@ -141,13 +172,13 @@ def write_tf_h5(tensors, names, path, progress=None, sharded=False, metadata=Non
     placed = []  # (name, offset, shape, dtype)
     with h5py.File(path, "w") as f:
         if sharded:
-            save_attribute(f, "layer_names", list(names))
+            save_attribute(f, "layer_names", [_shard_path(n) for n in names])
         else:
             f.attrs["backend"] = "tensorflow".encode("utf8")
             f.attrs["keras_version"] = "2.15.0".encode("utf8")
             layers = {}
             for name in names:
-                layers.setdefault(name.split("/")[0] if "/" in name else name, []).append(name)
+                layers.setdefault(_top_layer(name), []).append(name)
             # A head that holds the input embeddings (HF's `mlm___cls`, `lm_head`, `vocab_projector`)
             # lists and stores them again in its own group, as Keras 2 saved a shared layer.
             extra = []
@@ -158,10 +189,11 @@ def write_tf_h5(tensors, names, path, progress=None, sharded=False, metadata=Non
                     extra += [(f"{layer}/{model_name}/{n}", n) for n in shared]
             save_attribute(f, "layer_names", list(layers))
             for layer, members in layers.items():
-                save_attribute(f.create_group(layer), "weight_names", [f"{model_name}/{m}" for m in members])
+                full_names = [full_weight_name(m, model_name) for m in members]
+                save_attribute(f.create_group(layer), "weight_names", full_names)
         lcpl = h5p.create(h5p.LINK_CREATE)
         lcpl.set_create_intermediate_group(True)
-        targets = [(name if sharded else f"{name.split('/')[0] if '/' in name else name}/{model_name}/{name}", name)
+        targets = [(_shard_path(name) if sharded else f"{_top_layer(name)}/{full_weight_name(name, model_name)}", name)
                    for name in names] + ([] if sharded else extra)
         for where, name in targets:
             shape, dtype = source_info(tensors, name)

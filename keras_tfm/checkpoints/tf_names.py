@@ -57,10 +57,11 @@ def tf_to_pt(checkpoint, model_type=None, architecture=None):
     """A TF checkpoint as a lazy mapping in PyTorch names and layouts.
 
     With the ``architecture`` of a base model, the main-layer level HF's TF base models add
-    (``bert/``) is dropped, as PyTorch's base model has none.
+    (``bert/``) is dropped, as PyTorch's base model has none; a layer named with that level and
+    a dot (TF BART's ``model.shared``) counts as under it.
     """
     base = tf_base_prefix(architecture)
-    strip = base and all(n.startswith(base + "/") for n in checkpoint)
+    strip = base and all(n.startswith((base + "/", base + ".")) for n in checkpoint)
 
     def rename(tf_name):
         shape, _ = source_info(checkpoint, tf_name)
@@ -96,7 +97,7 @@ def pt_to_tf(state, model_type=None, architecture=None):
 
     def rename(name):
         tf, transform = pt_name_to_tf(name, kinds[name], renames, expand=any(p.search(name) for p in expand))
-        if tf is not None and base and not tf.startswith(base + "/"):
+        if tf is not None and base and not tf.startswith((base + "/", base + ".")):
             tf = f"{base}/{tf}"  # HF's TF base model keeps its main layer (tf_bert_model/bert/...)
         return tf, transform
 

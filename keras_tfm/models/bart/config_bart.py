@@ -16,7 +16,7 @@ class BartConfig(PretrainedConfig):
 
     model_type = "bart"
     attribute_map = {"num_attention_heads": "encoder_attention_heads", "hidden_size": "d_model",
-                     "num_hidden_layers": "encoder_layers"}
+                     "num_hidden_layers": "encoder_layers", "initializer_range": "init_std"}
     norm_first = False  # post-norm blocks, no final encoder / decoder norm
 
     def __init__(self, vocab_size=50265, max_position_embeddings=1024, encoder_layers=12, encoder_ffn_dim=4096,
@@ -26,6 +26,7 @@ class BartConfig(PretrainedConfig):
                  scale_embedding=False, use_cache=True, num_labels=3, pad_token_id=1, bos_token_id=0,
                  eos_token_id=2, is_encoder_decoder=True, decoder_start_token_id=2, forced_eos_token_id=2,
                  tie_word_embeddings=True, **kwargs):
+        init_std = kwargs.pop("initializer_range", init_std)
         if kwargs.get("id2label") is not None:
             num_labels = None
         if kwargs.pop("force_bos_token_to_be_generated", False) and kwargs.get("forced_bos_token_id") is None:
@@ -55,10 +56,6 @@ class BartConfig(PretrainedConfig):
         self.is_encoder_decoder = is_encoder_decoder
         self.decoder_start_token_id = decoder_start_token_id
         self.forced_eos_token_id = forced_eos_token_id
-
-    @property
-    def initializer_range(self):
-        return self.init_std
 
     @property
     def embed_scale(self):

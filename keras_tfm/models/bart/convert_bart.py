@@ -42,8 +42,12 @@ CLASSIFIER = [*linear("classification_head.dense", "classification_head.dense"),
               *linear("classification_head.out_proj", "classification_head.out_proj")]
 QA = linear("qa_outputs", "qa_outputs")
 
+# HF's TF BART named its layers "layers.N" (not TF-Keras's "layers_._N") and its shared embeddings
+# "model.shared", a layer beside the "model" main layer.
+TF_RENAMES = [(r"/layers_\._(\d+)/", r"/layers.\1/"), (r"^(model/)?shared/", "model.shared/")]
+
 # This architecture's conversion tables, found by model_type.
 
 TABLES = register_conversion(ConversionTables(
-    BACKBONE, heads={"lm": LM_HEAD, "classifier": CLASSIFIER, "qa": QA},
+    BACKBONE, heads={"lm": LM_HEAD, "classifier": CLASSIFIER, "qa": QA}, tf_renames=TF_RENAMES,
 ), "bart", "mbart")

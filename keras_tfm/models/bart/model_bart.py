@@ -93,10 +93,12 @@ class BartModel(EncoderDecoderModel):
         positions = c.max_position_embeddings + POSITION_OFFSET
         self.shared = Embedding(c.vocab_size, c.d_model, embeddings_initializer=init, dtype=d)
         # tie_word_embeddings=False unties the encoder's and decoder's token embeddings from
-        # `shared` too (transformers 5); tied, both sides read `shared`.
-        tokens = (lambda: None) if c.tie_word_embeddings else (
-            lambda: Embedding(c.vocab_size, c.d_model, embeddings_initializer=init, dtype=d))
-        self.encoder_embed_tokens, self.decoder_embed_tokens = tokens(), tokens()
+        # `shared` too (transformers 5); tied (None here), both sides read `shared`.
+        self.encoder_embed_tokens = self.decoder_embed_tokens = None
+        if not c.tie_word_embeddings:
+            self.encoder_embed_tokens = Embedding(c.vocab_size, c.d_model, embeddings_initializer=init, dtype=d)
+            self.decoder_embed_tokens = Embedding(c.vocab_size, c.d_model, embeddings_initializer=init, dtype=d)
+            self.shared.build()  # read by no call then (HF keeps it as the input embeddings)
         self.encoder_positions = Embedding(positions, c.d_model, embeddings_initializer=init, dtype=d)
         self.encoder_embedding_norm = _norm(d)
         self.encoder = EncoderStack(
