@@ -6,7 +6,8 @@
 [{'label': 'POSITIVE', 'score': 0.9998}]
 
 ``SUPPORTED_TASKS`` lists every task with its Auto class and Hugging Face's default model
-(id, pinned revision). Tasks without an implementation here raise NotImplementedError.
+(id, pinned revision); ``translation`` has one per language pair and is also named
+``translation_xx_to_yy``. Tasks without an implementation here raise NotImplementedError.
 """
 
 import importlib
@@ -26,6 +27,13 @@ from keras_tfm.pipelines.fill_mask import FillMaskPipeline
 from keras_tfm.pipelines.generation_base import GenerationPipeline
 from keras_tfm.pipelines.loading import load_processors
 from keras_tfm.pipelines.question_answering import QuestionAnsweringPipeline
+from keras_tfm.pipelines.text2text_generation import (
+    SummarizationPipeline,
+    Text2TextGenerationPipeline,
+    TranslationPipeline,
+    default_translation_task,
+    translation_languages,
+)
 from keras_tfm.pipelines.text_classification import TextClassificationPipeline
 from keras_tfm.pipelines.text_generation import TextGenerationPipeline
 from keras_tfm.pipelines.token_classification import AGGREGATION_STRATEGIES, TokenClassificationPipeline
@@ -36,13 +44,18 @@ logger = logging.getLogger(__name__)
 _IMPL = "keras_tfm.pipelines."
 
 
-def _task(impl, auto_class, model_id, revision, kind="text"):
-    return {"impl": impl and _IMPL + impl, "auto": auto_class, "default": {"model": (model_id, revision)}, "type": kind}
+def _task(impl, auto_class, model_id, revision, kind="text", by_options=None):
+    """A SUPPORTED_TASKS entry; ``by_options``: ``{options: (model id, revision)}`` for a task whose
+    default depends on them (translation's (source, target) languages) instead of one model."""
+    default = {"model": (model_id, revision)} if by_options is None else \
+        {options: {"model": model} for options, model in by_options.items()}
+    return {"impl": impl and _IMPL + impl, "auto": auto_class, "default": default, "type": kind}
 
 
 # Default models and revisions are those of Hugging Face transformers 5.23; tasks it removed
-# (question-answering, summarization, visual-question-answering, image-to-text) keep their last
-# 4.x defaults, and text-generation keeps GPT-2 (the quick tour's model; 5.x moved to SmolLM3-3B).
+# (question-answering, summarization, translation, text2text-generation, visual-question-answering,
+# image-to-text) keep their last 4.x defaults, and text-generation keeps GPT-2 (the quick tour's
+# model; 5.x moved to SmolLM3-3B).
 SUPPORTED_TASKS = {
     "text-classification": _task("text_classification.TextClassificationPipeline", "AutoModelForSequenceClassification",
                                  "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f"),
@@ -56,7 +69,13 @@ SUPPORTED_TASKS = {
                                 "distilbert/distilbert-base-cased", "6ea8117"),
     "text-generation": _task("text_generation.TextGenerationPipeline", "AutoModelForCausalLM",
                              "openai-community/gpt2", "607a30d"),
-    "summarization": _task(None, "AutoModelForSeq2SeqLM", "sshleifer/distilbart-cnn-12-6", "a4f8f3e"),
+    "summarization": _task("text2text_generation.SummarizationPipeline", "AutoModelForSeq2SeqLM",
+                           "sshleifer/distilbart-cnn-12-6", "a4f8f3e"),
+    "translation": _task("text2text_generation.TranslationPipeline", "AutoModelForSeq2SeqLM", None, None,
+                         by_options={pair: ("google-t5/t5-base", "a9723ea")
+                                     for pair in (("en", "fr"), ("en", "de"), ("en", "ro"))}),
+    "text2text-generation": _task("text2text_generation.Text2TextGenerationPipeline", "AutoModelForSeq2SeqLM",
+                                  "google-t5/t5-base", "a9723ea"),
     "zero-shot-classification": _task(None, "AutoModelForSequenceClassification",
                                       "facebook/bart-large-mnli", "d7645e1"),
     "table-question-answering": _task(None, "AutoModelForTableQuestionAnswering", "google/tapas-base-finetuned-wtq",
@@ -105,6 +124,7 @@ ARCHITECTURE_TASKS = (
     ("ForMaskedLM", "fill-mask"),
     ("ForCausalLM", "text-generation"),
     ("LMHeadModel", "text-generation"),
+    ("ForConditionalGeneration", "text2text-generation"),  # BART, T5 (AutoModelForSeq2SeqLM)
     ("ForImageClassification", "image-classification"),
     ("ForAudioClassification", "audio-classification"),
     ("ForCTC", "automatic-speech-recognition"),
@@ -126,13 +146,21 @@ def get_implemented_tasks():
 
 
 def check_task(task):
-    """Returns ``(task name, its SUPPORTED_TASKS entry)``; raises ValueError for an unknown task."""
+    """Returns ``(task name, its SUPPORTED_TASKS entry)``; raises ValueError for an unknown task.
+
+    ``translation_xx_to_yy`` keeps its name (the pipeline reads the model's settings for it)
+    with the entry of ``translation``.
+    """
     if not isinstance(task, str):
         raise ValueError(f"task must be a str, got {type(task).__name__}: {task!r:.80}.")
     name = TASK_ALIASES.get(task, task)
-    if name not in SUPPORTED_TASKS:
-        raise ValueError(f"Unknown task {task!r}. Available tasks are {get_supported_tasks()}.")
-    return name, SUPPORTED_TASKS[name]
+    if name in SUPPORTED_TASKS:
+        return name, SUPPORTED_TASKS[name]
+    if name.startswith("translation"):
+        if translation_languages(name) is None:
+            raise ValueError(f"Invalid translation task {task!r}, use 'translation_XX_to_YY' format.")
+        return name, SUPPORTED_TASKS["translation"]
+    raise ValueError(f"Unknown task {task!r}. Available tasks are {get_supported_tasks() + ['translation_XX_to_YY']}.")
 
 
 def pipeline(task=None, model=None, config=None, tokenizer=None, feature_extractor=None, image_processor=None,
@@ -189,6 +217,9 @@ def pipeline(task=None, model=None, config=None, tokenizer=None, feature_extract
         model = load_model(entry["auto"], model_source, config, hub, dtype or torch_dtype, model_kwargs)
     else:
         _check_model_type(model, entry["auto"], name)
+    if name == "translation" and default_translation_task(model.config):
+        name = default_translation_task(model.config)
+        logger.warning('"translation" task was used, instead of "translation_XX_to_YY", defaulting to "%s"', name)
     given = {"tokenizer": tokenizer, "feature_extractor": feature_extractor, "image_processor": image_processor,
              "processor": processor}
     processors = load_processors(entry["type"], cls, given, model, model_source, hub)
@@ -219,7 +250,7 @@ def infer_task(model, config, hub):
 
 def default_model(task, entry, hub):
     """(model id, revision) of the task's default model, checked to be reachable (hub or cache)."""
-    model_id, pinned = entry["default"]["model"]
+    model_id, pinned = _default_model_id(task, entry)
     requested = hub.get("revision") or pinned
     logger.warning(
         "No model was supplied, defaulted to %s and revision %s. Using a pipeline without specifying a model "
@@ -246,6 +277,20 @@ def default_model(task, entry, hub):
             f"(hf download {model_id} --revision {requested}) and copy the cache here, or pass "
             "model=<a local folder>."
         ) from None
+
+
+def _default_model_id(task, entry):
+    defaults = entry["default"]
+    if "model" in defaults:
+        return defaults["model"]
+    languages = translation_languages(task)
+    if languages is None:
+        raise ValueError(f"The {task!r} task has a default model per language pair: name the pair, as in "
+                         f"'translation_en_to_fr' (pairs with a default: {sorted(defaults)}), or pass model=...")
+    if languages not in defaults:
+        raise ValueError(f"The task {task!r} does not provide any default models for options {languages} "
+                         f"(pairs with a default: {sorted(defaults)}); pass model=...")
+    return defaults[languages]["model"]
 
 
 def cached_snapshot(model_id, revision, cache_dir=None):
@@ -314,11 +359,14 @@ __all__ = [
     "Padding",
     "Pipeline",
     "QuestionAnsweringPipeline",
+    "SummarizationPipeline",
     "SUPPORTED_TASKS",
     "TASK_ALIASES",
+    "Text2TextGenerationPipeline",
     "TextClassificationPipeline",
     "TextGenerationPipeline",
     "TokenClassificationPipeline",
+    "TranslationPipeline",
     "check_task",
     "get_supported_tasks",
     "pipeline",
