@@ -29,6 +29,12 @@ def _tensor(x, dtype="int32"):
     return ops.convert_to_tensor(np.asarray(x).astype(dtype))
 
 
+def host_logits(logits):
+    """Logits as a writeable float32 numpy array: the search loops' processors write into it
+    (JAX hands out read-only views of device buffers)."""
+    return np.require(backend.to_numpy(logits), np.float32, ["W"])
+
+
 def cache_slots(length):
     """Slots for ``length`` positions, rounded up to ``CACHE_SLOT_MULTIPLE``."""
     return -(-length // CACHE_SLOT_MULTIPLE) * CACHE_SLOT_MULTIPLE
@@ -112,7 +118,7 @@ class DecodingSession:
         """``fn`` (a compiled step) over ``tokens`` at the session's positions and slot: logits (B, V)."""
         logits, self.cache = fn(self.cache, _tensor(tokens), _tensor(self.positions), self.key_valid,
                                 _tensor(np.int32(self.index)), *self.extra, *more)
-        return np.asarray(backend.to_numpy(logits), dtype=np.float32)
+        return host_logits(logits)
 
     def step(self, tokens):
         """Feeds ``tokens`` (B, 1) at the next position; returns their logits (B, V)."""
@@ -252,7 +258,7 @@ class EncoderDecoderStepper(Stepper):
                                         _tensor(np.broadcast_to(np.arange(length), decoder_input_ids.shape)),
                                         _tensor(np.ones((batch, slots))), _tensor(np.int32(0)),
                                         _tensor(attention_mask), _tensor(rows), source)
-        return np.asarray(backend.to_numpy(logits), dtype=np.float32), session, decoder_input_ids[rows]
+        return host_logits(logits), session, decoder_input_ids[rows]
 
 
 STEPPERS = {"causal_lm": CausalLMStepper, "encoder_decoder": EncoderDecoderStepper}
