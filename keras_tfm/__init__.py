@@ -80,11 +80,14 @@ from keras_tfm.models.llama import (  # noqa: E402
 )
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
+    DataCollatorForSeq2Seq,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
     DefaultDataCollator,
     EarlyStoppingCallback,
     EvalPrediction,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
     Trainer,
     TrainerCallback,
     TrainerControl,

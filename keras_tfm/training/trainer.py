@@ -339,31 +339,49 @@ class Trainer:
         outputs = self.model(**inputs, training=False)
         return dict(outputs)
 
-    def evaluation_loop(self, dataset, description="Evaluation", prediction_loss_only=None, metric_key_prefix="eval"):
+    def prediction_step(self, inputs, prediction_loss_only, label_names):
+        """``(loss, predictions, labels)`` of one batch, as numpy (None where there is none).
+
+        ``loss`` is a float; ``predictions`` the model outputs other than the loss (one array,
+        or a tuple); ``labels`` the batch's ``label_names`` columns.
+        """
         from keras_tfm.backend import training
 
-        source = self.get_eval_dataloader(dataset)
-        self.callback_handler.eval_dataloader = source
         if self._eval_step is None:
             self._eval_step = training.make_eval_step(self.model, self._forward)
+        outputs = {k: training_to_numpy(v) for k, v in self._eval_step(inputs).items()}
+        loss = float(outputs["loss"]) if "loss" in outputs else None
+        if prediction_loss_only:
+            return loss, None, None
+        rest = [v for k, v in outputs.items() if k not in ("loss", "hidden_states", "attentions")]
+        return loss, (rest[0] if len(rest) == 1 else tuple(rest)), self._labels_of(inputs, label_names)
+
+    @staticmethod
+    def _labels_of(inputs, label_names):
+        found = [training_to_numpy(inputs[k]) for k in label_names if k in inputs]
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else tuple(found)
+
+    def evaluation_loop(self, dataset, description="Evaluation", prediction_loss_only=None, metric_key_prefix="eval"):
+        source = self.get_eval_dataloader(dataset)
+        self.callback_handler.eval_dataloader = source
+        if prediction_loss_only is None:
+            prediction_loss_only = self.args.prediction_loss_only
         start = time.time()
         losses, weights, predictions, labels = [], [], [], []
         for i in range(len(source)):
             batch = self._batch(source, i)
-            outputs = {k: training_to_numpy(v) for k, v in self._eval_step(batch).items()}
-            size = int(np.shape(training_to_numpy(batch[next(iter(batch))]))[0])
-            if "loss" in outputs:
-                losses.append(float(outputs["loss"]))
-                weights.append(size)
-            if not prediction_loss_only:
-                rest = [v for k, v in outputs.items() if k not in ("loss", "hidden_states", "attentions")]
-                preds = rest[0] if len(rest) == 1 else tuple(rest)
+            loss, preds, label_ids = self.prediction_step(batch, prediction_loss_only, source.label_names)
+            if loss is not None:
+                losses.append(loss)
+                weights.append(int(np.shape(training_to_numpy(batch[next(iter(batch))]))[0]))
+            if preds is not None:
                 if self.preprocess_logits_for_metrics is not None:
                     preds = self.preprocess_logits_for_metrics(preds, None)
                 predictions.append(preds)
-                found = [training_to_numpy(batch[k]) for k in source.label_names if k in batch]
-                if found:
-                    labels.append(found[0] if len(found) == 1 else tuple(found))
+            if label_ids is not None:
+                labels.append(label_ids)
             self.control = self.callback_handler.on_prediction_step(self.args, self.state, self.control)
         predictions = _concat(predictions) if predictions else None
         label_ids = _concat(labels) if labels else None
