@@ -339,11 +339,12 @@ class Trainer:
         outputs = self.model(**inputs, training=False)
         return dict(outputs)
 
-    def prediction_step(self, inputs, prediction_loss_only, label_names):
+    def prediction_step(self, inputs, prediction_loss_only, label_names, ignore_keys=None):
         """``(loss, predictions, labels)`` of one batch, as numpy (None where there is none).
 
-        ``loss`` is a float; ``predictions`` the model outputs other than the loss (one array,
-        or a tuple); ``labels`` the batch's ``label_names`` columns.
+        ``loss`` is a float; ``predictions`` the model outputs other than the loss and
+        ``ignore_keys`` (default: the config's ``keys_to_ignore_at_inference``), one array or a
+        tuple; ``labels`` the batch's ``label_names`` columns.
         """
         from keras_tfm.backend import training
 
@@ -353,7 +354,10 @@ class Trainer:
         loss = float(outputs["loss"]) if "loss" in outputs else None
         if prediction_loss_only:
             return loss, None, None
-        rest = [v for k, v in outputs.items() if k not in ("loss", "hidden_states", "attentions")]
+        if ignore_keys is None:
+            ignore_keys = getattr(getattr(self.model, "config", None), "keys_to_ignore_at_inference", None) or []
+        skip = {"loss", "hidden_states", "attentions", *ignore_keys}
+        rest = [v for k, v in outputs.items() if k not in skip]
         return loss, (rest[0] if len(rest) == 1 else tuple(rest)), self._labels_of(inputs, label_names)
 
     @staticmethod
@@ -363,7 +367,8 @@ class Trainer:
             return None
         return found[0] if len(found) == 1 else tuple(found)
 
-    def evaluation_loop(self, dataset, description="Evaluation", prediction_loss_only=None, metric_key_prefix="eval"):
+    def evaluation_loop(self, dataset, description="Evaluation", prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):
         source = self.get_eval_dataloader(dataset)
         self.callback_handler.eval_dataloader = source
         if prediction_loss_only is None:
@@ -372,7 +377,8 @@ class Trainer:
         losses, weights, predictions, labels = [], [], [], []
         for i in range(len(source)):
             batch = self._batch(source, i)
-            loss, preds, label_ids = self.prediction_step(batch, prediction_loss_only, source.label_names)
+            loss, preds, label_ids = self.prediction_step(batch, prediction_loss_only, source.label_names,
+                                                          ignore_keys=ignore_keys)
             if loss is not None:
                 losses.append(loss)
                 weights.append(int(np.shape(training_to_numpy(batch[next(iter(batch))]))[0]))
@@ -401,14 +407,15 @@ class Trainer:
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
         output = self.evaluation_loop(eval_dataset, "Evaluation",
                                       prediction_loss_only=True if self.compute_metrics is None else None,
-                                      metric_key_prefix=metric_key_prefix)
+                                      ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
         self.log(output.metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics=output.metrics)
         self._last_eval_metrics = output.metrics
         return output.metrics
 
     def predict(self, test_dataset, ignore_keys=None, metric_key_prefix="test"):
-        output = self.evaluation_loop(test_dataset, "Prediction", metric_key_prefix=metric_key_prefix)
+        output = self.evaluation_loop(test_dataset, "Prediction", ignore_keys=ignore_keys,
+                                      metric_key_prefix=metric_key_prefix)
         self.control = self.callback_handler.on_predict(self.args, self.state, self.control, metrics=output.metrics)
         return PredictionOutput(output.predictions, output.label_ids, output.metrics)
 

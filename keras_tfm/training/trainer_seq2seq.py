@@ -81,9 +81,9 @@ class Seq2SeqTrainer(Trainer):
         self._set_gen_kwargs(gen_kwargs)
         return super().predict(test_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
 
-    def prediction_step(self, inputs, prediction_loss_only, label_names):
+    def prediction_step(self, inputs, prediction_loss_only, label_names, ignore_keys=None):
         if not getattr(self.args, "predict_with_generate", False) or prediction_loss_only:
-            return super().prediction_step(inputs, prediction_loss_only, label_names)
+            return super().prediction_step(inputs, prediction_loss_only, label_names, ignore_keys=ignore_keys)
         generation_inputs = {k: v for k, v in inputs.items() if k != "labels"}
         if "labels" in inputs and _shape(inputs["labels"]) == _shape(inputs.get("decoder_input_ids")):
             generation_inputs = {k: v for k, v in generation_inputs.items() if k not in DECODER_KEYS}
