@@ -60,3 +60,12 @@ CausalLMOutputWithPast = _output("CausalLMOutputWithPast", "loss", "logits", "pa
                                  "attentions")
 SequenceClassifierOutputWithPast = _output("SequenceClassifierOutputWithPast", "loss", "logits", "past_key_values",
                                            "hidden_states", "attentions")
+# Encoder-decoders (BART, T5): the decoder's outputs, then the encoder's.
+_SEQ2SEQ_STATES = ("decoder_hidden_states", "decoder_attentions", "cross_attentions", "encoder_last_hidden_state",
+                   "encoder_hidden_states", "encoder_attentions")
+Seq2SeqModelOutput = _output("Seq2SeqModelOutput", "last_hidden_state", "past_key_values", *_SEQ2SEQ_STATES)
+Seq2SeqLMOutput = _output("Seq2SeqLMOutput", "loss", "logits", "past_key_values", *_SEQ2SEQ_STATES)
+Seq2SeqSequenceClassifierOutput = _output("Seq2SeqSequenceClassifierOutput", "loss", "logits", "past_key_values",
+                                          *_SEQ2SEQ_STATES)
+Seq2SeqQuestionAnsweringModelOutput = _output("Seq2SeqQuestionAnsweringModelOutput", "loss", "start_logits",
+                                              "end_logits", "past_key_values", *_SEQ2SEQ_STATES)

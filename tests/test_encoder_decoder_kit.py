@@ -1,4 +1,5 @@
-"""A tiny encoder-decoder assembled purely from the layer kit (no layer code of its own).
+"""A tiny encoder-decoder assembled purely from the layer kit (no layer code of its own), on the
+shared encoder-decoder task base (``models/seq2seq_tasks.py``): a worked example of both.
 
 Its decoder self-attention is T5's kind (relative-position bias from buckets, no scaling),
 so the additive bias is checked through the cache too.
@@ -14,6 +15,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_tfm.checkpoints.weight_map import WeightMap
 from keras_tfm.configuration_utils import PretrainedConfig
 from keras_tfm.layers import (
     MLP,
@@ -26,13 +28,11 @@ from keras_tfm.layers import (
     TransformerBlock,
     default_position_ids,
     encoder_stack,
-    last_positions,
     relative_position_buckets,
     tied_lm_logits,
 )
-from keras_tfm.modeling_outputs import CausalLMOutputWithPast
-from keras_tfm.modeling_utils import PreTrainedModel
-from keras_tfm.models.generative import GenerativeModel
+from keras_tfm.modeling_outputs import BaseModelOutput
+from keras_tfm.models.seq2seq_tasks import EncoderDecoderModel, Seq2SeqForConditionalGeneration
 from tests.model_tester import to_np
 
 ATOL = 1e-5
@@ -44,12 +44,14 @@ def config():
                             vocab_size=VOCAB)
 
 
-class KitEncoderDecoder(GenerativeModel, PreTrainedModel):
-    """Shared token embeddings, learned positions, a pre-norm encoder stack, a decoder stack
+class KitBackbone(EncoderDecoderModel):
+    """Shared token embeddings, learned positions, a pre-norm encoder stack and a decoder stack
     whose blocks cross-attend the encoder (self-attention with a T5 relative-position bias and
-    no scaling), and an LM head tied to the embeddings."""
+    no scaling)."""
 
-    stepper = "encoder_decoder"
+    config_class = PretrainedConfig
+    base_model_prefix = "model"
+    weight_map = WeightMap(prefix="model")
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
@@ -69,15 +71,17 @@ class KitEncoderDecoder(GenerativeModel, PreTrainedModel):
                              cross_attention_norm=LayerNorm(dtype=d), dtype=d)
             for _ in range(LAYERS)], LayerNorm(dtype=d), dtype=d)
 
+    def get_input_embeddings(self):
+        return self.embed_tokens
+
     def cache_spec(self):
         return LAYERS, HEADS, C // HEADS
 
-    def dummy_inputs(self):
-        return {"input_ids": np.array([[3, 4]], "int32"), "decoder_input_ids": np.array([[2]], "int32")}
-
-    def encode(self, input_ids, attention_mask=None):
+    def run_encoder(self, input_ids, attention_mask, output_hidden_states, output_attentions, training):
         x = self.embed_tokens(input_ids) + self.encoder_positions(default_position_ids(keras.ops.shape(input_ids)[1]))
-        return self.encoder(x, attention_mask)[0]
+        x, hidden, attentions = self.encoder(x, attention_mask, output_hidden_states=output_hidden_states,
+                                             output_attentions=output_attentions, training=training)
+        return BaseModelOutput(last_hidden_state=x, hidden_states=hidden, attentions=attentions)
 
     def position_bias(self, length, cache_index, num_keys):
         """(1, N, T, S): the bias of T queries from slot ``cache_index`` over ``num_keys`` keys."""
@@ -87,22 +91,31 @@ class KitEncoderDecoder(GenerativeModel, PreTrainedModel):
                                             num_buckets=BUCKETS, max_distance=20)
         return keras.ops.expand_dims(keras.ops.transpose(self.relative_bias(buckets), (2, 0, 1)), 0)
 
-    def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
-             decoder_position_ids=None, encoder_hidden_states=None, past_key_values=None, cache_index=None,
-             logits_to_keep=0):
-        if encoder_hidden_states is None and input_ids is not None:
-            encoder_hidden_states = self.encode(input_ids, attention_mask)
+    def run_decoder(self, decoder_input_ids, encoder_hidden_states, attention_mask, decoder_attention_mask,
+                    decoder_position_ids, past_key_values, cache_index, output_hidden_states, output_attentions,
+                    training):
         if decoder_position_ids is None:
             decoder_position_ids = default_position_ids(keras.ops.shape(decoder_input_ids)[1], cache_index)
         length = keras.ops.shape(decoder_input_ids)[1]
         y = self.embed_tokens(decoder_input_ids) + self.decoder_positions(decoder_position_ids)
         bias = self.position_bias(length, cache_index, past_key_values.num_slots if past_key_values is not None else length)
-        y, cache, _, _, _ = self.decoder(y, decoder_attention_mask, decoder_position_ids, cache=past_key_values,
-                                         cache_index=cache_index, encoder_hidden_states=encoder_hidden_states,
-                                         encoder_attention_mask=attention_mask, bias=bias)
-        y = last_positions(y, logits_to_keep)
-        logits = tied_lm_logits(y, keras.ops.cast(self.embed_tokens.embeddings, y.dtype))
-        return CausalLMOutputWithPast(logits=logits, past_key_values=cache)
+        return self.decoder(y, decoder_attention_mask, decoder_position_ids, cache=past_key_values,
+                            cache_index=cache_index, encoder_hidden_states=encoder_hidden_states,
+                            encoder_attention_mask=attention_mask, bias=bias,
+                            output_hidden_states=output_hidden_states, output_attentions=output_attentions,
+                            training=training)
+
+
+class KitEncoderDecoder(Seq2SeqForConditionalGeneration):
+    """``KitBackbone`` and an LM head tied to the embeddings."""
+
+    backbone_class = KitBackbone
+
+    def dummy_inputs(self):
+        return {"input_ids": np.array([[3, 4]], "int32"), "decoder_input_ids": np.array([[2]], "int32")}
+
+    def lm_logits(self, hidden):
+        return tied_lm_logits(hidden, keras.ops.cast(self.get_input_embeddings().embeddings, hidden.dtype))
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +216,20 @@ def test_compiled_steps_are_reused(model):
     compiled = model.__dict__["_keras_tfm_stepper"].compiled()
     model.generate(ids, attention_mask=mask, max_new_tokens=3)
     assert model.__dict__["_keras_tfm_stepper"].compiled() is compiled
+
+
+def test_labels_give_teacher_forced_loss(model):
+    """labels: decoder inputs are the labels shifted right (start token, -100 read as pad), the loss
+    their mean cross-entropy over the labels that are not -100."""
+    ids, mask = encoder_inputs()
+    labels = np.random.RandomState(2).randint(3, VOCAB, (3, 5)).astype("int32")
+    labels[0, 3:] = -100
+    out = model(input_ids=ids, attention_mask=mask, labels=labels)
+    decoder_ids = np.concatenate([np.full((3, 1), 2, "int32"), np.where(labels == -100, 0, labels)[:, :-1]], axis=1)
+    logits = uncached_logits(model, ids, mask, decoder_ids).astype(np.float64)
+    np.testing.assert_allclose(to_np(out.logits), logits, atol=ATOL)
+    log_probs = logits - logits.max(-1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
+    valid = labels != -100
+    expected = -np.take_along_axis(log_probs, np.where(valid, labels, 0)[..., None], -1)[..., 0][valid].mean()
+    assert abs(float(to_np(out.loss)) - expected) < 1e-4
