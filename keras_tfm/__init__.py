@@ -8,12 +8,15 @@ from keras_tfm.auto import (  # noqa: E402
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
     AutoModelForQuestionAnswering,
+    AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForTextEncoding,
     AutoModelForTokenClassification,
     TFAutoModel,
     TFAutoModelForCausalLM,
     TFAutoModelForMaskedLM,
     TFAutoModelForQuestionAnswering,
+    TFAutoModelForSeq2SeqLM,
     TFAutoModelForSequenceClassification,
     TFAutoModelForTokenClassification,
 )
@@ -77,6 +80,28 @@ from keras_tfm.models.llama import (  # noqa: E402
     Qwen2ForCausalLM,
     Qwen2ForSequenceClassification,
     Qwen2Model,
+)
+from keras_tfm.models.t5 import (  # noqa: E402
+    MT5Config,
+    MT5EncoderModel,
+    MT5ForConditionalGeneration,
+    MT5Model,
+    T5Config,
+    T5EncoderModel,
+    T5ForConditionalGeneration,
+    T5Model,
+)
+from keras_tfm.models.bart import (  # noqa: E402
+    BartConfig,
+    BartForConditionalGeneration,
+    BartForQuestionAnswering,
+    BartForSequenceClassification,
+    BartModel,
+    MBartConfig,
+    MBartForConditionalGeneration,
+    MBartForQuestionAnswering,
+    MBartForSequenceClassification,
+    MBartModel,
 )
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,

@@ -64,6 +64,8 @@ AutoModelForTokenClassification = _auto("AutoModelForTokenClassification")
 AutoModelForQuestionAnswering = _auto("AutoModelForQuestionAnswering")
 AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
+AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
+AutoModelForTextEncoding = _auto("AutoModelForTextEncoding")
 
 # The seed's TensorFlow code names these; on keras_tfm every model runs on every backend.
 TFAutoModel = AutoModel
@@ -72,3 +74,4 @@ TFAutoModelForTokenClassification = AutoModelForTokenClassification
 TFAutoModelForQuestionAnswering = AutoModelForQuestionAnswering
 TFAutoModelForMaskedLM = AutoModelForMaskedLM
 TFAutoModelForCausalLM = AutoModelForCausalLM
+TFAutoModelForSeq2SeqLM = AutoModelForSeq2SeqLM

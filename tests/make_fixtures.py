@@ -54,20 +54,41 @@ CONFIGS = {
     "mistral": lambda: transformers.MistralConfig(
         vocab_size=64, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=32, pad_token_id=1, sliding_window=None),
+    # T5 v1.0 (ReLU, head tied and scaled; a deeper decoder) and v1.1 / Flan-T5 (gated-GELU, untied head,
+    # heads * d_kv != d_model).
+    "t5": lambda: transformers.T5Config(
+        vocab_size=64, d_model=16, d_kv=4, d_ff=24, num_layers=2, num_decoder_layers=3, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=16, decoder_start_token_id=0),
+    "t5-v1_1": lambda: transformers.T5Config(
+        vocab_size=64, d_model=16, d_kv=6, d_ff=24, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
+        relative_attention_max_distance=16, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+        decoder_start_token_id=0),
+    # Encoder-decoders: BART (post-norm) and MBart (pre-norm, final norms); HF 4 wrote TF and Flax for both.
+    "bart": lambda: transformers.BartConfig(
+        vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, max_position_embeddings=32),
+    "mbart": lambda: transformers.MBartConfig(
+        vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, max_position_embeddings=32,
+        scale_embedding=True),
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
-          "mistral": "Mistral"}
+          "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
-         "mistral": ["ForCausalLM"]}
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral")
+         "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
+         "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
+         "mbart": ["ForConditionalGeneration"]}
+# T5: its sharded files would add 0.6 MB
+UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart")
+SEQ2SEQ = ("bart", "mbart")
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
 HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}}
 SHARD = "4KB"  # small enough to split every format into several files
 
 
-def make_inputs(arch, batch=2, length=7, seed=0):
+def make_inputs(arch, head="", batch=2, length=7, seed=0):
     rng = np.random.RandomState(seed)
     ids = rng.randint(5, 64, (batch, length)).astype("int64")
     mask = np.ones((batch, length), "int64")
@@ -78,6 +99,16 @@ def make_inputs(arch, batch=2, length=7, seed=0):
         tt = np.zeros_like(ids)
         tt[:, 3:] = 1
         inputs["token_type_ids"] = tt
+    if arch in SEQ2SEQ:
+        ids[0, -1] = ids[1, 4] = 2  # one </s> closing each row (BART's classification pools there)
+    if arch.startswith("t5") and head != "EncoderModel":  # the decoder's inputs, from its start token 0
+        decoder_ids = rng.randint(5, 64, (batch, 5)).astype("int64")
+        decoder_ids[:, 0] = 0
+        inputs["decoder_input_ids"] = decoder_ids
+    if arch in SEQ2SEQ and head != "ForSequenceClassification":  # which reads input_ids shifted right
+        decoder_ids = rng.randint(5, 64, (batch, 5)).astype("int64")
+        decoder_ids[:, 0] = 2  # decoder_start_token_id
+        inputs["decoder_input_ids"] = decoder_ids
     return inputs
 
 
@@ -101,7 +132,7 @@ def build(arch, head, folder, sharded=False):
     pt.save_pretrained(folder, safe_serialization=True, **shard)
     _move_written(pt, folder, "pytorch_model", safe_serialization=False, **shard)
 
-    inputs = make_inputs(arch)
+    inputs = make_inputs(arch, head)
     with torch.no_grad():
         expected = _main_output(pt(**{k: torch.tensor(v) for k, v in inputs.items()})).numpy()
 
@@ -119,6 +150,18 @@ def build(arch, head, folder, sharded=False):
 
     np.savez(os.path.join(folder, "reference.npz"), logits=expected, **inputs)
     return {"class": name, "files": sorted(os.listdir(folder)), "tf_vs_pt": diffs["TF"], "flax_vs_pt": diffs["Flax"]}
+
+
+def _jax_clip_accepts_a_max():
+    """HF 4's Flax T5 calls ``jnp.clip(x, a_max=...)``, keywords the jax of this venv no longer takes."""
+    import jax.numpy as jnp
+
+    clip = jnp.clip
+
+    def compat(arr, min=None, max=None, *, a_min=None, a_max=None):
+        return clip(arr, a_min if min is None else min, a_max if max is None else max)
+
+    jnp.clip = compat
 
 
 def _move_written(model, folder, prefix, **save_kwargs):
@@ -174,6 +217,7 @@ def main():
     import tensorflow as tf
 
     manifest["tensorflow"], manifest["flax"] = tf.__version__, flax.__version__
+    _jax_clip_accepts_a_max()
     only = sys.argv[1:]  # architectures to (re)build; all by default
     for arch in CONFIGS:
         if only and arch not in only:

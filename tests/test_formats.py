@@ -63,7 +63,7 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 13
+    assert len(NAMES) == 17  # 13 + T5 (v1.0: three classes; v1.1)
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
     assert total < 5e6
     for name in NAMES:
@@ -111,7 +111,8 @@ def test_readers_give_identical_tensors_and_hf_names(name):
         state = open_hf_state(folder, fmt, model_type, arch)
         assert set(state) <= set(ref) | {"vocab_projector.weight", "lm_head.decoder.weight", "lm_head.decoder.bias",
                                          "cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
-                                         "lm_head.weight"}
+                                         "lm_head.weight", "encoder.embed_tokens.weight",
+                                         "decoder.embed_tokens.weight"}
         assert set(ref) <= set(state)
         for n in ref:
             np.testing.assert_array_equal(state[n], ref[n], err_msg=f"{fmt} {n}")

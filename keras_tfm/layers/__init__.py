@@ -16,9 +16,14 @@ from keras_tfm.layers.decoder import DecoderStack
 from keras_tfm.layers.embeddings import TextEmbeddings
 from keras_tfm.layers.encoder import EncoderStack, encoder_stack
 from keras_tfm.layers.fast import Dense, Dropout, Embedding, FastCall, Layer
-from keras_tfm.layers.heads import MaskedLMHead, last_positions, tied_lm_logits
+from keras_tfm.layers.heads import ClassificationHead, MaskedLMHead, last_positions, tied_lm_logits
 from keras_tfm.layers.mlp import MLP, GatedMLP
 from keras_tfm.layers.norms import LayerNorm, RMSNorm
-from keras_tfm.layers.positions import SinusoidalPositions, default_position_ids, relative_position_buckets
+from keras_tfm.layers.positions import (
+    RelativePositionBias,
+    SinusoidalPositions,
+    default_position_ids,
+    relative_position_buckets,
+)
 from keras_tfm.layers.rotary import RotaryEmbedding, apply_rotary
 from keras_tfm.layers.transformer_block import TransformerBlock

@@ -15,7 +15,7 @@ class DecoderStack(Layer):
 
     Args:
         blocks: the blocks (with ``cross_attention`` for an encoder-decoder's decoder).
-        final_norm: the norm after the last block.
+        final_norm: the norm after the last block; None for none (BART's post-norm decoder).
         rotary: a ``RotaryEmbedding`` whose (cos, sin) of the positions every block's
             self-attention applies to q and k; None without rotary positions.
         sliding_windows: each block's sliding window (None: full causal attention).
@@ -71,7 +71,8 @@ class DecoderStack(Layer):
             cross_cache.append(layer_cross)
             attentions.append(probs)
             cross_attentions.append(cross_probs)
-        x = self.final_norm(x)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
         hidden_states.append(x)
         new_cache = None
         if cache is not None:

@@ -24,6 +24,23 @@ class MaskedLMHead(keras.layers.Layer):
         return ops.matmul(h, ops.transpose(ops.cast(embedding_matrix, h.dtype))) + ops.cast(self.bias, h.dtype)
 
 
+class ClassificationHead(keras.layers.Layer):
+    """A pooled state (B, C) -> dropout -> dense -> tanh -> dropout -> out_proj (B, labels)
+    (RoBERTa's and BART's sequence classification heads)."""
+
+    def __init__(self, hidden_size, num_labels, dropout=0.1, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        dense = dict(kernel_initializer=normal_init(initializer_range), dtype=self.dtype_policy)
+        self.dense = keras.layers.Dense(hidden_size, **dense)
+        self.out_proj = keras.layers.Dense(num_labels, **dense)
+        self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+
+    def call(self, pooled, training=False):
+        x = self.dropout(pooled, training=training)
+        x = self.dropout(ops.tanh(self.dense(x)), training=training)
+        return self.out_proj(x)
+
+
 def tied_lm_logits(h, table):
     """Logits ``h @ table.T``: hidden states (B, T, C) against the embedding table (V, C).
 

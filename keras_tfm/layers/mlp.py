@@ -1,7 +1,7 @@
 """Feed-forward blocks: dense-activation-dense (BERT, GPT-2) and gated (Llama's SwiGLU)."""
 
 from keras_tfm.layers.activations import get_activation, normal_init
-from keras_tfm.layers.fast import Dense, Layer
+from keras_tfm.layers.fast import Dense, Dropout, Layer
 
 
 def _dense(units, initializer_range, use_bias, dtype):
@@ -9,17 +9,24 @@ def _dense(units, initializer_range, use_bias, dtype):
 
 
 class MLP(Layer):
-    """down(act(up(x))): (B, T, C) -> (B, T, C) through ``intermediate_size``."""
+    """down(drop(act(up(x)))): (B, T, C) -> (B, T, C) through ``intermediate_size``.
+
+    ``dropout``: the rate on the activations in training (BART's ``activation_dropout``).
+    """
 
     def __init__(self, hidden_size, intermediate_size, activation="gelu", use_bias=True, initializer_range=0.02,
-                 **kwargs):
+                 dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         self.up_proj = _dense(intermediate_size, initializer_range, use_bias, self.dtype_policy)
         self.down_proj = _dense(hidden_size, initializer_range, use_bias, self.dtype_policy)
         self.act = get_activation(activation)
+        self.dropout = Dropout(dropout, dtype=self.dtype_policy) if dropout else None
 
-    def call(self, x):
-        return self.down_proj(self.act(self.up_proj(x)))
+    def call(self, x, training=False):
+        h = self.act(self.up_proj(x))
+        if self.dropout is not None:
+            h = self.dropout(h, training=training)
+        return self.down_proj(h)
 
 
 class GatedMLP(Layer):
@@ -33,5 +40,5 @@ class GatedMLP(Layer):
         self.down_proj = _dense(hidden_size, initializer_range, use_bias, self.dtype_policy)
         self.act = get_activation(activation)
 
-    def call(self, x):
+    def call(self, x, training=False):
         return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))

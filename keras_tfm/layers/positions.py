@@ -10,6 +10,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_tfm.layers.fast import Embedding, Layer
+
 
 def default_position_ids(length, cache_index=None):
     """(1, T) positions counted from the first cache slot (HF: padding or not)."""
@@ -54,3 +56,28 @@ def relative_position_buckets(query_positions, key_positions, bidirectional=True
     large = max_exact + ops.cast(scaled * (num_buckets - max_exact), "int32")
     large = ops.minimum(large, num_buckets - 1)
     return buckets + ops.where(is_small, distance, large)
+
+
+class RelativePositionBias(Layer):
+    """T5's learned relative-position bias: one score per head and bucket, added to the attention scores.
+
+    Called with the query positions (T,) and the key positions (S,) (int32), it returns the
+    additive bias (1, N, T, S) that every block of a stack shares. Through a KV cache the
+    query positions start at the cache index and the keys are the cache's slots.
+
+    Args:
+        num_buckets, max_distance: as ``relative_position_buckets``.
+        num_heads: ``N``.
+        bidirectional: True for an encoder, False for a causal decoder.
+        initializer: the initializer of the (buckets, N) table.
+    """
+
+    def __init__(self, num_buckets, num_heads, max_distance, bidirectional, initializer="uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.num_buckets, self.max_distance, self.bidirectional = num_buckets, max_distance, bidirectional
+        self.embedding = Embedding(num_buckets, num_heads, embeddings_initializer=initializer, dtype=self.dtype_policy)
+
+    def call(self, query_positions, key_positions):
+        buckets = relative_position_buckets(query_positions, key_positions, self.bidirectional, self.num_buckets,
+                                            self.max_distance)  # (T, S)
+        return ops.expand_dims(ops.transpose(self.embedding(buckets), (2, 0, 1)), 0)

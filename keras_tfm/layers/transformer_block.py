@@ -50,5 +50,5 @@ class TransformerBlock(Layer):
                 self._norm_in(self.cross_attention_norm, x), encoder_hidden_states, cross_mask, cache=cross_cache,
                 output_attentions=output_attentions, training=training)
             x = self._residual(x, a, self.cross_attention_norm, training)
-        x = self._residual(x, self.mlp(self._norm_in(self.mlp_norm, x)), self.mlp_norm, training)
+        x = self._residual(x, self.mlp(self._norm_in(self.mlp_norm, x), training=training), self.mlp_norm, training)
         return x, new_cache, new_cross_cache, probs, cross_probs

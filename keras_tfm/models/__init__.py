@@ -5,3 +5,5 @@ from keras_tfm.models import distilbert  # noqa: F401
 from keras_tfm.models import roberta  # noqa: F401
 from keras_tfm.models import gpt2  # noqa: F401
 from keras_tfm.models import llama  # noqa: F401
+from keras_tfm.models import bart  # noqa: F401
+from keras_tfm.models import t5  # noqa: F401

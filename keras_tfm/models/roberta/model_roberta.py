@@ -1,10 +1,7 @@
 """RoBERTa (Liu et al. 2019): BERT's architecture with positions counted past the padding id."""
 
-import keras
-from keras import ops
-
 from keras_tfm.checkpoints.weight_map import WeightMap
-from keras_tfm.layers.activations import normal_init
+from keras_tfm.layers import ClassificationHead
 from keras_tfm.models import encoder_tasks as tasks
 from keras_tfm.models.bert.model_bert import BertModel
 from keras_tfm.models.roberta import convert_roberta
@@ -25,20 +22,11 @@ class RobertaModel(BertModel):
         self.embeddings.padding_idx = config.pad_token_id
 
 
-class RobertaClassificationHead(keras.layers.Layer):
-    """<s> state -> dropout -> dense -> tanh -> dropout -> out_proj."""
-
-    def __init__(self, hidden_size, num_labels, dropout=0.1, initializer_range=0.02, **kwargs):
-        super().__init__(**kwargs)
-        dense = dict(kernel_initializer=normal_init(initializer_range), dtype=self.dtype_policy)
-        self.dense = keras.layers.Dense(hidden_size, **dense)
-        self.out_proj = keras.layers.Dense(num_labels, **dense)
-        self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+class RobertaClassificationHead(ClassificationHead):
+    """The kit's classification head on the <s> state."""
 
     def call(self, hidden, training=False):
-        x = self.dropout(tasks.first_token(hidden), training=training)  # (B, C)
-        x = self.dropout(ops.tanh(self.dense(x)), training=training)
-        return self.out_proj(x)  # (B, labels)
+        return super().call(tasks.first_token(hidden), training=training)  # (B, labels)
 
 
 @register_model("AutoModelForSequenceClassification")
