@@ -374,14 +374,13 @@ class Trainer:
         if prediction_loss_only is None:
             prediction_loss_only = self.args.prediction_loss_only
         start = time.time()
-        losses, weights, predictions, labels = [], [], [], []
+        losses, predictions, labels = [], [], []
         for i in range(len(source)):
             batch = self._batch(source, i)
             loss, preds, label_ids = self.prediction_step(batch, prediction_loss_only, source.label_names,
                                                           ignore_keys=ignore_keys)
             if loss is not None:
                 losses.append(loss)
-                weights.append(int(np.shape(training_to_numpy(batch[next(iter(batch))]))[0]))
             if preds is not None:
                 if self.preprocess_logits_for_metrics is not None:
                     preds = self.preprocess_logits_for_metrics(preds, None)
@@ -395,7 +394,9 @@ class Trainer:
         if self.compute_metrics is not None and predictions is not None and label_ids is not None:
             metrics = dict(self.compute_metrics(EvalPrediction(predictions, label_ids)))
         if losses:
-            metrics["loss"] = float(np.average(losses, weights=weights))
+            # As HF: every batch counts as a full eval batch (a short last one too), non-finite ones are skipped.
+            finite = [x for x in losses if math.isfinite(x)]
+            metrics["loss"] = float(np.mean(finite)) if finite else float("nan")
         runtime = time.time() - start
         n = len(source.rows)
         metrics.update({"runtime": round(runtime, 4), "samples_per_second": round(n / max(runtime, 1e-9), 3),
