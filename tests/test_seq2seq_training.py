@@ -149,3 +149,79 @@ def test_tiny_t5_learns_to_reverse_strings(tmp_path, tok):
     metrics = trainer.evaluate()
     assert metrics["eval_exact_match"] >= 0.9, metrics
     assert metrics["eval_loss"] < 0.2, metrics
+
+
+def padded(ids, width, pad=0):
+    ids = np.asarray(keras.ops.convert_to_numpy(ids))
+    return np.pad(ids, ((0, 0), (0, max(width - ids.shape[1], 0))), constant_values=pad)
+
+
+def test_generation_settings_reach_generate(tmp_path, tok):
+    from keras_tfm.generation import GenerationConfig
+
+    model, _ = hf_initialised_t5(tmp_path / "init")
+    rows = reverse_rows(tok, strings(5, seed=3))
+    batch = DataCollatorForSeq2Seq(tok, return_tensors="np")(rows)
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+
+    def trainer(**kwargs):
+        args = Seq2SeqTrainingArguments(str(tmp_path / "out"), per_device_eval_batch_size=8, predict_with_generate=True,
+                                        disable_tqdm=True, **kwargs)
+        return Seq2SeqTrainer(model=model, args=args, processing_class=tok,
+                              data_collator=DataCollatorForSeq2Seq(tok, model=model))
+
+    by_args = trainer(generation_max_length=6, generation_num_beams=3).predict(rows)
+    expected = model.generate(**inputs, max_length=6, num_beams=3)
+    np.testing.assert_array_equal(by_args.predictions, padded(expected, 20))  # padded to generation_config.max_length
+    np.testing.assert_array_equal(by_args.label_ids, padded(batch["labels"], 20))  # -100 kept, pad id beyond
+    by_call = trainer(generation_max_length=6).predict(rows, max_length=4, num_beams=2)
+    np.testing.assert_array_equal(by_call.predictions, padded(model.generate(**inputs, max_length=4, num_beams=2), 20))
+
+    unlabelled = [{k: v for k, v in row.items() if k != "labels"} for row in rows]
+    out = trainer(generation_max_length=6).predict(unlabelled)
+    assert out.label_ids is None and "test_loss" not in out.metrics and out.predictions.shape == (5, 20)
+
+    plain = trainer(generation_max_length=6)
+    plain.args.predict_with_generate = False
+    logits, encoder_states = plain.predict(rows).predictions  # what HF gives for T5 too
+    assert logits.shape == (*batch["labels"].shape, t5_config()["vocab_size"])
+    assert encoder_states.shape == (*batch["input_ids"].shape, t5_config()["d_model"])
+
+    GenerationConfig(max_length=7, decoder_start_token_id=0, eos_token_id=1, pad_token_id=0).save_pretrained(
+        tmp_path / "gen")
+    configured = trainer(generation_config=str(tmp_path / "gen"))
+    assert model.generation_config.max_length == 7
+    assert configured.predict(rows).predictions.shape == (5, 7)
+    assert isinstance(configured.args.to_dict()["generation_config"], str)
+
+
+def test_seq2seq_training_arguments():
+    transformers = pytest.importorskip("transformers")
+    ours = Seq2SeqTrainingArguments("x")
+    theirs = transformers.Seq2SeqTrainingArguments("x", report_to="none")
+    for name in ("predict_with_generate", "generation_max_length", "generation_num_beams", "generation_config",
+                 "sortish_sampler", "learning_rate", "per_device_eval_batch_size"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert isinstance(ours, keras_tfm.TrainingArguments)
+    with pytest.raises(TypeError, match="'predict_with_generat'.*did you mean 'predict_with_generate'"):
+        Seq2SeqTrainingArguments("x", predict_with_generat=True)
+    with pytest.raises(ValueError, match="generation_num_beams"):
+        Seq2SeqTrainingArguments("x", generation_num_beams=0)
+    with pytest.raises(TypeError, match="generation_max_length"):  # a plain TrainingArguments does not take it
+        keras_tfm.TrainingArguments("x", generation_max_length=5)
+    assert '"predict_with_generate": true' in Seq2SeqTrainingArguments("x", predict_with_generate=True).to_json_string()
+
+
+def test_fit_on_the_model_loss_lowers_it(tmp_path, tok):
+    model, _ = hf_initialised_t5(tmp_path / "init")
+    rows = reverse_rows(tok, strings(128, seed=2))
+    collator = DataCollatorForSeq2Seq(tok, model=model)
+    data = model.prepare_dataset(rows, batch_size=32, collate_fn=collator, shuffle=False)  # (inputs, labels)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    before = model.evaluate(data, verbose=0, return_dict=True)["loss"]
+    history = model.fit(data, epochs=4, verbose=0).history["loss"]
+    after = model.evaluate(data, verbose=0, return_dict=True)["loss"]
+    assert history[-1] < history[0] and after < 0.7 * before, (before, history, after)
+    same_length = collator([{**tok(s), "labels": tok(s[::-1])["input_ids"]} for s in strings(16, seed=4, longest=3)])
+    inside = {k: keras.ops.convert_to_numpy(v) for k, v in same_length.items()}  # labels inside the inputs
+    assert np.isfinite(model.fit(inside, batch_size=8, epochs=1, verbose=0).history["loss"][0])
