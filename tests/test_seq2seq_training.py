@@ -103,10 +103,10 @@ def np_weights(model):
 def test_one_step_and_generated_predictions_match_transformers(tmp_path, tok):
     transformers = pytest.importorskip("transformers")
     datasets = pytest.importorskip("datasets")
-    model, hf_model = hf_initialised_t5(tmp_path / "init", tie_word_embeddings=False)
+    model, hf_model = hf_initialised_t5(tmp_path / "init")  # v1.0: head tied, scaled by d_model ** -0.5
     hf_tok = hf_tokenizer()
     train, test = strings(8, seed=0), strings(6, seed=1)
-    settings = dict(max_steps=1, per_device_train_batch_size=8, per_device_eval_batch_size=4, learning_rate=1e-2,
+    settings = dict(max_steps=1, per_device_train_batch_size=8, per_device_eval_batch_size=4, learning_rate=1e-3,
                     weight_decay=0.1, max_grad_norm=0.5, warmup_steps=0, logging_steps=1, save_strategy="no",
                     disable_tqdm=True, report_to="none", predict_with_generate=True, generation_max_length=9)
     hf_trainer = transformers.Seq2SeqTrainer(

@@ -337,6 +337,7 @@ class Trainer:
     # ---- evaluation -----------------------------------------------------------------------
     def _forward(self, inputs):
         outputs = self.model(**inputs, training=False)
+        self._output_order = list(outputs)  # set while tracing: a compiled step may give the keys sorted (JAX)
         return dict(outputs)
 
     def prediction_step(self, inputs, prediction_loss_only, label_names, ignore_keys=None):
@@ -350,7 +351,9 @@ class Trainer:
 
         if self._eval_step is None:
             self._eval_step = training.make_eval_step(self.model, self._forward)
-        outputs = {k: training_to_numpy(v) for k, v in self._eval_step(inputs).items()}
+        raw = self._eval_step(inputs)
+        order = [k for k in getattr(self, "_output_order", ()) if k in raw] or list(raw)
+        outputs = {k: training_to_numpy(raw[k]) for k in order}
         loss = float(outputs["loss"]) if "loss" in outputs else None
         if prediction_loss_only:
             return loss, None, None
