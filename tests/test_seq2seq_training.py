@@ -225,3 +225,18 @@ def test_fit_on_the_model_loss_lowers_it(tmp_path, tok):
     same_length = collator([{**tok(s), "labels": tok(s[::-1])["input_ids"]} for s in strings(16, seed=4, longest=3)])
     inside = {k: keras.ops.convert_to_numpy(v) for k, v in same_length.items()}  # labels inside the inputs
     assert np.isfinite(model.fit(inside, batch_size=8, epochs=1, verbose=0).history["loss"][0])
+
+
+def test_bad_input(tmp_path, tok):
+    model, _ = hf_initialised_t5(tmp_path / "init")
+    args = Seq2SeqTrainingArguments(str(tmp_path / "out"), max_steps=1, disable_tqdm=True, save_strategy="no")
+    rows = reverse_rows(tok, strings(4, seed=5))
+    rows[2]["labels"] = [3, 99, 1]  # beyond the vocabulary
+    with pytest.raises(ValueError, match="label 99, out of range.*vocab_size=13"):
+        Seq2SeqTrainer(model=model, args=args, train_dataset=rows,
+                       data_collator=DataCollatorForSeq2Seq(tok, model=model)).train()
+    with pytest.raises(TypeError, match="generation_config"):
+        Seq2SeqTrainer(model=model, args=Seq2SeqTrainingArguments(str(tmp_path / "o"), generation_config=3))
+    with pytest.raises(ValueError, match=r"needs decoder_input_ids \(or labels"):  # no labels in the data
+        Seq2SeqTrainer(model=model, args=args, processing_class=tok,
+                       train_dataset=[{**tok(s)} for s in strings(4, seed=5)]).train()
