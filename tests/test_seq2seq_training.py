@@ -164,11 +164,10 @@ def test_generation_settings_reach_generate(tmp_path, tok):
     batch = DataCollatorForSeq2Seq(tok, return_tensors="np")(rows)
     inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
-    def trainer(**kwargs):
+    def trainer(**kwargs):  # the default collator: DataCollatorForSeq2Seq(tok, model)
         args = Seq2SeqTrainingArguments(str(tmp_path / "out"), per_device_eval_batch_size=8, predict_with_generate=True,
                                         disable_tqdm=True, **kwargs)
-        return Seq2SeqTrainer(model=model, args=args, processing_class=tok,
-                              data_collator=DataCollatorForSeq2Seq(tok, model=model))
+        return Seq2SeqTrainer(model=model, args=args, processing_class=tok)
 
     by_args = trainer(generation_max_length=6, generation_num_beams=3).predict(rows)
     expected = model.generate(**inputs, max_length=6, num_beams=3)

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from keras_tfm.training.collators import DataCollatorForSeq2Seq
 from keras_tfm.training.trainer import Trainer, training_to_numpy
 from keras_tfm.training.training_args import Seq2SeqTrainingArguments
 
@@ -25,13 +26,18 @@ class Seq2SeqTrainer(Trainer):
     """``Trainer`` for encoder-decoder models; see the module docstring.
 
     Takes the arguments of ``Trainer``; ``args`` is a ``Seq2SeqTrainingArguments``
-    (a plain ``TrainingArguments`` works too, without generation).
+    (a plain ``TrainingArguments`` works too, without generation). Given a tokenizer and no
+    ``data_collator``, batches are made by ``DataCollatorForSeq2Seq(tokenizer, model)``.
     """
 
-    def __init__(self, model=None, args=None, **kwargs):
+    def __init__(self, model=None, args=None, data_collator=None, **kwargs):
         if args is None:
             args = Seq2SeqTrainingArguments("trainer_output")
-        super().__init__(model=model, args=args, **kwargs)
+        tokenizer = kwargs.get("processing_class", kwargs.get("tokenizer"))
+        if data_collator is None and hasattr(tokenizer, "pad"):
+            # HF would pad inputs only and fail on targets of different lengths; this pads both.
+            data_collator = DataCollatorForSeq2Seq(tokenizer, model=model)
+        super().__init__(model=model, args=args, data_collator=data_collator, **kwargs)
         self._gen_kwargs = {}
         config = getattr(self.args, "generation_config", None)
         if config is not None:
