@@ -209,6 +209,7 @@ def check_written(root):
 
 
 def main():
+    _jax_clip_accepts_a_max()
     if sys.argv[1:2] == ["--check-written"]:
         return check_written(sys.argv[2])
     os.makedirs(OUT, exist_ok=True)
@@ -217,7 +218,6 @@ def main():
     import tensorflow as tf
 
     manifest["tensorflow"], manifest["flax"] = tf.__version__, flax.__version__
-    _jax_clip_accepts_a_max()
     only = sys.argv[1:]  # architectures to (re)build; all by default
     for arch in CONFIGS:
         if only and arch not in only:

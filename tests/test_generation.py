@@ -168,14 +168,16 @@ def test_streamers(models, capsys):
 
 # ---- config and bad input ------------------------------------------------------------------------
 def test_generation_config_object_and_defaults(models, tmp_path):
-    _, ours = models
+    hf, ours = models
     config = keras_tfm.GenerationConfig(max_new_tokens=4, do_sample=False)
     config.save_pretrained(tmp_path)
     assert transformers.GenerationConfig.from_pretrained(tmp_path).max_new_tokens == 4
     loaded = keras_tfm.GenerationConfig.from_pretrained(tmp_path)
     assert loaded == config
     assert to_np(ours.generate(np.array([[5, 6]]), generation_config=loaded)).shape == (1, 6)
-    assert to_np(ours.generate(np.array([[5, 6]]))).shape[1] <= 20  # HF's default max_length
+    # nobody sets max_length: HF's default of 20 counts new tokens
+    np.testing.assert_array_equal(to_np(ours.generate(np.array([[5, 6]]))), hf_generate(hf, np.array([[5, 6]]),
+                                                                                     np.ones((1, 2), "int64")))
 
 
 def test_passed_generation_config_takes_the_models_values_for_the_rest(tmp_path):

@@ -175,16 +175,16 @@ def test_from_config_save_then_hf_loads_gated_names(tmp_path):
                     theirs.logits) <= ATOL
 
 
-@pytest.mark.parametrize("style", ["v1.0", "v1.1", "hf5"])
+@pytest.mark.parametrize("style", ["v1.0", "v1.1"])
 def test_greedy_and_beam_generation_match_hf(style, tmp_path):
     hf = save_hf_t5(style, tmp_path)
     model = keras_tfm.AutoModelForSeq2SeqLM.from_pretrained(tmp_path)
     ids, mask, _ = encoder_inputs()
-    settings = [dict(do_sample=False, num_beams=1), dict(do_sample=False, num_beams=4)]
-    for kwargs in settings:
-        for rows in (slice(0, 1), slice(None)):  # without padding, then with it
-            theirs = hf_generate(hf, ids[rows], mask[rows], max_new_tokens=32, decoder_start_token_id=0, **kwargs)
-            mine = to_np(model.generate(ids[rows], attention_mask=mask[rows], max_new_tokens=32, **kwargs))
+    unpadded = np.random.RandomState(5).randint(2, 99, ids.shape)  # the same shapes: the compiled steps serve both
+    for kwargs in (dict(do_sample=False, num_beams=1), dict(do_sample=False, num_beams=4)):
+        for tokens, valid in ((unpadded, np.ones_like(mask)), (ids, mask)):
+            theirs = hf_generate(hf, tokens, valid, max_new_tokens=32, decoder_start_token_id=0, **kwargs)
+            mine = to_np(model.generate(tokens, attention_mask=valid, max_new_tokens=32, **kwargs))
             assert mine.shape == theirs.shape, (kwargs, mine.shape, theirs.shape)
             np.testing.assert_array_equal(mine, theirs, err_msg=str(kwargs))
 
@@ -234,3 +234,29 @@ def test_config_names_defaults_and_bad_values():
     assert mt5.model_type == "mt5" and mt5.is_gated_act and not mt5.tie_word_embeddings
     with pytest.raises(ValueError, match="feed_forward_proj"):
         keras_tfm.T5Config(feed_forward_proj="relu-gated")
+
+
+@pytest.mark.parametrize("style", ["v1.0", "v1.1"])
+def test_dropout_in_training_only(style):
+    """dropout_rate acts in training (embeddings, attention, feed-forward, residuals), not in inference."""
+    gated = {"feed_forward_proj": "gated-gelu", "tie_word_embeddings": False} if style == "v1.1" else {}
+    config = keras_tfm.T5Config(**{**COMMON, "dropout_rate": 0.5, **gated})
+    model = keras_tfm.T5ForConditionalGeneration.from_config(config)
+    ids, mask, decoder_ids = encoder_inputs()
+    inputs = dict(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids)
+    first, second = (to_np(model(**inputs).logits) for _ in range(2))
+    np.testing.assert_array_equal(first, second)
+    trained = to_np(model(**inputs, training=True).logits)
+    assert np.isfinite(trained).all() and np.abs(trained - first).max() > 1e-3
+
+
+def test_encoder_outputs_passed_in(tmp_path):
+    """The encoder's outputs given (``get_encoder()``'s, as HF's generate passes them) give the same logits."""
+    save_hf_t5("v1.0", tmp_path)
+    model = keras_tfm.T5ForConditionalGeneration.from_pretrained(tmp_path)
+    ids, mask, decoder_ids = encoder_inputs()
+    encoded = model.get_encoder()(ids, attention_mask=mask)
+    direct = model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids)
+    given = model(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=decoder_ids)
+    np.testing.assert_allclose(to_np(given.logits), to_np(direct.logits), atol=1e-6)
+    np.testing.assert_allclose(to_np(given.encoder_last_hidden_state), to_np(encoded.last_hidden_state), atol=1e-6)

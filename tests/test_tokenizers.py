@@ -545,8 +545,10 @@ def test_bad_options(loaded):
         ours(["a", "b"], ["c", "d", "e"])
     with pytest.raises(ValueError, match="pad_to_multiple_of"):
         ours(["a"], padding=True, truncation=True, max_length=10, pad_to_multiple_of=8)
-    with pytest.raises(TypeError, match="text_target"):
-        ours("a", text_target="b")
+    with pytest.raises(ValueError, match="text_target must be a str"):
+        ours("a", text_target=3)
+    with pytest.raises(ValueError, match="text_target and text_pair_target"):
+        ours(text_target=["a", "b"], text_pair_target="c")
     with pytest.raises(ValueError, match="special token name"):
         ours.add_special_tokens({"not_a_token": "x"})
 

@@ -29,6 +29,7 @@ DEFAULTS = {
     "repetition_penalty": 1.0,
     "length_penalty": 1.0,
     "no_repeat_ngram_size": 0,
+    "encoder_no_repeat_ngram_size": 0,
     "bad_words_ids": None,
     "renormalize_logits": False,
     "num_return_sequences": 1,
@@ -39,7 +40,10 @@ DEFAULTS = {
     "bos_token_id": None,
     "eos_token_id": None,
     "decoder_start_token_id": None,
+    "forced_bos_token_id": None,
+    "forced_eos_token_id": None,
 }
+SPECIAL_TOKENS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
 # Accepted (HF names) but with no effect here: they do not change which tokens come out.
 IGNORED = {"output_attentions", "output_hidden_states", "cache_implementation", "compile_config", "low_memory",
            "transformers_version", "_from_model_config", "synced_gpus", "assistant_model"}
@@ -63,8 +67,17 @@ class GenerationConfig:
 
     @classmethod
     def from_model_config(cls, config):
-        keys = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
-        return cls(**{k: getattr(config, k, None) for k in keys}, _from_model_config=True)
+        """The model config's special tokens and the generation parameters it sets (BART's
+        summarization ``max_length``, ``num_beams``, ``no_repeat_ngram_size``...), as transformers
+        does: a parameter counts as set when it is not None and differs from the default."""
+        values = {k: getattr(config, k, None) for k in SPECIAL_TOKENS}
+        for key, default in DEFAULTS.items():
+            value = getattr(config, key, None)
+            if key not in values and value is not None and value != default:
+                values[key] = copy.deepcopy(value)
+        if getattr(config, "force_bos_token_to_be_generated", False):  # the older name of forced_bos_token_id
+            values["forced_bos_token_id"] = values["bos_token_id"]
+        return cls(**values, _from_model_config=True)
 
     @classmethod
     def from_dict(cls, config_dict, **kwargs):

@@ -1,12 +1,17 @@
 """Logits processors and warpers, on the host in numpy float32, as Hugging Face computes them.
 
-Each is a callable ``(input_ids (B, L) int64, scores (B, V) float32) -> scores``. The
+Each is a callable ``(input_ids (B, L) int64, scores (B, V) float32) -> scores`` (the n-gram
+bans write into ``scores``, which the search loops own; the others return a new array). The
 decode step runs compiled on the backend; choosing the next token is cheap and identical
 on every backend this way, and seeded sampling draws from numpy's global generator
 (``keras.utils.set_random_seed`` seeds it).
 """
 
+import logging
+
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 NEG_INF = -np.inf
 
@@ -18,8 +23,19 @@ def softmax(x):
 
 
 def log_softmax(x):
-    x = x - np.max(x, axis=-1, keepdims=True)
-    return x - np.log(np.sum(np.exp(x), axis=-1, keepdims=True))
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    total = np.sum(np.exp(shifted), axis=-1, keepdims=True)
+    shifted -= np.log(total)  # in place: a beam step's (rows, vocab) array is megabytes
+    return shifted
+
+
+def ban(scores, banned):
+    """``scores`` with ``banned`` (one list of token ids per row) at -inf, written in place (the
+    search loops pass arrays they own; a beam step's are megabytes)."""
+    for i, tokens in enumerate(banned):
+        if tokens:
+            scores[i, tokens] = NEG_INF
+    return scores
 
 
 class LogitsProcessorList(list):
@@ -55,13 +71,9 @@ class NoRepeatNGramLogitsProcessor:
         n, cur_len = self.n, input_ids.shape[1]
         if cur_len + 1 < n:
             return scores
-        scores = scores.copy()
-        for i in range(scores.shape[0]):
-            tokens = input_ids[i].tolist()
-            prefix = tuple(tokens[cur_len + 1 - n:cur_len])
-            banned = [tokens[j + n - 1] for j in range(cur_len - n + 1) if tuple(tokens[j:j + n - 1]) == prefix]
-            scores[i, banned] = NEG_INF
-        return scores
+        rows = input_ids.tolist()
+        return ban(scores, [_ngram_table(tokens, n).get(tuple(tokens[cur_len + 1 - n:cur_len]), [])
+                            for tokens in rows])
 
 
 class NoBadWordsLogitsProcessor:
@@ -83,6 +95,64 @@ class NoBadWordsLogitsProcessor:
                 if not prefix or tokens[len(tokens) - len(prefix):] == prefix:
                     scores[i, word[-1]] = NEG_INF
         return scores
+
+
+def _ngram_table(tokens, n):
+    """``{the n - 1 tokens before: [the tokens that followed them]}`` over ``tokens`` (a list)."""
+    table = {}
+    for j in range(len(tokens) - n + 1):
+        table.setdefault(tuple(tokens[j:j + n - 1]), []).append(tokens[j + n - 1])
+    return table
+
+
+class EncoderNoRepeatNGramLogitsProcessor:
+    """Bans the tokens that would repeat an n-gram of the row's encoder input (padding included,
+    as HF reads the ids). Rows are the encoder's rows, each repeated ``rows // batch`` times."""
+
+    def __init__(self, encoder_ngram_size, encoder_input_ids):
+        if not isinstance(encoder_ngram_size, int) or encoder_ngram_size <= 0:
+            raise ValueError(f"`encoder_ngram_size` has to be a strictly positive integer, but is "
+                             f"{encoder_ngram_size}")
+        self.n = encoder_ngram_size
+        ids = np.asarray(encoder_input_ids)
+        self.tables = [_ngram_table(row.tolist(), self.n) for row in (ids[None] if ids.ndim == 1 else ids)]
+
+    def __call__(self, input_ids, scores):
+        copies = scores.shape[0] // len(self.tables)
+        cur_len = input_ids.shape[1]
+        # HF's slice: shorter than n - 1 tokens (so no match) while cur_len < n - 1
+        return ban(scores, [self.tables[i // copies].get(tuple(tokens[cur_len + 1 - self.n:cur_len]), [])
+                            for i, tokens in enumerate(input_ids.tolist())])
+
+
+class _ForcedTokensAtLength:
+    """When the rows are ``at_length`` long, only ``tokens`` are possible (score 0, the rest -inf)."""
+
+    at_length, tokens = None, ()
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[1] != self.at_length:
+            return scores
+        forced = np.full_like(scores, NEG_INF)
+        forced[:, self.tokens] = 0
+        return forced
+
+
+class ForcedBOSTokenLogitsProcessor(_ForcedTokensAtLength):
+    """At the first generated position of a 1-token start, only ``bos_token_id`` is possible."""
+
+    def __init__(self, bos_token_id):
+        self.at_length, self.tokens = 1, [bos_token_id]
+
+
+class ForcedEOSTokenLogitsProcessor(_ForcedTokensAtLength):
+    """At the last position ``max_length`` allows (the rows are ``max_length - 1`` long), only eos."""
+
+    def __init__(self, max_length, eos_token_id):
+        eos = [eos_token_id] if isinstance(eos_token_id, (int, np.integer)) else list(eos_token_id)
+        if not eos or any(not isinstance(e, (int, np.integer)) or e < 0 for e in eos):
+            raise ValueError(f"`eos_token_id` has to be a list of positive integers, but is {eos_token_id}")
+        self.at_length, self.tokens = max_length - 1, eos
 
 
 class MinLengthLogitsProcessor:
@@ -152,19 +222,40 @@ class MinPLogitsWarper:
         return np.where(remove, NEG_INF, scores).astype(np.float32)
 
 
-def build_processors(gc, prompt_length, padding_lengths, eos):
-    """HF's ``_get_logits_processor`` order: penalties and bans, then (sampling) the warpers."""
+def build_processors(gc, prompt_length, padding_lengths, eos, max_length, encoder_input_ids=None):
+    """HF's ``_get_logits_processor``, its order and conditions: penalties and bans, length
+    constraints, forced tokens, then (sampling) the warpers.
+
+    Args:
+        gc: the request's ``GenerationConfig``.
+        prompt_length: the length of the rows decoding starts from (an encoder-decoder's
+            decoder start, ``decoder_start_token_id`` included).
+        padding_lengths: each row's left padding (None: no prompt padding to skip).
+        eos: the eos ids (a list).
+        max_length: the full length the rows may reach (``ForcedEOSTokenLogitsProcessor``).
+        encoder_input_ids: an encoder-decoder's input ids (B, S), one row per input.
+    """
     p = LogitsProcessorList()
     if gc.repetition_penalty is not None and gc.repetition_penalty != 1.0:
         p.append(RepetitionPenaltyLogitsProcessor(gc.repetition_penalty, padding_lengths))
     if gc.no_repeat_ngram_size:
         p.append(NoRepeatNGramLogitsProcessor(gc.no_repeat_ngram_size))
+    if gc.encoder_no_repeat_ngram_size:
+        if encoder_input_ids is None:
+            logger.warning("Passing `encoder_no_repeat_ngram_size` requires some form of `input_ids` to be passed "
+                           "to `generate`, ignoring the argument.")
+        else:
+            p.append(EncoderNoRepeatNGramLogitsProcessor(gc.encoder_no_repeat_ngram_size, encoder_input_ids))
     if gc.bad_words_ids is not None:
         p.append(NoBadWordsLogitsProcessor(gc.bad_words_ids, eos))
     if eos and gc.min_length:
         p.append(MinLengthLogitsProcessor(gc.min_length, eos))
     if eos and gc.min_new_tokens:
         p.append(MinNewTokensLengthLogitsProcessor(prompt_length, gc.min_new_tokens, eos))
+    if gc.forced_bos_token_id is not None:
+        p.append(ForcedBOSTokenLogitsProcessor(gc.forced_bos_token_id))
+    if gc.forced_eos_token_id is not None:
+        p.append(ForcedEOSTokenLogitsProcessor(max_length, gc.forced_eos_token_id))
     if gc.do_sample:
         keep = 2 if gc.num_beams > 1 else 1
         if gc.temperature is not None and gc.temperature != 1.0:

@@ -22,9 +22,42 @@ class GenerateBeamDecoderOnlyOutput(ModelOutput):
     fields = ("sequences", "sequences_scores", "scores", "logits", "beam_indices", "past_key_values")
 
 
-def _first_real(start, ids, mask):
-    """Each row's first real token in ``start`` (the prompt's left padding; 0 for a decoder's start)."""
-    return (mask != 0).argmax(axis=1) if start is ids else np.zeros(start.shape[0], np.int64)
+_ENCODER_DECODER_FIELDS = ("encoder_attentions", "encoder_hidden_states", "decoder_attentions", "cross_attentions",
+                           "decoder_hidden_states", "past_key_values")
+
+
+class GenerateEncoderDecoderOutput(ModelOutput):
+    fields = ("sequences", "scores", "logits") + _ENCODER_DECODER_FIELDS
+
+
+class GenerateBeamEncoderDecoderOutput(ModelOutput):
+    fields = ("sequences", "sequences_scores", "scores", "logits", "beam_indices") + _ENCODER_DECODER_FIELDS
+
+
+def as_encoder_decoder_output(out, **fields):
+    """A search loop's output as HF's encoder-decoder output class, with ``fields`` added."""
+    kind = GenerateBeamEncoderDecoderOutput if isinstance(out, GenerateBeamDecoderOnlyOutput) else \
+        GenerateEncoderDecoderOutput
+    return kind(**dict(out), **fields)
+
+
+def top_k(x, k):
+    """Each row's ``k`` largest entries of ``x`` (B, N), largest first, ties to the lower index:
+    ``np.argsort(-x, kind="stable")[:, :k]`` without sorting whole rows (a beam step ranks
+    beams x vocab candidates, 200k for BART's: a full sort cost 30x the partition)."""
+    if k >= x.shape[1]:
+        return np.argsort(-x, axis=1, kind="stable")[:, :k]
+    kth = -np.partition(-x, k - 1, axis=1)[:, k - 1]
+    chosen = np.empty((x.shape[0], k), np.int64)
+    for i, row in enumerate(x):
+        candidates = np.flatnonzero(row >= kth[i])  # ascending indices: the stable sort keeps ties in order
+        chosen[i] = candidates[np.argsort(-row[candidates], kind="stable")[:k]]
+    return chosen
+
+
+def _processors(gc, session, prompt, max_new, eos):
+    length = prompt.shape[1]
+    return lp.build_processors(gc, length, session.prompt_padding, eos, length + max_new, session.encoder_input_ids)
 
 
 def greedy_chunks(session, sequences, tokens, remaining, unfinished, eos, pad):
@@ -42,13 +75,15 @@ def greedy_chunks(session, sequences, tokens, remaining, unfinished, eos, pad):
     return sequences
 
 
-def sample(stepper, ids, mask, gc, max_new, eos, stop, streamer):
-    """Greedy search, or multinomial sampling with ``do_sample=True``."""
-    if gc.num_return_sequences > 1:
-        ids, mask = np.repeat(ids, gc.num_return_sequences, 0), np.repeat(mask, gc.num_return_sequences, 0)
-    logits, session, sequences = stepper.start(ids, mask, max_new)
-    batch, length = sequences.shape
-    processors = lp.build_processors(gc, length, _first_real(sequences, ids, mask), eos)
+def sample(stepper, inputs, gc, max_new, eos, stop, streamer):
+    """Greedy search, or multinomial sampling with ``do_sample=True``.
+
+    ``inputs``: the stepper's ``start`` arguments (the prompt, or an encoder-decoder's input and
+    decoder prompt), one row per input.
+    """
+    logits, session, sequences = stepper.start(max_new, expand=gc.num_return_sequences, **inputs)
+    batch = sequences.shape[0]
+    processors = _processors(gc, session, sequences, max_new, eos)
     if streamer is not None:
         streamer.put(sequences)
     on_device = (session.can_loop_on_device and not gc.do_sample and not processors and stop is None
@@ -56,7 +91,7 @@ def sample(stepper, ids, mask, gc, max_new, eos, stop, streamer):
     unfinished = np.ones(batch, bool)
     scores, raw = [], []
     for step in range(max_new):
-        processed = processors(sequences, logits)
+        processed = processors(sequences, logits.copy() if gc.output_logits else logits)
         if gc.output_scores:
             scores.append(processed)
         if gc.output_logits:
@@ -84,15 +119,14 @@ def sample(stepper, ids, mask, gc, max_new, eos, stop, streamer):
                                      logits=tuple(raw) if gc.output_logits else None)
 
 
-def beam_search(stepper, ids, mask, gc, max_new, eos, stop):
+def beam_search(stepper, inputs, gc, max_new, eos, stop):
     """Beam search, step for step as transformers 5 computes it (``GenerationMixin._beam_search``)."""
-    num_beams, batch = gc.num_beams, ids.shape[0]
-    ids, mask = np.repeat(ids, num_beams, 0), np.repeat(mask, num_beams, 0)
-    logits, session, prompt = stepper.start(ids, mask, max_new)
-    prompt_len = prompt.shape[1]
+    num_beams = gc.num_beams
+    logits, session, prompt = stepper.start(max_new, expand=num_beams, **inputs)
+    batch, prompt_len = prompt.shape[0] // num_beams, prompt.shape[1]
     max_length = prompt_len + max_new
     length_penalty, early_stopping = gc.length_penalty, gc.early_stopping
-    processors = lp.build_processors(gc, prompt_len, _first_real(prompt, ids, mask), eos)
+    processors = _processors(gc, session, prompt, max_new, eos)
     beams_to_keep = max(2, 1 + len(eos)) * num_beams
     top_num_beam_mask = np.arange(beams_to_keep) < num_beams
     fill = (gc.pad_token_id or eos[0]) if eos else -1
@@ -113,7 +147,7 @@ def beam_search(stepper, ids, mask, gc, max_new, eos, stop):
     b_idx = np.arange(batch)[:, None]
     while True:
         flat = running[:, :, :cur_len].reshape(batch * num_beams, cur_len)
-        log_probs = processors(flat, lp.log_softmax(logits).astype(np.float32))
+        log_probs = processors(flat, lp.log_softmax(logits).astype(np.float32, copy=False))
         if gc.output_scores:
             scores.append(log_probs)
         if gc.output_logits:
@@ -125,7 +159,7 @@ def beam_search(stepper, ids, mask, gc, max_new, eos, stop):
             topk_idx = np.stack([np.random.choice(acc.shape[1], beams_to_keep, replace=False, p=p / p.sum())
                                  for p in probs])
         else:
-            topk_idx = np.argsort(-acc, axis=1, kind="stable")[:, :beams_to_keep]
+            topk_idx = top_k(acc, beams_to_keep)
         topk_log_probs = np.take_along_axis(acc, topk_idx, axis=1)
         beam_of = topk_idx // vocab
         topk_running_indices = running_indices[b_idx, beam_of]

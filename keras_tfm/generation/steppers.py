@@ -10,8 +10,9 @@ search loops (``keras_tfm.generation.search``) only ever call its ``step``, ``re
 and ``greedy_chunk``, so a new kind of model needs a stepper, not new loops.
 
 - ``CausalLMStepper``: decoder-only LMs; the prompt is the start of the sequence.
-- ``EncoderDecoderStepper``: encodes the input once in the prefill, which fills the cache's
-  cross part; decoding starts from ``decoder_start_token_id`` at position 0.
+- ``EncoderDecoderStepper``: encodes each input once in the prefill, which fills the cache's
+  cross part; decoding starts from the decoder prompt (``decoder_start_token_id`` first) at
+  position 0.
 """
 
 import numpy as np
@@ -100,9 +101,12 @@ class DecodingSession:
     the stepper's further inputs of every step (an encoder-decoder's encoder mask).
     """
 
-    def __init__(self, stepper, cache, key_valid, positions, index, extra=()):
+    def __init__(self, stepper, cache, key_valid, positions, index, extra=(), prompt_padding=None,
+                 encoder_input_ids=None):
         self.stepper, self.cache, self.key_valid = stepper, cache, key_valid
         self.positions, self.index, self.extra = positions, index, tuple(extra)
+        # what the processors read: each row's left padding, an encoder-decoder's input ids (B, S)
+        self.prompt_padding, self.encoder_input_ids = prompt_padding, encoder_input_ids
 
     def run(self, fn, tokens, *more):
         """``fn`` (a compiled step) over ``tokens`` at the session's positions and slot: logits (B, V)."""
@@ -117,8 +121,15 @@ class DecodingSession:
         return logits
 
     def reorder(self, rows):
-        """Keeps the cache rows ``rows`` (beam search)."""
-        self.cache = self.cache.reorder(rows)
+        """Keeps the cache rows ``rows`` (beam search).
+
+        Beams never leave their input's group of rows, and every row of a group holds the same
+        encoder states: the cross-attention part is the same after the gather, so only the
+        self-attention part is gathered.
+        """
+        rows = ops.convert_to_tensor(np.asarray(rows, np.int32))
+        self.cache = self.cache._replace(keys=tuple(backend.cache_reorder(t, rows) for t in self.cache.keys),
+                                         values=tuple(backend.cache_reorder(t, rows) for t in self.cache.values))
 
     @property
     def can_loop_on_device(self):
@@ -144,14 +155,17 @@ class CausalLMStepper(Stepper):
                          cache_index=cache_index, logits_to_keep=1)
         return ops.cast(out["logits"][:, -1, :], "float32"), out["past_key_values"]
 
-    def start(self, input_ids, attention_mask, max_new_tokens):
-        """Prefills the prompt (left-padded rows): ``(logits (B, V), session, the prompt)``."""
+    def start(self, max_new_tokens, input_ids, attention_mask, expand=1):
+        """Prefills the prompt (left-padded rows), each row repeated ``expand`` times (beams,
+        returned sequences): ``(logits (B * expand, V), session, the prompt (B * expand, L))``."""
+        input_ids, attention_mask = np.repeat(input_ids, expand, 0), np.repeat(attention_mask, expand, 0)
         batch, length = input_ids.shape
         slots = cache_slots(length + max_new_tokens)
         key_valid = np.concatenate([attention_mask, np.ones((batch, slots - length), attention_mask.dtype)], axis=1)
         positions = np.cumsum(attention_mask, axis=-1) - 1
         positions[attention_mask == 0] = 0
-        session = DecodingSession(self, self.new_cache(batch, slots), _tensor(key_valid), positions, 0)
+        session = DecodingSession(self, self.new_cache(batch, slots), _tensor(key_valid), positions, 0,
+                                  prompt_padding=(attention_mask != 0).argmax(axis=1))
         logits = session.run(self.compiled()[0], input_ids)
         session.positions, session.index = positions[:, -1:] + 1, length
         return logits, session, input_ids
@@ -162,7 +176,16 @@ class EncoderDecoderStepper(Stepper):
     attention_mask)`` -> encoder states (B, S, C), and a call taking ``decoder_input_ids``,
     ``encoder_hidden_states`` (None: read the cache's cross part), ``attention_mask`` (the
     encoder's), ``decoder_attention_mask``, ``decoder_position_ids``, ``past_key_values``,
-    ``cache_index`` and ``logits_to_keep``."""
+    ``cache_index`` and ``logits_to_keep``.
+
+    Each input is encoded, and its decoder prompt run (cross keys / values included), once;
+    the prefill then repeats the cache rows and logits to the input's ``expand`` rows (beams,
+    returned sequences).
+    """
+
+    def __init__(self, model):
+        super().__init__(model)
+        self._states_prefill = None
 
     def step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, encoder_states=None):
         out = self.model(decoder_input_ids=input_ids, encoder_hidden_states=encoder_states,
@@ -171,29 +194,65 @@ class EncoderDecoderStepper(Stepper):
                          logits_to_keep=1)
         return ops.cast(out["logits"][:, -1, :], "float32"), out["past_key_values"]
 
-    def prefill_step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, encoder_ids):
-        """Encodes ``encoder_ids`` once and runs the first decoder step, which fills the cross cache."""
+    def prefill_step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, encoder_ids):
+        """Encodes ``encoder_ids`` (one row per input) and runs the decoder prompt: see ``expand``."""
         states = self.model.encode(encoder_ids, attention_mask=encoder_mask)
-        return self.step(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, states)
+        return self.expand(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, states)
 
-    def start(self, input_ids, attention_mask, max_new_tokens):
-        """Encodes ``input_ids`` and feeds ``decoder_start_token_id``: ``(logits (B, V), session,
-        the decoder's start tokens (B, 1))``."""
-        batch, length = input_ids.shape
-        start = getattr(self.model.generation_config, "decoder_start_token_id", None)
-        if start is None:
-            start = getattr(self.model.config, "decoder_start_token_id", None)
-        if start is None:
-            raise ValueError("generate on an encoder-decoder needs decoder_start_token_id (in the generation config "
-                             "or the model config).")
-        slots = cache_slots(1 + max_new_tokens)
-        session = DecodingSession(self, self.new_cache(batch, slots, cross_slots=length),
-                                  _tensor(np.ones((batch, slots))), np.zeros((batch, 1), np.int64), 0,
-                                  extra=(_tensor(attention_mask),))
-        tokens = np.full((batch, 1), int(start), np.int64)
-        logits = session.run(self.compiled()[0], tokens, _tensor(input_ids))
-        session.positions, session.index = session.positions + 1, 1
-        return logits, session, tokens
+    def states_prefill_step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows,
+                            encoder_states):
+        """The prefill from encoder states given by the caller (``generate(encoder_outputs=...)``)."""
+        return self.expand(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows,
+                           encoder_states)
+
+    def expand(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, states):
+        """Runs the decoder prompt on one row per input (its cross keys / values computed once per
+        input too), then gives row ``i`` of ``cache`` and of the logits those of input ``rows[i]``:
+        the rows of one input (beams, returned sequences) start identical."""
+        batch = ops.shape(input_ids)[0]
+        if batch == cache.keys[0].shape[0]:  # one row per input (greedy): nothing to repeat
+            return self.step(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, states)
+        dtype = self.model.dtype_policy.compute_dtype
+        own = KVCache(*(tuple(ops.zeros((batch,) + tuple(t.shape[1:]), dtype) for t in part) for part in cache))
+        logits, own = self.step(own, input_ids, position_ids, key_valid, cache_index, encoder_mask, states)
+        return ops.take(logits, rows, axis=0), KVCache(*(tuple(ops.take(t, rows, axis=0) for t in part)
+                                                         for part in own))
+
+    def compiled_states_prefill(self):
+        self.compiled()
+        if self._states_prefill is None:
+            self._states_prefill = backend.compile_prefill_step(self.model, self.states_prefill_step)
+        return self._states_prefill
+
+    def start(self, max_new_tokens, input_ids, attention_mask, decoder_input_ids, expand=1, encoder_states=None):
+        """Encodes the input (or takes ``encoder_states``) and prefills the decoder prompt.
+
+        Args:
+            max_new_tokens: tokens to make room for after the decoder prompt.
+            input_ids: the encoder's input (B, S), or None when ``encoder_states`` are given.
+            attention_mask: the encoder's mask (B, S).
+            decoder_input_ids: the decoder prompt (B, T), ``decoder_start_token_id`` first.
+            expand: rows per input (beams, returned sequences).
+            encoder_states: (B, S, C) encoder output to use instead of running the encoder.
+
+        Returns:
+            ``(logits (B * expand, V), session, the decoder prompt (B * expand, T))``.
+        """
+        batch, source_length = attention_mask.shape
+        rows = np.repeat(np.arange(batch), expand)
+        length = decoder_input_ids.shape[1]
+        slots = cache_slots(length + max_new_tokens)
+        session = DecodingSession(self, self.new_cache(len(rows), slots, cross_slots=source_length),
+                                  _tensor(np.ones((len(rows), slots))), np.full((len(rows), 1), length, np.int64),
+                                  length, extra=(_tensor(attention_mask[rows]),),
+                                  prompt_padding=np.zeros(len(rows), np.int64), encoder_input_ids=input_ids)
+        prefill, source = ((self.compiled()[0], _tensor(input_ids)) if encoder_states is None
+                           else (self.compiled_states_prefill(), encoder_states))
+        logits, session.cache = prefill(session.cache, _tensor(decoder_input_ids),
+                                        _tensor(np.broadcast_to(np.arange(length), decoder_input_ids.shape)),
+                                        _tensor(np.ones((batch, slots))), _tensor(np.int32(0)),
+                                        _tensor(attention_mask), _tensor(rows), source)
+        return np.asarray(backend.to_numpy(logits), dtype=np.float32), session, decoder_input_ids[rows]
 
 
 STEPPERS = {"causal_lm": CausalLMStepper, "encoder_decoder": EncoderDecoderStepper}

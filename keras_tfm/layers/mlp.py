@@ -30,15 +30,22 @@ class MLP(Layer):
 
 
 class GatedMLP(Layer):
-    """down(act(gate(x)) * up(x)): SwiGLU with ``activation="silu"``."""
+    """down(drop(act(gate(x)) * up(x))): SwiGLU with ``activation="silu"``.
+
+    ``dropout``: the rate on the gated activations in training (T5 v1.1's ``dropout_rate``).
+    """
 
     def __init__(self, hidden_size, intermediate_size, activation="silu", use_bias=False, initializer_range=0.02,
-                 **kwargs):
+                 dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         self.gate_proj = _dense(intermediate_size, initializer_range, use_bias, self.dtype_policy)
         self.up_proj = _dense(intermediate_size, initializer_range, use_bias, self.dtype_policy)
         self.down_proj = _dense(hidden_size, initializer_range, use_bias, self.dtype_policy)
         self.act = get_activation(activation)
+        self.dropout = Dropout(dropout, dtype=self.dtype_policy) if dropout else None
 
     def call(self, x, training=False):
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+        h = self.act(self.gate_proj(x)) * self.up_proj(x)
+        if self.dropout is not None:
+            h = self.dropout(h, training=training)
+        return self.down_proj(h)

@@ -43,3 +43,18 @@ class TaskModel(_Flags, PreTrainedModel):
     def dense(self, units, **kwargs):
         return Dense(units, kernel_initializer=normal_init(self.config.initializer_range), dtype=self.dtype_policy,
                      **kwargs)
+
+
+class BackboneTaskModel(TaskModel):
+    """A task model whose backbone is built from the config alone, and which answers for its
+    input embeddings and its KV-cache layout (decoder-only and encoder-decoder models)."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.backbone = self.backbone_class(config, dtype=self.dtype_policy)
+
+    def get_input_embeddings(self):
+        return self.backbone.get_input_embeddings()
+
+    def cache_spec(self):
+        return self.backbone.cache_spec()

@@ -14,7 +14,7 @@ from keras_tfm.checkpoints.weight_map import TRANSPOSE, Rule
 from keras_tfm.layers import last_positions, tied_lm_logits
 from keras_tfm.losses import IGNORE_INDEX, cross_entropy, sequence_classification_loss
 from keras_tfm.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast, SequenceClassifierOutputWithPast
-from keras_tfm.models.base import Backbone, TaskModel
+from keras_tfm.models.base import Backbone, BackboneTaskModel
 from keras_tfm.models.generative import GenerativeModel
 
 
@@ -31,17 +31,7 @@ class DecoderModel(Backbone):
                                        attentions=attentions)
 
 
-class DecoderTaskModel(TaskModel):
-    def __init__(self, config, **kwargs):
-        super().__init__(config, **kwargs)
-        self.backbone = self.backbone_class(config, dtype=self.dtype_policy)
-
-    def get_input_embeddings(self):
-        return self.backbone.get_input_embeddings()
-
-    def cache_spec(self):
-        return self.backbone.cache_spec()
-
+class DecoderTaskModel(BackboneTaskModel):
     def run_backbone(self, input_ids, attention_mask, position_ids, past_key_values, cache_index,
                      output_hidden_states, output_attentions, training):
         # keras.Model.__call__: the inputs are tensors already, and the cache must pass as it is.

@@ -22,7 +22,7 @@ from keras import ops
 from keras_tfm.layers import last_positions
 from keras_tfm.losses import IGNORE_INDEX, cross_entropy
 from keras_tfm.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
-from keras_tfm.models.base import Backbone, TaskModel
+from keras_tfm.models.base import Backbone, BackboneTaskModel
 from keras_tfm.models.generative import GenerativeModel
 
 
@@ -85,18 +85,8 @@ class EncoderDecoderModel(Backbone):
             encoder_attentions=encoder_outputs.get("attentions"))
 
 
-class Seq2SeqTaskModel(TaskModel):
+class Seq2SeqTaskModel(BackboneTaskModel):
     """A task model over an ``EncoderDecoderModel`` backbone (``self.backbone``)."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(config, **kwargs)
-        self.backbone = self.backbone_class(config, dtype=self.dtype_policy)
-
-    def get_input_embeddings(self):
-        return self.backbone.get_input_embeddings()
-
-    def cache_spec(self):
-        return self.backbone.cache_spec()
 
     def encode(self, input_ids, attention_mask=None):
         """The encoder's last hidden state (B, S, C) for ``input_ids`` (what generation caches)."""

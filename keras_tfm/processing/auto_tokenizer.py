@@ -14,7 +14,8 @@ class AutoTokenizer:
         """Loads the tokenizer of a local folder or hub id.
 
         ``tokenizer.json`` is used when the model has one; otherwise the tokenizer is built
-        from ``vocab.txt`` (WordPiece) or ``vocab.json`` + ``merges.txt`` (byte-level BPE).
+        from ``vocab.txt`` (WordPiece), ``vocab.json`` + ``merges.txt`` (byte-level BPE), or
+        ``spiece.model`` (T5's SentencePiece model; needs ``pip install "keras-tfm[sentencepiece]"``).
 
         Args:
             pretrained_model_name_or_path: a folder, or a hub id (resolved through the

@@ -117,12 +117,18 @@ def special_tokens_from_config(config, family):
     return tokens
 
 
-def extra_special_tokens_from_config(config):
-    """The unnamed special tokens (``extra_special_tokens`` / ``additional_special_tokens``), as str."""
+def extra_special_tokens_from_config(config, family=None):
+    """The unnamed special tokens (``extra_special_tokens`` / ``additional_special_tokens``), as str.
+
+    T5 adds its ``<extra_id_N>`` sentinels when the config names none (``extra_ids`` of them).
+    """
     extra = config.get("extra_special_tokens") or config.get("additional_special_tokens") or []
     if isinstance(extra, dict):  # model-specific named tokens ({"image_token": "<image>"})
         extra = list(extra.values())
-    return [str(added_token(t)) for t in extra]
+    extra = [str(added_token(t)) for t in extra]
+    if family == builders.T5:
+        extra = builders.t5_extra_special_tokens(config, extra)
+    return extra
 
 
 def tokens_to_register(config, family, extra_tokens):

@@ -5,15 +5,21 @@ import numpy as np
 from keras_tfm.processing.batch import to_numpy
 
 
-def batch_inputs(text, text_pair, is_split_into_words):
-    """Checks the inputs; returns (batched, list of texts or (text, pair) tuples)."""
-    batched = check_text("text", text, is_split_into_words)
+def batch_inputs(text, text_pair, is_split_into_words, names=("text", "text_pair")):
+    """Checks the inputs; returns (batched, list of texts or (text, pair) tuples).
+
+    ``names`` are the argument names errors give (``("text_target", "text_pair_target")`` for targets).
+    """
+    name, pair_name = names
+    batched = check_text(name, text, is_split_into_words)
     if text_pair is not None:
-        pair_batched = check_text("text_pair", text_pair, is_split_into_words)
+        pair_batched = check_text(pair_name, text_pair, is_split_into_words)
         if batched != pair_batched:
-            raise ValueError("text and text_pair must both be single texts or both be batches (lists).")
+            raise ValueError(f"{name} and {pair_name} must both be single texts or both be batches (lists).")
         if batched and len(text) != len(text_pair):
-            raise ValueError(f"text has {len(text)} items but text_pair has {len(text_pair)}: they must match.")
+            raise ValueError(
+                f"{name} has {len(text)} items but {pair_name} has {len(text_pair)}: they must match."
+            )
     if batched:
         return True, list(zip(text, text_pair)) if text_pair is not None else list(text)
     # As transformers: an empty text_pair counts as no pair.

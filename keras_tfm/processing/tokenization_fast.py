@@ -68,7 +68,7 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
 
         family = builders.family_of(self.tokenizer_class)
         self._special_tokens = special_tokens_from_config(config, family)
-        self._extra_special_tokens = extra_special_tokens_from_config(config)
+        self._extra_special_tokens = extra_special_tokens_from_config(config, family)
         builders.register_special_tokens(
             self._tokenizer, tokens_to_register(config, family, self._extra_special_tokens)
         )
@@ -85,6 +85,10 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
         names = config.get("model_input_names")
         self.model_input_names = list(names) if names else builders.model_input_names_of(self.tokenizer_class)
         self.clean_up_tokenization_spaces = bool(config.get("clean_up_tokenization_spaces", False))
+        # transformers 5's switch to clean up BPE text all the same (transformers 4 always did).
+        self.clean_up_tokenization_spaces_for_bpe = bool(
+            config.get("clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output", False)
+        )
         self.split_special_tokens = bool(config.get("split_special_tokens", False))
 
     # ------------------------------------------------------------------ vocabulary
@@ -165,11 +169,14 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
         self,
         text=None,
         text_pair=None,
+        text_target=None,
+        text_pair_target=None,
         *,
         add_special_tokens=True,
         padding=False,
         truncation=None,
         max_length=None,
+        max_target_length=None,
         stride=0,
         is_split_into_words=False,
         pad_to_multiple_of=None,
@@ -190,38 +197,41 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
             text: a str, or a list of str (a batch); with ``is_split_into_words``, a list of
                 words or a batch of lists of words.
             text_pair: the second sequence(s), shaped like ``text``.
+            text_target: target text(s) of a sequence-to-sequence model, shaped like ``text``:
+                tokenized with the same options and returned as ``labels`` (their ``input_ids``);
+                given without ``text``, the call returns the targets' own encoding.
+            text_pair_target: the second sequence(s) of the targets.
             padding: True / "longest" (to the longest of the batch), "max_length", or
                 False / "do_not_pad".
             truncation: True / "longest_first", "only_first", "only_second", or False.
                 Without ``max_length``, truncates to ``model_max_length``.
+            max_target_length: ``max_length`` of the targets (``max_length`` when None).
             return_tensors: "pt", "tf", "jax", "np", or None for Python lists (a single text
                 then gives flat lists).
 
         Returns:
             A ``BatchEncoding`` with ``input_ids`` and, by ``model_input_names``,
-            ``token_type_ids`` and ``attention_mask``.
+            ``token_type_ids`` and ``attention_mask`` (and ``labels`` for targets).
         """
-        if text is None:
-            raise ValueError("Pass the text to tokenize: tokenizer(text) or tokenizer(text, text_pair).")
+        if text is None and text_target is None:
+            raise ValueError(
+                "Pass the text to tokenize: tokenizer(text), tokenizer(text, text_pair) or tokenizer(text_target=...)."
+            )
         check_return_tensors(return_tensors)
         padding, truncation, max_length = self._padding_truncation(
             padding, truncation, max_length, pad_to_multiple_of, verbose
         )
-        batched, inputs = batch_inputs(text, text_pair, is_split_into_words)
-        encodings = self._encode_batch(
-            inputs,
+        encode_options = dict(
             add_special_tokens=add_special_tokens,
-            is_split_into_words=is_split_into_words,
             padding=padding,
             truncation=truncation,
-            max_length=max_length,
             stride=stride,
+            is_split_into_words=is_split_into_words,
             pad_to_multiple_of=pad_to_multiple_of,
             padding_side=check_side("padding_side", padding_side or self.padding_side),
             split_special_tokens=self.split_special_tokens if split_special_tokens is None else split_special_tokens,
         )
-        data, flat_encodings = self._collect(
-            encodings,
+        return_options = dict(
             return_token_type_ids=return_token_type_ids,
             return_attention_mask=return_attention_mask,
             return_overflowing_tokens=return_overflowing_tokens,
@@ -229,9 +239,30 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
             return_offsets_mapping=return_offsets_mapping,
             return_length=return_length,
         )
+
+        def encode(texts, pairs, names, length):
+            return self._encode_texts(texts, pairs, names, length, encode_options, return_options, return_tensors,
+                                      verbose)
+
+        encoding = None if text is None else encode(text, text_pair, ("text", "text_pair"), max_length)
+        if text_target is None:
+            return encoding
+        target_length = max_length if max_target_length is None else max_target_length
+        targets = encode(text_target, text_pair_target, ("text_target", "text_pair_target"), target_length)
+        if encoding is None:
+            return targets
+        encoding["labels"] = targets["input_ids"]
+        return encoding
+
+    def _encode_texts(self, text, text_pair, names, max_length, encode_options, return_options, return_tensors,
+                      verbose):
+        """One ``BatchEncoding`` of texts (or pairs), with padding and truncation already resolved."""
+        batched, inputs = batch_inputs(text, text_pair, encode_options["is_split_into_words"], names)
+        encodings = self._encode_batch(inputs, max_length=max_length, **encode_options)
+        data, flat_encodings = self._collect(encodings, **return_options)
         if verbose and max_length is None:
             self._warn_if_too_long(data["input_ids"])
-        if not batched and return_tensors is None and not return_overflowing_tokens:
+        if not batched and return_tensors is None and not return_options["return_overflowing_tokens"]:
             # A single text gives flat lists, like transformers.
             data = {k: v[0] if v and isinstance(v[0], list) else v for k, v in data.items()}
         return BatchEncoding(data, flat_encodings, tensor_type=return_tensors)
@@ -329,7 +360,7 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
             )
 
     def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, padding_side=None,
-            return_attention_mask=None, return_tensors=None):
+            return_attention_mask=None, return_tensors=None, verbose=True):
         """Pads already tokenized inputs (a list of dicts, or a dict of lists) to the same length.
 
         ``input_ids``, ``token_type_ids``, ``attention_mask`` and ``special_tokens_mask`` are
@@ -344,6 +375,7 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
         single = not data["input_ids"] or not isinstance(data["input_ids"][0], list)
         if single:
             data = {key: [value] for key, value in data.items()}
+        # verbose is taken for transformers' signature; padding alone has no warning to give.
         padding, _, max_length = self._padding_truncation(padding, False, max_length, None, False)
         if return_attention_mask is None:
             return_attention_mask = "attention_mask" in self.model_input_names
@@ -375,15 +407,24 @@ class PreTrainedTokenizer(TokenizerFilesMixin, SpecialTokensMixin, ChatTemplateM
 
     def batch_decode(self, sequences, skip_special_tokens=False, clean_up_tokenization_spaces=None):
         """The texts of a batch of id sequences."""
+        sequences = ids_to_python(sequences)
+        if isinstance(sequences, list) and not sequences:
+            return []  # an empty batch, not one empty sequence
         result = self.decode(sequences, skip_special_tokens, clean_up_tokenization_spaces)
         return [result] if isinstance(result, str) else result
+
+    @staticmethod
+    def clean_up_tokenization(out_string):
+        """Removes the spaces WordPiece decoding leaves before punctuation and contractions (any model)."""
+        return clean_up_tokenization(out_string)
 
     def _decode(self, token_ids, skip_special_tokens, clean_up_tokenization_spaces):
         text = self._tokenizer.decode(token_ids, skip_special_tokens=skip_special_tokens)
         if clean_up_tokenization_spaces is None:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
-        # As transformers: the clean-up is meant for WordPiece and would corrupt BPE text.
-        if clean_up_tokenization_spaces and type(self._tokenizer.model).__name__ != "BPE":
+        # As transformers 5: the clean-up is meant for WordPiece and would corrupt BPE text, unless forced.
+        is_bpe = type(self._tokenizer.model).__name__ == "BPE"
+        if clean_up_tokenization_spaces and (not is_bpe or self.clean_up_tokenization_spaces_for_bpe):
             text = clean_up_tokenization(text)
         return text
 

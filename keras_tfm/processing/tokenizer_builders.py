@@ -1,21 +1,30 @@
 """Builds a ``tokenizers.Tokenizer`` from vocabulary files when a model has no tokenizer.json.
 
-Two families cover the models of this library, built as Hugging Face ``transformers`` 5
-builds them (``BertTokenizer``, ``RobertaTokenizer``, ``GPT2Tokenizer``), so that ids,
-offsets and decoding agree:
+These families cover the models of this library, built as Hugging Face ``transformers`` 5
+builds them (``BertTokenizer``, ``RobertaTokenizer``, ``GPT2Tokenizer``, ``T5Tokenizer``), so
+that ids, offsets and decoding agree:
 
 - WordPiece (BERT, DistilBERT, ...): ``vocab.txt``, BertNormalizer, BertPreTokenizer,
   ``[CLS] A [SEP] B [SEP]`` template, WordPiece decoder.
 - Byte-level BPE (RoBERTa, BART, GPT-2): ``vocab.json`` + ``merges.txt``, ByteLevel
   pre-tokenizer and decoder, ``<s> A </s></s> B </s>`` (RoBERTa) or no special tokens (GPT-2).
+- SentencePiece Unigram (T5, mT5): ``spiece.model`` read with the ``sentencepiece`` package,
+  Precompiled normalizer, whitespace split + Metaspace, ``A </s> B </s>`` template, and the
+  ``<extra_id_N>`` sentinels at the end of the vocabulary (``<extra_id_0>`` last).
 """
 
+import base64
+import json
+
 from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
-from tokenizers.models import BPE, WordPiece
+from tokenizers.models import BPE, Unigram, WordPiece
+
+from keras_tfm.processing.sentencepiece_model import read_sentencepiece_model
 
 WORDPIECE = "wordpiece"
 ROBERTA = "roberta"  # byte-level BPE with <s> A </s></s> B </s>
 GPT2 = "gpt2"  # byte-level BPE, no special tokens added by default
+T5 = "t5"  # SentencePiece Unigram with A </s> B </s> and <extra_id_N> sentinels
 
 WITH_TOKEN_TYPES = ["input_ids", "token_type_ids", "attention_mask"]
 WITHOUT_TOKEN_TYPES = ["input_ids", "attention_mask"]
@@ -31,6 +40,8 @@ TOKENIZER_CLASSES = {
     "BartTokenizer": (ROBERTA, WITHOUT_TOKEN_TYPES),
     "LongformerTokenizer": (ROBERTA, WITHOUT_TOKEN_TYPES),
     "GPT2Tokenizer": (GPT2, WITHOUT_TOKEN_TYPES),
+    "T5Tokenizer": (T5, WITHOUT_TOKEN_TYPES),
+    "MT5Tokenizer": (T5, WITHOUT_TOKEN_TYPES),
 }
 
 # config.json model_type -> tokenizer_class, used when tokenizer_config.json names none.
@@ -48,6 +59,8 @@ MODEL_TYPE_TO_TOKENIZER_CLASS = {
     "bart": "RobertaTokenizer",
     "longformer": "RobertaTokenizer",
     "gpt2": "GPT2Tokenizer",
+    "t5": "T5Tokenizer",
+    "mt5": "T5Tokenizer",
 }
 
 # Special tokens each family uses when tokenizer_config.json does not name them.
@@ -73,13 +86,22 @@ DEFAULT_SPECIAL_TOKENS = {
         "bos_token": "<|endoftext|>",
         "eos_token": "<|endoftext|>",
     },
+    T5: {
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+    },
 }
 
 FAMILY_FILES = {
     WORDPIECE: ("vocab.txt",),
     ROBERTA: ("vocab.json", "merges.txt"),
     GPT2: ("vocab.json", "merges.txt"),
+    T5: ("spiece.model",),
 }
+
+T5_SENTINEL = "<extra_id_{}>"
+T5_DEFAULT_EXTRA_IDS = 100
 
 # The class a folder of bare vocabulary files is read as.
 FAMILY_CLASS = {WORDPIECE: "BertTokenizer", ROBERTA: "RobertaTokenizer"}
@@ -126,6 +148,8 @@ def build_tokenizer(family, files, config, special_tokens, added_tokens):
     order) are registered before the post-processor is made, so that a special token missing
     from the vocabulary gets the next free id and the template gets that id, as in transformers.
     """
+    if family == T5:
+        return _build_t5(files["spiece.model"], config, special_tokens, added_tokens)
     if family == WORDPIECE:
         unk = str(special_tokens.get("unk_token") or "[UNK]")
         model = WordPiece(load_wordpiece_vocab(files["vocab.txt"]), unk_token=unk)
@@ -144,6 +168,41 @@ def build_tokenizer(family, files, config, special_tokens, added_tokens):
     return tokenizer
 
 
+def _build_t5(spiece_path, config, special_tokens, added_tokens):
+    """T5 from ``spiece.model``: its pieces, then the sentinels ``<extra_id_{n-1}>`` ... ``<extra_id_0>``."""
+    spm = read_sentencepiece_model(spiece_path)
+    if spm.model_type != "unigram":
+        raise ValueError(
+            f"{spiece_path!r} is a SentencePiece {spm.model_type} model; T5Tokenizer needs a unigram model."
+        )
+    pieces = list(spm.pieces)
+    known = {piece for piece, _ in pieces}
+    extra_ids = int(config.get("extra_ids", T5_DEFAULT_EXTRA_IDS))
+    pieces += [(t, 0.0) for t in map(T5_SENTINEL.format, reversed(range(extra_ids))) if t not in known]
+    tokenizer = Tokenizer(Unigram(pieces, unk_id=spm.unk_id, byte_fallback=spm.byte_fallback))
+    if spm.precompiled_charsmap:
+        tokenizer.normalizer = normalizers.Precompiled(spm.precompiled_charsmap)
+    apply_family(tokenizer, T5, config, special_tokens, added_tokens)
+    return tokenizer
+
+
+def t5_extra_special_tokens(config, extra_tokens):
+    """T5's unnamed special tokens: the config's, with the ``extra_ids`` sentinels when it names none.
+
+    As transformers' ``T5Tokenizer``: a list that names sentinels must name ``extra_ids`` of them.
+    """
+    extra_ids = int(config.get("extra_ids", T5_DEFAULT_EXTRA_IDS))
+    sentinels = [t for t in extra_tokens if t.startswith("<extra_id_")]
+    if not sentinels:
+        return list(extra_tokens) + [T5_SENTINEL.format(i) for i in range(extra_ids)]
+    if extra_ids > 0 and extra_ids != len(sentinels):
+        raise ValueError(
+            f"The T5 tokenizer config names {len(sentinels)} <extra_id_N> tokens in its special tokens but "
+            f"extra_ids={extra_ids}: they must agree (or drop extra_ids)."
+        )
+    return list(extra_tokens)
+
+
 def apply_family(tokenizer, family, config, special_tokens, added_tokens):
     """Sets the pipeline of ``family`` around the model of ``tokenizer``, from config options.
 
@@ -160,6 +219,15 @@ def apply_family(tokenizer, family, config, special_tokens, added_tokens):
         )
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tokenizer.decoder = decoders.WordPiece(prefix="##")
+    elif family == T5:
+        # transformers 5 keeps only the Precompiled map of a saved normalizer (transformers 4 wrote
+        # Sequence[Precompiled, Strip, Replace]); the whitespace split does their work.
+        charsmap = precompiled_charsmap(tokenizer.normalizer)
+        tokenizer.normalizer = normalizers.Precompiled(charsmap) if charsmap else None
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace("▁", prepend_scheme="always", split=True)]
+        )
+        tokenizer.decoder = decoders.Metaspace("▁", prepend_scheme="always", split=True)
     else:
         tokenizer.normalizer = None
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=config.get("add_prefix_space", False))
@@ -195,6 +263,11 @@ def post_processor(family, tokenizer, config, special_tokens):
             pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
             special_tokens=[(cls, cls_id), (sep, sep_id)],
         )
+    if family == T5:
+        eos, eos_id = token_and_id("eos_token", None)
+        return processors.TemplateProcessing(
+            single=f"$A:0 {eos}:0", pair=f"$A:0 {eos}:0 $B:0 {eos}:0", special_tokens=[(eos, eos_id)]
+        )
     if family == ROBERTA:
         return processors.RobertaProcessing(
             token_and_id("sep_token", None),
@@ -203,6 +276,17 @@ def post_processor(family, tokenizer, config, special_tokens):
             add_prefix_space=config.get("add_prefix_space", False),
         )
     return _bos_eos_template(tokenizer, config, special_tokens)
+
+
+def precompiled_charsmap(normalizer):
+    """The SentencePiece map (bytes) of a Precompiled normalizer, alone or in a Sequence; else None."""
+    if normalizer is None:
+        return None
+    spec = json.loads(normalizer.__getstate__())
+    for part in spec.get("normalizers", [spec]) if spec.get("type") == "Sequence" else [spec]:
+        if part.get("type") == "Precompiled" and part.get("precompiled_charsmap"):
+            return base64.b64decode(part["precompiled_charsmap"])
+    return None
 
 
 def _bos_eos_template(tokenizer, config, special_tokens):

@@ -1,7 +1,8 @@
 """Loading a tokenizer from its files and saving it back, in the layout ``transformers`` reads.
 
 ``from_pretrained`` loads ``tokenizer.json`` when a model has one, or builds the tokenizer
-from ``vocab.txt`` (WordPiece) or ``vocab.json`` + ``merges.txt`` (byte-level BPE);
+from ``vocab.txt`` (WordPiece), ``vocab.json`` + ``merges.txt`` (byte-level BPE) or
+``spiece.model`` (SentencePiece, for T5);
 ``tokenizer_config.json`` (and a legacy ``special_tokens_map.json``) give its options.
 ``save_pretrained`` writes the three JSON files atomically.
 """
@@ -64,7 +65,7 @@ class TokenizerFilesMixin:
         except ModelNotFoundError as e:
             raise ModelNotFoundError(
                 f"Cannot load a tokenizer from {path!r}: {e} A tokenizer needs {TOKENIZER_FILE}, "
-                "or vocab.txt (WordPiece), or vocab.json + merges.txt (byte-level BPE)."
+                "or vocab.txt (WordPiece), or vocab.json + merges.txt (byte-level BPE), or spiece.model (T5)."
             ) from None
         if "added_tokens_decoder" not in config:
             # Legacy folders keep special tokens in special_tokens_map.json, which then wins.
@@ -82,7 +83,7 @@ class TokenizerFilesMixin:
         config["tokenizer_class"] = tokenizer_class
 
         special = special_tokens_from_config(config, family)
-        added = tokens_to_register(config, family, extra_special_tokens_from_config(config))
+        added = tokens_to_register(config, family, extra_special_tokens_from_config(config, family))
         if tokenizer_file is not None:
             backend = Tokenizer.from_file(tokenizer_file)
             if family is not None:
@@ -174,11 +175,17 @@ def _class_from_model_config(config_path):
 def _vocab_files(path, find, family, tokenizer_class):
     """Paths of the vocabulary files of ``family``; a clear error naming what is missing."""
     files = {name: find(name) for name in builders.FAMILY_FILES.get(family, ())}
+    if family is None and find("spiece.model") is not None:
+        raise ModelNotFoundError(
+            f"{path!r} has a SentencePiece spiece.model but no tokenizer class this library reads it as "
+            f"(tokenizer_class={tokenizer_class!r}): name \"tokenizer_class\": \"T5Tokenizer\" in "
+            f"{TOKENIZER_CONFIG_FILE} or \"model_type\": \"t5\" in config.json."
+        )
     if family is None or None in files.values():
         missing = [name for name, found in files.items() if found is None]
         detail = f"; {tokenizer_class} needs {' + '.join(missing)}" if family is not None else ""
         raise ModelNotFoundError(
-            f"{path!r} has no tokenizer files: looked for {TOKENIZER_FILE}, vocab.txt (WordPiece) and "
-            f"vocab.json + merges.txt (byte-level BPE){detail}."
+            f"{path!r} has no tokenizer files: looked for {TOKENIZER_FILE}, vocab.txt (WordPiece), "
+            f"vocab.json + merges.txt (byte-level BPE) and spiece.model (T5){detail}."
         )
     return files

@@ -73,6 +73,10 @@ LM_HEAD = [Rule("lm_head.weight", "lm_head.kernel", TRANSPOSE, optional=True)]
 # HF's TF and Flax T5 keep the layer-norm parameter's PyTorch name, "weight".
 FLAX_KINDS = TF_KINDS = [(r"(layer_norm|final_layer_norm)\.weight$", "param")]
 
+# HF's TF stacks hold the shared embeddings: a single-file tf_model.h5 lists them in their groups too.
+TF_SHARED_EMBEDDINGS = [("encoder", "shared/"), ("decoder", "shared/")]
+
 TABLES = register_conversion(ConversionTables(
     BACKBONE, heads={"lm_head": LM_HEAD}, tf_kinds=TF_KINDS, flax_kinds=FLAX_KINDS,
+    tf_shared_embeddings=TF_SHARED_EMBEDDINGS,
 ), "t5", "mt5")

@@ -54,7 +54,7 @@ class _Builder:
     def feed_forward(self):
         c = self.c
         kind = GatedMLP if c.is_gated_act else MLP
-        return kind(c.d_model, c.d_ff, c.dense_act_fn, use_bias=False,
+        return kind(c.d_model, c.d_ff, c.dense_act_fn, use_bias=False, dropout=c.dropout_rate,
                     initializer_range=c.initializer_factor * c.d_model ** -0.5, dtype=self.d)
 
     def block(self, cross):
@@ -121,7 +121,7 @@ class T5Model(_T5Encoder, EncoderDecoderModel):
                                     dtype=self.dtype_policy)
 
     def dummy_inputs(self):
-        return {"input_ids": np.array([[1, 2]], "int32"), "decoder_input_ids": np.array([[0]], "int32")}
+        return {"input_ids": np.array([[1, 2]], "int32"), "decoder_input_ids": np.array([[0, 1]], "int32")}
 
     def cache_spec(self):
         c = self.config
