@@ -105,11 +105,14 @@ from keras_tfm.models.bart import (  # noqa: E402
 )
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
+    DataCollatorForSeq2Seq,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
     DefaultDataCollator,
     EarlyStoppingCallback,
     EvalPrediction,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
     Trainer,
     TrainerCallback,
     TrainerControl,

@@ -6,6 +6,7 @@ import pytest
 from keras_tfm import AutoTokenizer, backend
 from keras_tfm.training import (
     DataCollatorForLanguageModeling,
+    DataCollatorForSeq2Seq,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
     default_data_collator,
@@ -103,3 +104,52 @@ def test_language_modeling_collators(tok):
     expected = causal["input_ids"].copy()
     expected[causal["attention_mask"] == 0] = -100
     np.testing.assert_array_equal(causal["labels"], expected)
+
+
+TARGETS = ["Short.", "A much longer target sentence than the others.", "Middle one here."]
+
+
+def _seq2seq_features(t):
+    return [{**t(x), "labels": t(y)["input_ids"]} for x, y in zip(TEXTS, TARGETS)]
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"pad_to_multiple_of": 8}, {"padding": "max_length", "max_length": 16}, {"label_pad_token_id": 0},
+    {"padding_side": "left"},
+], ids=["longest", "multiple-of-8", "max-length", "label-pad-0", "left"])
+def test_seq2seq_collator_matches_transformers(tok, hf_tok, options):
+    import copy
+
+    import transformers
+
+    options = dict(options)
+    side = options.pop("padding_side", "right")
+    tok, hf_tok = copy.copy(tok), copy.copy(hf_tok)
+    tok.padding_side = hf_tok.padding_side = side
+    ours = DataCollatorForSeq2Seq(tok, return_tensors="np", **options)(_seq2seq_features(tok))
+    theirs = transformers.DataCollatorForSeq2Seq(hf_tok, return_tensors="np", **options)(_seq2seq_features(hf_tok))
+    assert sorted(ours) == sorted(theirs) == ["attention_mask", "input_ids", "labels", "token_type_ids"]
+    for key in ours:
+        np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+        assert ours[key].dtype == np.int64, key
+    pad = options.get("label_pad_token_id", -100)
+    assert (ours["labels"] == pad).sum() > 0
+    assert (ours["labels"][:, 0 if side == "left" else -1] == pad).any()
+
+
+def test_seq2seq_collator_without_labels_native_tensors_and_errors(tok):
+    batch = DataCollatorForSeq2Seq(tok)([tok(t) for t in TEXTS])
+    assert "labels" not in batch and backend.is_tensor(batch["input_ids"])
+    unpadded = [{"input_ids": [5, 6, 7], "labels": [1, 2]}, {"input_ids": [5, 6, 8], "labels": [3, 4]}]
+    same = DataCollatorForSeq2Seq(tok, padding=False, return_tensors="np")(unpadded)
+    np.testing.assert_array_equal(same["labels"], [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match="different lengths"):
+        DataCollatorForSeq2Seq(tok, padding=False, return_tensors="np")(
+            [{"input_ids": [5, 6], "labels": [1, 2, 3]}, {"input_ids": [5, 6], "labels": [1]}])
+    with pytest.raises(ValueError, match="input_ids"):
+        DataCollatorForSeq2Seq(tok)([{"text": "raw", "labels": [1]}])
+    with pytest.raises(ValueError, match="max_length=2"):
+        DataCollatorForSeq2Seq(tok, padding="max_length", max_length=2)(
+            [{"input_ids": [5, 6], "labels": [1, 2, 3]}])
+    with pytest.raises(ValueError, match="empty"):
+        DataCollatorForSeq2Seq(tok)([])

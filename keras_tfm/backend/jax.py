@@ -21,9 +21,11 @@ def inference_mode():
 # On CPU, XLA's oneDNN matmuls ran BERT-sized dots faster than its default library (YNNPACK):
 # about 8% on all-MiniLM-L6-v2 at batch 32 x 128 (benchmarks/README.md). Per-program options,
 # so nothing process-wide changes; probed once, dropped if this XLA does not know them.
+# Not "xla_cpu_experimental_onednn_fusion_type": "LIBRARY_FUSION_TYPE_DOT": on jaxlib 0.10.2 its
+# fusion of two dots and a multiply (T5 / BART decoders) fails to compile ("partition compile
+# failed") and the program then dies of SIGILL.
 _CPU_COMPILER_OPTIONS = {
     "xla_cpu_use_onednn": True,
-    "xla_cpu_experimental_onednn_fusion_type": "LIBRARY_FUSION_TYPE_DOT",
 }
 _compiler_options = None
 

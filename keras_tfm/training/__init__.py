@@ -11,6 +11,7 @@ from keras_tfm.training.callbacks import (  # noqa: F401
 )
 from keras_tfm.training.collators import (  # noqa: F401
     DataCollatorForLanguageModeling,
+    DataCollatorForSeq2Seq,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
     DefaultDataCollator,
@@ -25,4 +26,5 @@ from keras_tfm.training.trainer import (  # noqa: F401
     get_last_checkpoint,
     set_seed,
 )
-from keras_tfm.training.training_args import TrainingArguments  # noqa: F401
+from keras_tfm.training.trainer_seq2seq import Seq2SeqTrainer  # noqa: F401
+from keras_tfm.training.training_args import Seq2SeqTrainingArguments, TrainingArguments  # noqa: F401

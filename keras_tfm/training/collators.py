@@ -234,3 +234,84 @@ class DataCollatorForLanguageModeling(DataCollatorWithPadding):
         randomized = masked & ~replaced & (self.rng.random(ids.shape) < random_share)
         ids[randomized] = self.rng.integers(0, len(self.tokenizer), size=ids.shape)[randomized]
         return ids, labels
+
+
+class DataCollatorForSeq2Seq:
+    """Pads the inputs and the target ``labels`` of sequence-to-sequence examples, as HF does.
+
+    Inputs are padded by the tokenizer; ``labels`` are padded with ``label_pad_token_id``
+    (-100: ignored by the loss) on the tokenizer's ``padding_side``, to the longest label of
+    the batch (or ``max_length`` with ``padding="max_length"``), rounded up to
+    ``pad_to_multiple_of``. When ``model`` has ``prepare_decoder_input_ids_from_labels``,
+    the batch also gets ``decoder_input_ids`` (the labels shifted right).
+
+    Args:
+        tokenizer: the tokenizer that made the examples (its ``pad`` pads the inputs).
+        model: the model trained, optional; see above.
+        padding: True / "longest", "max_length" or False / "do_not_pad".
+        max_length: the padded length with ``padding="max_length"``.
+        pad_to_multiple_of: pad lengths up to a multiple of this.
+        label_pad_token_id: the value padded labels get.
+        return_tensors: "pt", "tf", "jax", "np", or None for the active backend's tensors.
+    """
+
+    def __init__(self, tokenizer, model=None, padding=True, max_length=None, pad_to_multiple_of=None,
+                 label_pad_token_id=-100, return_tensors=None):
+        self.tokenizer = tokenizer
+        self.model = model
+        self.padding = padding
+        self.max_length = max_length
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.label_pad_token_id = label_pad_token_id
+        self.return_tensors = return_tensors
+
+    def __call__(self, features, return_tensors=None):
+        return_tensors = _check_framework(return_tensors or self.return_tensors)
+        features = _as_features(features)
+        if not features:
+            raise ValueError("DataCollatorForSeq2Seq got an empty list of examples.")
+        padded, others = _split(features, keep=PADDED_KEYS)
+        labels = [o.pop("labels") for o in others] if "labels" in others[0] else None
+        if labels is not None and all(row is None for row in labels):
+            labels = None
+        if "input_ids" not in padded[0]:
+            raise ValueError(
+                f"DataCollatorForSeq2Seq needs tokenized examples with 'input_ids'; got columns {sorted(features[0])}. "
+                "Tokenize first: tokenizer(text, text_target=target)."
+            )
+        if labels is not None and any(row is None for row in labels):
+            raise ValueError("DataCollatorForSeq2Seq: some examples have labels and some have None.")
+        batch = _pad_rows(self.tokenizer, padded, self.padding, self.max_length, self.pad_to_multiple_of)
+        batch.update(_drop_unusable(others))
+        if labels is not None:
+            batch["labels"] = self._pad_labels([list(_to_python(row)) for row in labels])
+            prepare = getattr(self.model, "prepare_decoder_input_ids_from_labels", None)
+            if prepare is not None:
+                batch["decoder_input_ids"] = _stack("decoder_input_ids", _to_numpy(prepare(labels=batch["labels"])))
+        return _convert(batch, return_tensors)
+
+    def _pad_labels(self, rows):
+        if self.padding is False or self.padding == "do_not_pad":
+            return _stack("labels", rows)  # equal lengths or a clear error
+        if self.padding == "max_length" and self.max_length is not None:
+            length = self.max_length
+        else:
+            length = max(len(row) for row in rows)
+        if self.pad_to_multiple_of:
+            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        longest = max(len(row) for row in rows)
+        if longest > length:
+            raise ValueError(f"DataCollatorForSeq2Seq: a label has {longest} tokens, more than max_length={length}; "
+                             "truncate the targets when tokenizing (truncation=True, max_length=...).")
+        side = getattr(self.tokenizer, "padding_side", "right")
+        out = []
+        for row in rows:
+            pad = [self.label_pad_token_id] * (length - len(row))
+            out.append(row + pad if side == "right" else pad + row)
+        return np.asarray(out, dtype=np.int64)
+
+
+def _to_numpy(value):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))

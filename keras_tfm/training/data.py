@@ -129,7 +129,7 @@ class BatchSource:
             if config.num_labels == 1 or config.problem_type in ("regression", "multi_label_classification"):
                 return
             high = config.num_labels
-        elif "MaskedLM" in name or "CausalLM" in name:
+        elif "MaskedLM" in name or "CausalLM" in name or "ForConditionalGeneration" in name:
             high = config.vocab_size
         else:
             return

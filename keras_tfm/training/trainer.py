@@ -337,33 +337,59 @@ class Trainer:
     # ---- evaluation -----------------------------------------------------------------------
     def _forward(self, inputs):
         outputs = self.model(**inputs, training=False)
+        self._output_order = list(outputs)  # set while tracing: a compiled step may give the keys sorted (JAX)
         return dict(outputs)
 
-    def evaluation_loop(self, dataset, description="Evaluation", prediction_loss_only=None, metric_key_prefix="eval"):
+    def prediction_step(self, inputs, prediction_loss_only, label_names, ignore_keys=None):
+        """``(loss, predictions, labels)`` of one batch, as numpy (None where there is none).
+
+        ``loss`` is a float; ``predictions`` the model outputs other than the loss and
+        ``ignore_keys`` (default: the config's ``keys_to_ignore_at_inference``), one array or a
+        tuple; ``labels`` the batch's ``label_names`` columns.
+        """
         from keras_tfm.backend import training
 
-        source = self.get_eval_dataloader(dataset)
-        self.callback_handler.eval_dataloader = source
         if self._eval_step is None:
             self._eval_step = training.make_eval_step(self.model, self._forward)
+        raw = self._eval_step(inputs)
+        order = [k for k in getattr(self, "_output_order", ()) if k in raw] or list(raw)
+        outputs = {k: training_to_numpy(raw[k]) for k in order}
+        loss = float(outputs["loss"]) if "loss" in outputs else None
+        if prediction_loss_only:
+            return loss, None, None
+        if ignore_keys is None:
+            ignore_keys = getattr(getattr(self.model, "config", None), "keys_to_ignore_at_inference", None) or []
+        skip = {"loss", "hidden_states", "attentions", *ignore_keys}
+        rest = [v for k, v in outputs.items() if k not in skip]
+        return loss, (rest[0] if len(rest) == 1 else tuple(rest)), self._labels_of(inputs, label_names)
+
+    @staticmethod
+    def _labels_of(inputs, label_names):
+        found = [training_to_numpy(inputs[k]) for k in label_names if k in inputs]
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else tuple(found)
+
+    def evaluation_loop(self, dataset, description="Evaluation", prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):
+        source = self.get_eval_dataloader(dataset)
+        self.callback_handler.eval_dataloader = source
+        if prediction_loss_only is None:
+            prediction_loss_only = self.args.prediction_loss_only
         start = time.time()
-        losses, weights, predictions, labels = [], [], [], []
+        losses, predictions, labels = [], [], []
         for i in range(len(source)):
             batch = self._batch(source, i)
-            outputs = {k: training_to_numpy(v) for k, v in self._eval_step(batch).items()}
-            size = int(np.shape(training_to_numpy(batch[next(iter(batch))]))[0])
-            if "loss" in outputs:
-                losses.append(float(outputs["loss"]))
-                weights.append(size)
-            if not prediction_loss_only:
-                rest = [v for k, v in outputs.items() if k not in ("loss", "hidden_states", "attentions")]
-                preds = rest[0] if len(rest) == 1 else tuple(rest)
+            loss, preds, label_ids = self.prediction_step(batch, prediction_loss_only, source.label_names,
+                                                          ignore_keys=ignore_keys)
+            if loss is not None:
+                losses.append(loss)
+            if preds is not None:
                 if self.preprocess_logits_for_metrics is not None:
                     preds = self.preprocess_logits_for_metrics(preds, None)
                 predictions.append(preds)
-                found = [training_to_numpy(batch[k]) for k in source.label_names if k in batch]
-                if found:
-                    labels.append(found[0] if len(found) == 1 else tuple(found))
+            if label_ids is not None:
+                labels.append(label_ids)
             self.control = self.callback_handler.on_prediction_step(self.args, self.state, self.control)
         predictions = _concat(predictions) if predictions else None
         label_ids = _concat(labels) if labels else None
@@ -371,7 +397,9 @@ class Trainer:
         if self.compute_metrics is not None and predictions is not None and label_ids is not None:
             metrics = dict(self.compute_metrics(EvalPrediction(predictions, label_ids)))
         if losses:
-            metrics["loss"] = float(np.average(losses, weights=weights))
+            # As HF: every batch counts as a full eval batch (a short last one too), non-finite ones are skipped.
+            finite = [x for x in losses if math.isfinite(x)]
+            metrics["loss"] = float(np.mean(finite)) if finite else float("nan")
         runtime = time.time() - start
         n = len(source.rows)
         metrics.update({"runtime": round(runtime, 4), "samples_per_second": round(n / max(runtime, 1e-9), 3),
@@ -383,14 +411,15 @@ class Trainer:
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
         output = self.evaluation_loop(eval_dataset, "Evaluation",
                                       prediction_loss_only=True if self.compute_metrics is None else None,
-                                      metric_key_prefix=metric_key_prefix)
+                                      ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
         self.log(output.metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics=output.metrics)
         self._last_eval_metrics = output.metrics
         return output.metrics
 
     def predict(self, test_dataset, ignore_keys=None, metric_key_prefix="test"):
-        output = self.evaluation_loop(test_dataset, "Prediction", metric_key_prefix=metric_key_prefix)
+        output = self.evaluation_loop(test_dataset, "Prediction", ignore_keys=ignore_keys,
+                                      metric_key_prefix=metric_key_prefix)
         self.control = self.callback_handler.on_predict(self.args, self.state, self.control, metrics=output.metrics)
         return PredictionOutput(output.predictions, output.label_ids, output.metrics)
 

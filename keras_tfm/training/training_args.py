@@ -77,23 +77,31 @@ DEPRECATED = {"evaluation_strategy": "eval_strategy"}
 
 
 class TrainingArguments(_Fields):
-    """Training settings, named as in ``transformers.TrainingArguments``."""
+    """Training settings, named as in ``transformers.TrainingArguments``.
+
+    A subclass adds its own settings by extending ``extra_fields`` (name -> default).
+    """
+
+    extra_fields = {}
 
     def __init__(self, output_dir=None, **kwargs):
         for old, new in DEPRECATED.items():
             if old in kwargs:
                 kwargs.setdefault(new, kwargs.pop(old))
-        known = set(FIELD_NAMES) | set(ACCEPTED_NO_OP)
+        own = {k: kwargs.pop(k) for k in list(kwargs) if k in self.extra_fields}
+        known = set(FIELD_NAMES) | set(ACCEPTED_NO_OP) | set(self.extra_fields)
         unknown = [k for k in kwargs if k not in known]
         if unknown:
             hints = {k: difflib.get_close_matches(k, sorted(known), n=2) for k in unknown}
             detail = "; ".join(f"{k!r}" + (f" (did you mean {' or '.join(map(repr, v))}?)" if v else "")
                                for k, v in hints.items())
-            raise TypeError(f"TrainingArguments got unknown argument(s): {detail}. Known: {sorted(known)}.")
+            raise TypeError(f"{type(self).__name__} got unknown argument(s): {detail}. Known: {sorted(known)}.")
         extras = {k: kwargs.pop(k) for k in list(kwargs) if k in ACCEPTED_NO_OP}
         super().__init__(output_dir=output_dir if output_dir is not None else "trainer_output", **kwargs)
         for k, default in ACCEPTED_NO_OP.items():
             setattr(self, k, extras.get(k, default))
+        for k, default in self.extra_fields.items():
+            setattr(self, k, own.get(k, default))
         self.__post_init__()
 
     def __post_init__(self):
@@ -166,10 +174,40 @@ class TrainingArguments(_Fields):
     def to_dict(self):
         out = {name: getattr(self, name) for name in FIELD_NAMES}
         out.update({k: getattr(self, k) for k in ACCEPTED_NO_OP})
+        out.update({k: getattr(self, k) for k in self.extra_fields})
         return out
 
     def to_json_string(self):
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str)
 
     def __repr__(self):
-        return f"TrainingArguments({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
+
+
+class Seq2SeqTrainingArguments(TrainingArguments):
+    """``TrainingArguments`` plus the generation settings of ``Seq2SeqTrainer`` (HF names).
+
+    ``predict_with_generate``: evaluate / predict give generated ids as predictions.
+    ``generation_max_length`` / ``generation_num_beams``: ``max_length`` / ``num_beams`` of
+    that generation (default: the model's generation config). ``generation_config``: a
+    ``GenerationConfig``, or a folder / ``generation_config.json`` file to read one from, set
+    as the model's. ``sortish_sampler`` is accepted and changes nothing.
+    """
+
+    extra_fields = {"sortish_sampler": False, "predict_with_generate": False, "generation_max_length": None,
+                    "generation_num_beams": None, "generation_config": None}
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("generation_max_length", "generation_num_beams"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{name} must be a positive int or None, got {value!r}.")
+
+    def to_dict(self):
+        out = super().to_dict()
+        if hasattr(out["generation_config"], "to_dict"):
+            out["generation_config"] = out["generation_config"].to_dict()
+        elif out["generation_config"] is not None:
+            out["generation_config"] = os.fspath(out["generation_config"])
+        return out
