@@ -260,3 +260,22 @@ def test_encoder_outputs_passed_in(tmp_path):
     given = model(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=decoder_ids)
     np.testing.assert_allclose(to_np(given.logits), to_np(direct.logits), atol=1e-6)
     np.testing.assert_allclose(to_np(given.encoder_last_hidden_state), to_np(encoded.last_hidden_state), atol=1e-6)
+
+
+def test_random_initialisation_has_hfs_scales(tmp_path):
+    """from_config draws every weight with HF's standard deviation (q over d_model * d_kv, wo over
+    d_ff...): a T5 trained from scratch starts where HF's does."""
+    from safetensors.numpy import load_file
+
+    kwargs = dict(vocab_size=300, d_model=64, d_kv=16, d_ff=256, num_layers=1, num_heads=4,
+                  feed_forward_proj="gated-gelu", tie_word_embeddings=False)
+    keras_tfm.T5ForConditionalGeneration(keras_tfm.T5Config(**kwargs)).save_pretrained(tmp_path)
+    ours = load_file(str(tmp_path / "model.safetensors"))
+    torch.manual_seed(0)
+    theirs = transformers.T5ForConditionalGeneration(transformers.T5Config(**kwargs)).state_dict()
+    for name, weight in ours.items():
+        expected = float(theirs[name].std())
+        if expected == 0.0:  # layer norms start at one
+            np.testing.assert_array_equal(weight, theirs[name].numpy(), err_msg=name)
+        else:
+            assert abs(float(weight.std()) / expected - 1) < 0.2, (name, float(weight.std()), expected)

@@ -48,14 +48,21 @@ class _Builder:
 
     def attention(self, kind, **kwargs):
         c = self.c
-        return kind(c.d_model, c.num_heads, head_dim=c.d_kv, use_bias=False, scale=1.0, dropout=c.dropout_rate,
-                    initializer_range=c.initializer_factor * c.d_model ** -0.5, dtype=self.d, **kwargs)
+        layer = kind(c.d_model, c.num_heads, head_dim=c.d_kv, use_bias=False, scale=1.0, dropout=c.dropout_rate,
+                     initializer_range=c.initializer_factor * c.d_model ** -0.5, dtype=self.d, **kwargs)
+        # HF's scales (its scores are not scaled, so q starts smaller): q over d_model * d_kv, o over
+        # the heads' width; k and v over d_model. Set before the kernels are built.
+        layer.q_proj.kernel_initializer = self.init((c.d_model * c.d_kv) ** -0.5)
+        layer.o_proj.kernel_initializer = self.init((c.num_heads * c.d_kv) ** -0.5)
+        return layer
 
     def feed_forward(self):
         c = self.c
         kind = GatedMLP if c.is_gated_act else MLP
-        return kind(c.d_model, c.d_ff, c.dense_act_fn, use_bias=False, dropout=c.dropout_rate,
-                    initializer_range=c.initializer_factor * c.d_model ** -0.5, dtype=self.d)
+        layer = kind(c.d_model, c.d_ff, c.dense_act_fn, use_bias=False, dropout=c.dropout_rate,
+                     initializer_range=c.initializer_factor * c.d_model ** -0.5, dtype=self.d)
+        layer.down_proj.kernel_initializer = self.init(c.d_ff ** -0.5)  # HF: wo over d_ff
+        return layer
 
     def block(self, cross):
         return TransformerBlock(
