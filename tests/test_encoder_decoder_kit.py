@@ -24,11 +24,11 @@ from keras_tfm.layers import (
     Embedding,
     KVCache,
     LayerNorm,
+    RelativePositionBias,
     SelfAttention,
     TransformerBlock,
     default_position_ids,
     encoder_stack,
-    relative_position_buckets,
     tied_lm_logits,
 )
 from keras_tfm.modeling_outputs import BaseModelOutput
@@ -60,7 +60,8 @@ class KitBackbone(EncoderDecoderModel):
         self.embed_tokens = Embedding(VOCAB, C, embeddings_initializer=init, dtype=d)
         self.encoder_positions = Embedding(POSITIONS, C, embeddings_initializer=init, dtype=d)
         self.decoder_positions = Embedding(POSITIONS, C, embeddings_initializer=init, dtype=d)
-        self.relative_bias = Embedding(BUCKETS, HEADS, embeddings_initializer=init, dtype=d)
+        self.relative_bias = RelativePositionBias(BUCKETS, HEADS, max_distance=20, bidirectional=False,
+                                                  initializer=init, dtype=d)
         self.encoder = encoder_stack(LAYERS, C, HEADS, 2 * C, "gelu", initializer_range=0.3, norm_first=True,
                                      final_norm=True, layer_norm_eps=1e-5, dtype=d)
         self.decoder = DecoderStack([
@@ -83,14 +84,6 @@ class KitBackbone(EncoderDecoderModel):
                                              output_attentions=output_attentions, training=training)
         return BaseModelOutput(last_hidden_state=x, hidden_states=hidden, attentions=attentions)
 
-    def position_bias(self, length, cache_index, num_keys):
-        """(1, N, T, S): the bias of T queries from slot ``cache_index`` over ``num_keys`` keys."""
-        start = 0 if cache_index is None else cache_index
-        queries = keras.ops.arange(length, dtype="int32") + start
-        buckets = relative_position_buckets(queries, keras.ops.arange(num_keys, dtype="int32"), bidirectional=False,
-                                            num_buckets=BUCKETS, max_distance=20)
-        return keras.ops.expand_dims(keras.ops.transpose(self.relative_bias(buckets), (2, 0, 1)), 0)
-
     def run_decoder(self, decoder_input_ids, encoder_hidden_states, attention_mask, decoder_attention_mask,
                     decoder_position_ids, past_key_values, cache_index, output_hidden_states, output_attentions,
                     training):
@@ -98,7 +91,8 @@ class KitBackbone(EncoderDecoderModel):
             decoder_position_ids = default_position_ids(keras.ops.shape(decoder_input_ids)[1], cache_index)
         length = keras.ops.shape(decoder_input_ids)[1]
         y = self.embed_tokens(decoder_input_ids) + self.decoder_positions(decoder_position_ids)
-        bias = self.position_bias(length, cache_index, past_key_values.num_slots if past_key_values is not None else length)
+        bias = self.relative_bias.for_decoding(length, cache_index,
+                                               past_key_values.num_slots if past_key_values is not None else length)
         return self.decoder(y, decoder_attention_mask, decoder_position_ids, cache=past_key_values,
                             cache_index=cache_index, encoder_hidden_states=encoder_hidden_states,
                             encoder_attention_mask=attention_mask, bias=bias,

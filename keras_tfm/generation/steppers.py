@@ -205,12 +205,6 @@ class EncoderDecoderStepper(Stepper):
         states = self.model.encode(encoder_ids, attention_mask=encoder_mask)
         return self.expand(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, states)
 
-    def states_prefill_step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows,
-                            encoder_states):
-        """The prefill from encoder states given by the caller (``generate(encoder_outputs=...)``)."""
-        return self.expand(cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows,
-                           encoder_states)
-
     def expand(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, states):
         """Runs the decoder prompt on one row per input (its cross keys / values computed once per
         input too), then gives row ``i`` of ``cache`` and of the logits those of input ``rows[i]``:
@@ -225,9 +219,10 @@ class EncoderDecoderStepper(Stepper):
                                                          for part in own))
 
     def compiled_states_prefill(self):
+        """The prefill from encoder states the caller gives (``generate(encoder_outputs=...)``): ``expand``."""
         self.compiled()
         if self._states_prefill is None:
-            self._states_prefill = backend.compile_prefill_step(self.model, self.states_prefill_step)
+            self._states_prefill = backend.compile_prefill_step(self.model, self.expand)
         return self._states_prefill
 
     def start(self, max_new_tokens, input_ids, attention_mask, decoder_input_ids, expand=1, encoder_states=None):

@@ -81,3 +81,9 @@ class RelativePositionBias(Layer):
         buckets = relative_position_buckets(query_positions, key_positions, self.bidirectional, self.num_buckets,
                                             self.max_distance)  # (T, S)
         return ops.expand_dims(ops.transpose(self.embedding(buckets), (2, 0, 1)), 0)
+
+    def for_decoding(self, length, cache_index, num_keys):
+        """The bias of ``length`` queries from position ``cache_index`` (None: 0) over ``num_keys``
+        keys from position 0: a decoder's, with or without a KV cache."""
+        start = 0 if cache_index is None else ops.cast(cache_index, "int32")
+        return self(ops.arange(length, dtype="int32") + start, ops.arange(num_keys, dtype="int32"))

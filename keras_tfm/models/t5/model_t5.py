@@ -138,14 +138,13 @@ class T5Model(_T5Encoder, EncoderDecoderModel):
                     decoder_position_ids, past_key_values, cache_index, output_hidden_states, output_attentions,
                     training):
         length = ops.shape(decoder_input_ids)[1]
-        start = 0 if cache_index is None else ops.cast(cache_index, "int32")
-        queries = ops.arange(length, dtype="int32") + start  # through a cache: from its index
-        keys = ops.arange(length if past_key_values is None else past_key_values.num_slots, dtype="int32")
+        bias = self.decoder_position_bias.for_decoding(
+            length, cache_index, length if past_key_values is None else past_key_values.num_slots)
         y = self.dropout(self.shared(decoder_input_ids), training=training)
         x, cache, hidden, attentions, cross = self.decoder(
             y, decoder_attention_mask, decoder_position_ids, cache=past_key_values, cache_index=cache_index,
             encoder_hidden_states=encoder_hidden_states, encoder_attention_mask=attention_mask,
-            bias=self.decoder_position_bias(queries, keys), output_hidden_states=output_hidden_states,
+            bias=bias, output_hidden_states=output_hidden_states,
             output_attentions=output_attentions, training=training)
         x = self.dropout(x, training=training)
         if hidden is not None:
