@@ -66,6 +66,11 @@ AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
 AutoModelForTextEncoding = _auto("AutoModelForTextEncoding")
+AutoModelForImageClassification = _auto("AutoModelForImageClassification")
+AutoModelForObjectDetection = _auto("AutoModelForObjectDetection")
+AutoModelForSemanticSegmentation = _auto("AutoModelForSemanticSegmentation")
+AutoModelForImageSegmentation = _auto("AutoModelForImageSegmentation")
+AutoModelForUniversalSegmentation = _auto("AutoModelForUniversalSegmentation")
 
 # The seed's TensorFlow code names these; on keras_tfm every model runs on every backend.
 TFAutoModel = AutoModel
@@ -75,3 +80,5 @@ TFAutoModelForQuestionAnswering = AutoModelForQuestionAnswering
 TFAutoModelForMaskedLM = AutoModelForMaskedLM
 TFAutoModelForCausalLM = AutoModelForCausalLM
 TFAutoModelForSeq2SeqLM = AutoModelForSeq2SeqLM
+TFAutoModelForImageClassification = AutoModelForImageClassification
+TFAutoModelForSemanticSegmentation = AutoModelForSemanticSegmentation

@@ -69,3 +69,11 @@ Seq2SeqSequenceClassifierOutput = _output("Seq2SeqSequenceClassifierOutput", "lo
                                           *_SEQ2SEQ_STATES)
 Seq2SeqQuestionAnsweringModelOutput = _output("Seq2SeqQuestionAnsweringModelOutput", "loss", "start_logits",
                                               "end_logits", "past_key_values", *_SEQ2SEQ_STATES)
+# Vision models. Feature maps (ResNet's states, SegFormer's logits) are channels first, as HF's.
+BaseModelOutputWithNoAttention = _output("BaseModelOutputWithNoAttention", "last_hidden_state", "hidden_states")
+BaseModelOutputWithPoolingAndNoAttention = _output("BaseModelOutputWithPoolingAndNoAttention", "last_hidden_state",
+                                                   "pooler_output", "hidden_states")
+ImageClassifierOutput = _output("ImageClassifierOutput", "loss", "logits", "hidden_states", "attentions")
+ImageClassifierOutputWithNoAttention = _output("ImageClassifierOutputWithNoAttention", "loss", "logits",
+                                               "hidden_states")
+SemanticSegmenterOutput = _output("SemanticSegmenterOutput", "loss", "logits", "hidden_states", "attentions")

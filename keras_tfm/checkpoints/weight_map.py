@@ -64,6 +64,22 @@ def layer_norm(hf, keras):
     return [Rule(f"{hf}.weight", f"{keras}.gamma"), Rule(f"{hf}.bias", f"{keras}.beta")]
 
 
+# torch Conv2d stores (out, in / groups, kh, kw); keras kernels are (kh, kw, in / groups, out).
+CONV2D = Transform("conv2d", lambda a: np.transpose(a, (2, 3, 1, 0)), lambda a: np.transpose(a, (3, 2, 0, 1)))
+
+
+def conv2d(hf, keras, bias=True):
+    """A torch Conv2d <-> a ``layers.Conv2D``: weight (transposed to Keras' layout) and, if ``bias``, bias."""
+    return [Rule(f"{hf}.weight", f"{keras}.kernel", CONV2D)] + ([Rule(f"{hf}.bias", f"{keras}.bias")] if bias else [])
+
+
+def batch_norm(hf, keras):
+    """A torch BatchNorm2d <-> a ``layers.BatchNorm``; its step counter is not kept."""
+    return [Rule(f"{hf}.weight", f"{keras}.gamma"), Rule(f"{hf}.bias", f"{keras}.beta"),
+            Rule(f"{hf}.running_mean", f"{keras}.moving_mean"), Rule(f"{hf}.running_var", f"{keras}.moving_variance"),
+            Rule(f"{hf}.num_batches_tracked", None)]
+
+
 def embedding(hf, keras):
     return [Rule(f"{hf}.weight", f"{keras}.embeddings")]
 

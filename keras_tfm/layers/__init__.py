@@ -5,6 +5,7 @@
 - ``attention_layers``: self-attention (separate or fused q/k/v) and cross-attention.
 - ``cache``: ``KVCache``, the typed cache (self part, and cross part for encoder-decoders).
 - ``norms``, ``mlp``, ``positions``, ``rotary``, ``embeddings``, ``heads``, ``activations``.
+- ``conv``: convolutions, batch norms, and the image layout inside models.
 - ``transformer_block``, ``encoder``, ``decoder``: the block and the two stacks.
 """
 
@@ -12,6 +13,18 @@ from keras_tfm.layers.activations import get_activation, normal_init
 from keras_tfm.layers.attention import AttentionMask, attention, causal_mask, padding_mask
 from keras_tfm.layers.attention_layers import CrossAttention, FusedQKVSelfAttention, SelfAttention
 from keras_tfm.layers.cache import KVCache
+from keras_tfm.layers.conv import (
+    BatchNorm,
+    Conv2D,
+    FrozenBatchNorm,
+    channel_axis,
+    flatten_spatial,
+    image_data_format,
+    spatial_shape,
+    to_channels_first,
+    to_internal,
+    unflatten_spatial,
+)
 from keras_tfm.layers.decoder import DecoderStack
 from keras_tfm.layers.embeddings import TextEmbeddings
 from keras_tfm.layers.encoder import EncoderStack, encoder_stack

@@ -5,6 +5,11 @@ lists, laid out (height, width), (channels, height, width) or (height, width, ch
 Everything here works on channels-first ``float32`` arrays of shape (C, H, W).
 """
 
+import base64
+import binascii
+import io
+import os
+
 import numpy as np
 
 from keras_tfm.processing.batch import to_numpy
@@ -92,3 +97,65 @@ def _per_channel(name, value, channels):
     if value.size != channels:
         raise ValueError(f"{name} has {value.size} values but the image has {channels} channels.")
     return value[:, None, None]
+
+
+def load_image(image, timeout=None):
+    """An image given as a PIL image, a file path, an http(s) URL or a base64 string -> an RGB
+    PIL image, turned upright by its EXIF orientation (as HF's ``load_image``).
+
+    Errors name the input: a missing or non-image file, a URL that cannot be fetched (there is no
+    network here, say), a zero-size image.
+    """
+    PIL = require_pil()
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if isinstance(image, str):
+        source = image
+        if image.startswith(("http://", "https://")):
+            image = Image.open(io.BytesIO(_fetch_url(image, timeout)))
+        elif os.path.isfile(image):
+            try:
+                image = Image.open(image)
+            except UnidentifiedImageError as error:
+                raise ValueError(f"{image!r} is not an image file Pillow can read.") from error
+        else:
+            try:
+                data = base64.b64decode(image.split(",", 1)[-1] if image.startswith("data:image/") else image,
+                                        validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(f"{source[:200]!r} is neither a file that exists, an http(s) URL nor a base64 "
+                                 "image.") from None
+            try:
+                image = Image.open(io.BytesIO(data))
+            except UnidentifiedImageError as error:
+                raise ValueError("The base64 string given as an image does not decode to an image.") from error
+    elif not isinstance(image, PIL.Image.Image):
+        raise TypeError(f"load_image takes a PIL image, a path, a URL or a base64 string; got {type(image).__name__}.")
+    else:
+        source = "the PIL image"
+    if image.width == 0 or image.height == 0:
+        raise ValueError(f"{source!r} is an empty image ({image.width}x{image.height}).")
+    image = ImageOps.exif_transpose(image)
+    return image.convert("RGB")
+
+
+def require_pil():
+    """The ``PIL`` module, or an ImportError that says how to install Pillow."""
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError as error:
+        raise ImportError("Reading images needs Pillow: pip install Pillow") from error
+    import PIL
+
+    return PIL
+
+
+def _fetch_url(url, timeout):
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout or 10) as response:
+            return response.read()
+    except Exception as error:
+        raise OSError(f"Could not fetch the image at {url!r} ({type(error).__name__}: {error}). Without a network, "
+                      "pass a local file path or a PIL image instead.") from error

@@ -1,0 +1,72 @@
+"""The conv kit (layers/conv.py) against torch.nn: Conv2d (stride, padding, groups, dilation) and
+BatchNorm2d in eval mode, through the conv2d / batch_norm conversion rules, on the current backend."""
+
+import numpy as np
+import pytest
+import torch
+from keras import ops
+
+from keras_tfm.checkpoints.weight_map import CONV2D
+from keras_tfm.layers import (
+    BatchNorm,
+    Conv2D,
+    FrozenBatchNorm,
+    flatten_spatial,
+    to_channels_first,
+    to_internal,
+    unflatten_spatial,
+)
+
+X = np.random.default_rng(0).standard_normal((2, 6, 11, 9)).astype("float32")
+
+
+def run(layer, x=X):
+    return ops.convert_to_numpy(to_channels_first(layer(to_internal(ops.convert_to_tensor(x)))))
+
+
+@pytest.mark.parametrize("groups,stride,padding,dilation", [(1, 2, 3, 1), (3, 1, 1, 1), (6, 2, 0, 1), (1, 1, 2, 2)])
+def test_conv2d_matches_torch(groups, stride, padding, dilation):
+    ref = torch.nn.Conv2d(6, 12, 3, stride=stride, padding=padding, groups=groups, dilation=dilation)
+    conv = Conv2D(12, 3, strides=stride, padding=padding, groups=groups, dilation=dilation)
+    run(conv)
+    conv.kernel.assign(CONV2D.to_keras(ref.weight.detach().numpy()))
+    conv.bias.assign(ref.bias.detach().numpy())
+    expected = ref(torch.tensor(X)).detach().numpy()
+    out = run(conv)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    np.testing.assert_array_equal(CONV2D.to_hf(CONV2D.to_keras(ref.weight.detach().numpy())), ref.weight.detach())
+
+
+def test_conv2d_groups_must_divide():
+    with pytest.raises(ValueError, match="groups"):
+        run(Conv2D(12, 3, groups=4))
+
+
+@pytest.mark.parametrize("layer_class", [BatchNorm, FrozenBatchNorm])
+def test_batch_norm_matches_torch_eval(layer_class):
+    ref = torch.nn.BatchNorm2d(6).eval()
+    rng = np.random.default_rng(1)
+    stats = {name: rng.uniform(0.5, 1.5, 6).astype("float32") for name in ("weight", "bias", "running_mean", "running_var")}
+    ref.load_state_dict({**{k: torch.tensor(v) for k, v in stats.items()}, "num_batches_tracked": torch.tensor(0)})
+    norm = layer_class()
+    run(norm)
+    for variable, name in [(norm.gamma, "weight"), (norm.beta, "bias"), (norm.moving_mean, "running_mean"),
+                           (norm.moving_variance, "running_var")]:
+        variable.assign(stats[name])
+    np.testing.assert_allclose(run(norm), ref(torch.tensor(X)).detach().numpy(), atol=1e-5)
+
+
+def test_frozen_batch_norm_ignores_training():
+    norm = FrozenBatchNorm()
+    x = to_internal(ops.convert_to_tensor(X))
+    np.testing.assert_array_equal(ops.convert_to_numpy(norm(x, training=True)), ops.convert_to_numpy(norm(x)))
+    assert not norm.trainable_weights
+
+
+def test_flatten_round_trip_matches_torch_order():
+    x = to_internal(ops.convert_to_tensor(X))
+    tokens = ops.convert_to_numpy(flatten_spatial(x))
+    np.testing.assert_array_equal(tokens, torch.tensor(X).flatten(2).transpose(1, 2).numpy())
+    back = ops.convert_to_numpy(to_channels_first(unflatten_spatial(ops.convert_to_tensor(tokens), 11, 9)))
+    np.testing.assert_array_equal(back, X)
