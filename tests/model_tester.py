@@ -68,6 +68,10 @@ class ModelTesterMixin:
     uses_token_type_ids = True
     pad_token_id = 1
 
+    def model_inputs(self, config):
+        """The inputs every test runs on; vision testers return ``{"pixel_values": ...}``."""
+        return make_inputs(config.vocab_size, self.uses_token_type_ids)
+
     def hf_model(self, hf_class_name, tmp_path):
         torch.manual_seed(0)
         config = self.hf_config()
@@ -87,7 +91,7 @@ class ModelTesterMixin:
     def test_hf_to_keras_tfm(self, tmp_path):
         for head, (hf_name, ours_name, auto_name) in self._heads():
             hf, path = self.hf_model(hf_name, tmp_path / head)
-            inputs = make_inputs(hf.config.vocab_size, self.uses_token_type_ids)
+            inputs = self.model_inputs(hf.config)
             theirs = self.run_hf(hf, inputs)
             ours_model = getattr(keras_tfm, auto_name).from_pretrained(path)
             assert type(ours_model).__name__ == ours_name
@@ -103,7 +107,7 @@ class ModelTesterMixin:
             path = tmp_path / head
             ours_model.save_pretrained(path)
             hf = getattr(transformers, hf_name).from_pretrained(path).eval()
-            inputs = make_inputs(config.vocab_size, self.uses_token_type_ids)
+            inputs = self.model_inputs(config)
             theirs = self.run_hf(hf, inputs)
             ours = ours_model(**inputs, output_hidden_states=True)
             compare(ours, theirs, [k for k in theirs.keys()])
@@ -116,7 +120,7 @@ class ModelTesterMixin:
         model.save_pretrained(tmp_path, max_shard_size="20KB")  # sharded on purpose
         assert (tmp_path / "model.safetensors.index.json").exists()
         again = getattr(keras_tfm, auto_name).from_pretrained(tmp_path)
-        inputs = make_inputs(config.vocab_size, self.uses_token_type_ids)
+        inputs = self.model_inputs(config)
         a, b = model(**inputs), again(**inputs)
         for key in a.keys():
             np.testing.assert_array_equal(to_np(a[key]), to_np(b[key]))
@@ -124,7 +128,7 @@ class ModelTesterMixin:
     def test_attentions_and_return_dict(self, tmp_path):
         hf_name, ours_name, auto_name = next(iter(self.heads.values()))
         hf, path = self.hf_model(hf_name, tmp_path)
-        inputs = make_inputs(hf.config.vocab_size, self.uses_token_type_ids)
+        inputs = self.model_inputs(hf.config)
         with torch.no_grad():
             theirs = hf(**{k: torch.tensor(v) for k, v in inputs.items()}, output_attentions=True)
         model = getattr(keras_tfm, auto_name).from_pretrained(path)
@@ -142,8 +146,15 @@ class ModelTesterMixin:
     LOSS_ATOL = 1e-5
 
     @staticmethod
-    def loss_cases(hf_class_name, inputs, vocab_size, rng):
+    def loss_cases(hf_class_name, inputs, vocab_size, rng):  # noqa: C901
         """[(case, HF config overrides, label kwargs)] for a head; [] for a base model."""
+        if "ImageClassification" in hf_class_name:
+            batch = len(inputs["pixel_values"])
+            return [
+                ("single_label", {"num_labels": 3}, {"labels": rng.randint(0, 3, (batch,))}),
+                ("multi_label", {"num_labels": 3, "problem_type": "multi_label_classification"},
+                 {"labels": rng.randint(0, 2, (batch, 3)).astype("float32")}),
+            ]
         batch, length = inputs["input_ids"].shape
         pad = inputs["attention_mask"] == 0
         if "SequenceClassification" in hf_class_name:
@@ -172,9 +183,10 @@ class ModelTesterMixin:
     def test_losses_match_hf(self, tmp_path):
         rng = np.random.RandomState(1)
         checked = 0
+        vocab_size = getattr(self.hf_config(), "vocab_size", None)
         for head, (hf_name, ours_name, auto_name) in self._heads():
-            inputs = make_inputs(self.hf_config().vocab_size, self.uses_token_type_ids)
-            for case, overrides, labels in self.loss_cases(hf_name, inputs, self.hf_config().vocab_size, rng):
+            inputs = self.model_inputs(self.hf_config())
+            for case, overrides, labels in self.loss_cases(hf_name, inputs, vocab_size, rng):
                 torch.manual_seed(0)
                 config = self.hf_config()
                 for key, value in overrides.items():
