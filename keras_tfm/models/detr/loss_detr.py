@@ -1,0 +1,231 @@
+"""DETR's Hungarian-matching loss, as HF transformers computes it (``transformers/loss/loss_for_object_detection.py``).
+
+Each image's targets are matched one-to-one to the queries by scipy's ``linear_sum_assignment``
+on HF's cost (class probability, L1 and GIoU of the boxes); matched queries learn their
+target's class, box and mask, the others the "no object" class. The matching runs on the host
+from concrete values (``backend.numpy_function``: directly on eager torch and TF, a
+``jax.pure_callback`` under ``jax.jit``, a ``tf.numpy_function`` under ``tf.function``), so the
+loss trains in eager and compiled steps alike; everything else is ``keras.ops`` and
+differentiable. The box and class tensors of the matched pairs are gathered with the indices
+the host returns: the loss then has HF's terms, in HF's order of summation.
+
+Not reproduced: HF divides the box count by the accelerate world size for multi-process
+training; here it is the count of the local batch.
+"""
+
+import numpy as np
+from keras import ops
+from scipy.optimize import linear_sum_assignment
+
+from keras_tfm import backend
+from keras_tfm.layers.boxes import aligned_generalized_box_iou, center_to_corners, generalized_box_iou
+
+__all__ = ["detr_loss", "hungarian_match", "sigmoid_focal_loss", "dice_loss"]
+
+
+def sigmoid_focal_loss(inputs, targets, num_boxes, alpha=0.25, gamma=2):
+    """RetinaNet's focal loss on mask logits ``(M, P)`` vs binary ``targets`` ``(M, P)``, summed / ``num_boxes``."""
+    prob = ops.sigmoid(inputs)
+    # binary cross-entropy with logits, in its stable form
+    ce_loss = ops.maximum(inputs, 0.0) - inputs * targets + ops.log1p(ops.exp(-ops.abs(inputs)))
+    p_t = prob * targets + (1 - prob) * (1 - targets)
+    loss = ce_loss * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    return ops.sum(ops.mean(loss, axis=1)) / num_boxes
+
+
+def dice_loss(inputs, targets, num_boxes):
+    """DICE loss (a generalized IoU for masks) of mask logits ``(M, P)`` vs ``targets``, summed / ``num_boxes``."""
+    inputs = ops.sigmoid(inputs)
+    numerator = 2 * ops.sum(inputs * targets, axis=1)
+    denominator = ops.sum(inputs, axis=-1) + ops.sum(targets, axis=-1)
+    return ops.sum(1 - (numerator + 1) / (denominator + 1)) / num_boxes
+
+
+def _static_sum(sizes):
+    return None if any(n is None for n in sizes) else sum(sizes)
+
+
+def _targets(labels, batch_size, with_masks):
+    """Checks ``labels`` and returns per-image class labels (n,), boxes (n, 4) and masks (n, H, W) tensors."""
+    if not isinstance(labels, (list, tuple)):
+        raise TypeError(f"DETR labels must be a list of dicts (one per image), got {type(labels).__name__}.")
+    if batch_size is not None and len(labels) != batch_size:
+        raise ValueError(f"DETR labels hold {len(labels)} images but the batch has {batch_size}.")
+    keys = ("class_labels", "boxes") + (("masks",) if with_masks else ())
+    classes, boxes, masks = [], [], []
+    for i, target in enumerate(labels):
+        missing = [k for k in keys if k not in target]
+        if missing:
+            raise ValueError(f"DETR labels[{i}] lacks {missing}; it needs {list(keys)}.")
+        c = ops.cast(ops.convert_to_tensor(target["class_labels"]), "int32")
+        b = ops.cast(ops.convert_to_tensor(target["boxes"]), "float32")
+        if len(c.shape) != 1 or len(b.shape) != 2 or b.shape[1] != 4:
+            raise ValueError(
+                f"DETR labels[{i}]: class_labels must be (n,) and boxes (n, 4) (cx, cy, w, h), "
+                f"got {tuple(c.shape)} and {tuple(b.shape)}."
+            )
+        if None not in (c.shape[0], b.shape[0]) and c.shape[0] != b.shape[0]:
+            raise ValueError(f"DETR labels[{i}]: {c.shape[0]} class_labels but {b.shape[0]} boxes.")
+        classes.append(c)
+        boxes.append(b)
+        if with_masks:
+            m = ops.cast(ops.convert_to_tensor(target["masks"]), "float32")
+            if len(m.shape) != 3:
+                raise ValueError(f"DETR labels[{i}]: masks must be (n, height, width), got {tuple(m.shape)}.")
+            masks.append(m)
+    return classes, boxes, masks
+
+
+def _assign(cost, sizes):
+    """Host side of the matching: ``cost`` (B, Q, N) float32, ``sizes`` (B,) targets per image.
+
+    Returns ``match`` (B*Q,): each query's index in the concatenated targets, or N when it has
+    none; ``source`` and ``target`` (M,): the matched pairs (flat query index, target index),
+    image after image in scipy's order, as HF concatenates them.
+    """
+    batch_size, num_queries, total = cost.shape
+    # HF: NaN / inf costs become the largest float, matched only when nothing else is left.
+    big = np.finfo(cost.dtype).max
+    cost = np.nan_to_num(cost, nan=big, posinf=big, neginf=big)
+    match = np.full((batch_size * num_queries,), total, dtype=np.int32)
+    sources, targets, offset = [], [], 0
+    for b, n in enumerate(np.asarray(sizes).tolist()):
+        rows, cols = linear_sum_assignment(cost[b, :, offset:offset + n])
+        sources.append(b * num_queries + rows)
+        targets.append(offset + cols)
+        match[b * num_queries + rows] = offset + cols
+        offset += n
+    return match, np.concatenate(sources).astype(np.int32), np.concatenate(targets).astype(np.int32)
+
+
+def hungarian_match(logits, pred_boxes, class_labels, boxes, config):
+    """HF's ``HungarianMatcher``: the cost on the device, scipy's assignment on the host.
+
+    ``logits`` (B, Q, C + 1), ``pred_boxes`` (B, Q, 4), ``class_labels`` / ``boxes``: per-image
+    lists. Returns ``(match, source, target)`` as ``_assign`` describes (int32 tensors).
+    """
+    if config.class_cost == 0 and config.bbox_cost == 0 and config.giou_cost == 0:
+        raise ValueError("All costs of the Matcher can't be 0 (config.class_cost, bbox_cost, giou_cost).")
+    batch_size, num_queries = logits.shape[0], logits.shape[1]
+    prob = ops.softmax(ops.reshape(logits, (-1, ops.shape(logits)[-1])), axis=-1)  # (B*Q, C + 1)
+    out_bbox = ops.reshape(pred_boxes, (-1, 4))
+    target_ids = ops.concatenate(class_labels, axis=0)
+    target_bbox = ops.concatenate(boxes, axis=0)
+    class_cost = -ops.take(prob, target_ids, axis=1)  # 1 - p[target class], less the constant
+    bbox_cost = ops.sum(ops.abs(out_bbox[:, None, :] - target_bbox[None, :, :]), axis=-1)  # cdist p=1
+    giou_cost = -generalized_box_iou(center_to_corners(out_bbox), center_to_corners(target_bbox))
+    cost = config.bbox_cost * bbox_cost + config.class_cost * class_cost + config.giou_cost * giou_cost
+    cost = ops.stop_gradient(ops.reshape(cost, (ops.shape(logits)[0], ops.shape(logits)[1], -1)))
+    sizes = ops.stack([ops.cast(ops.shape(b)[0], "int32") for b in boxes])
+    static_sizes = [b.shape[0] for b in boxes]
+    pairs = None
+    if num_queries is not None and None not in static_sizes:
+        pairs = sum(min(num_queries, n) for n in static_sizes)
+    rows = None if batch_size is None or num_queries is None else batch_size * num_queries
+    return backend.numpy_function(_assign, [cost, sizes], [((rows,), "int32"), ((pairs,), "int32"), ((pairs,), "int32")])
+
+
+def _upsample(masks, size):
+    """(M, h, w) -> (M, H, W), bilinear with half-pixel centres (torch's ``align_corners=False``)."""
+    masks = ops.image.resize(masks[..., None], size, interpolation="bilinear", antialias=False,
+                             data_format="channels_last")
+    return masks[..., 0]
+
+
+def _padded_target_masks(masks):
+    """Per-image (n, H, W) masks zero-padded to the batch's largest H and W and concatenated, as HF's NestedTensor."""
+    height = max(m.shape[1] for m in masks)
+    width = max(m.shape[2] for m in masks)
+    padded = [ops.pad(m, [[0, 0], [0, height - m.shape[1]], [0, width - m.shape[2]]]) for m in masks]
+    return ops.concatenate(padded, axis=0), (height, width)
+
+
+def _image_losses(logits, pred_boxes, targets, num_boxes, config, pred_masks=None):
+    """HF's ImageLoss terms for one decoder output: loss_ce, loss_bbox, loss_giou, cardinality_error (+ masks)."""
+    classes, boxes, masks = targets
+    logits = ops.cast(logits, "float32")
+    pred_boxes = ops.cast(pred_boxes, "float32")
+    num_labels = config.num_labels
+    match, source, target = hungarian_match(logits, pred_boxes, classes, boxes, config)
+    flat_logits = ops.reshape(logits, (-1, ops.shape(logits)[-1]))  # (B*Q, C + 1)
+    flat_boxes = ops.reshape(pred_boxes, (-1, 4))
+    losses = {}
+
+    # labels: cross-entropy, the "no object" class weighted by eos_coefficient
+    no_object = ops.convert_to_tensor(np.array([num_labels], dtype=np.int32))
+    target_classes = ops.take(ops.concatenate(classes + [no_object], axis=0), match)  # (B*Q,)
+    class_weight = ops.convert_to_tensor(
+        np.array([1.0] * num_labels + [config.eos_coefficient], dtype=np.float32))
+    weight = ops.take(class_weight, target_classes)
+    log_probs = ops.log_softmax(flat_logits, axis=-1)
+    nll = -ops.take_along_axis(log_probs, target_classes[:, None], axis=-1)[:, 0]
+    losses["loss_ce"] = ops.sum(weight * nll) / ops.sum(weight)
+
+    # boxes: L1 and GIoU of the matched pairs
+    source_boxes = ops.take(flat_boxes, source, axis=0)
+    target_boxes = ops.take(ops.concatenate(boxes, axis=0), target, axis=0)
+    losses["loss_bbox"] = ops.sum(ops.abs(source_boxes - target_boxes)) / num_boxes
+    giou = aligned_generalized_box_iou(center_to_corners(source_boxes), center_to_corners(target_boxes))
+    losses["loss_giou"] = ops.sum(1 - giou) / num_boxes
+
+    # cardinality (logged, not trained): |predicted objects - targets| averaged over images
+    predicted = ops.sum(ops.cast(ops.not_equal(ops.argmax(logits, axis=-1), num_labels), "float32"), axis=1)
+    lengths = ops.cast(ops.stack([ops.shape(b)[0] for b in boxes]), "float32")
+    losses["cardinality_error"] = ops.stop_gradient(ops.mean(ops.abs(predicted - lengths)))
+
+    if pred_masks is not None:
+        target_masks, size = _padded_target_masks(masks)
+        pred_masks = ops.cast(pred_masks, "float32")
+        source_masks = ops.take(ops.reshape(pred_masks, (-1,) + tuple(pred_masks.shape[2:])), source, axis=0)
+        source_masks = ops.reshape(_upsample(source_masks, size), (-1, size[0] * size[1]))
+        target_masks = ops.reshape(ops.take(target_masks, target, axis=0), (-1, size[0] * size[1]))
+        losses["loss_mask"] = sigmoid_focal_loss(source_masks, target_masks, num_boxes)
+        losses["loss_dice"] = dice_loss(source_masks, target_masks, num_boxes)
+    return losses
+
+
+def detr_loss(logits, pred_boxes, labels, config, pred_masks=None, auxiliary_outputs=None):
+    """DETR's loss as HF's ``ForObjectDetectionLoss`` / ``ForSegmentationLoss`` computes it.
+
+    Args:
+        logits: ``(batch, num_queries, num_labels + 1)`` class logits (the last class is "no object").
+        pred_boxes: ``(batch, num_queries, 4)`` normalized ``(center_x, center_y, width, height)``.
+        labels: one dict per image: ``class_labels`` ``(n,)``, ``boxes`` ``(n, 4)`` (normalized
+            cx, cy, w, h) and, with ``pred_masks``, ``masks`` ``(n, height, width)``; ``n`` may be 0.
+        config: a DETR config (``class_cost``, ``bbox_cost``, ``giou_cost``, ``eos_coefficient``,
+            ``bbox_loss_coefficient``, ``giou_loss_coefficient``, ``mask_loss_coefficient``,
+            ``dice_loss_coefficient``, ``auxiliary_loss``, ``decoder_layers``, ``num_labels``).
+        pred_masks: ``(batch, num_queries, h, w)`` mask logits (DetrForSegmentation): adds
+            ``loss_mask`` (sigmoid focal) and ``loss_dice``, the logits upsampled bilinearly to
+            the targets' (padded) size.
+        auxiliary_outputs: the intermediate decoder layers' ``[{"logits", "pred_boxes"}, ...]``,
+            used as HF does when ``config.auxiliary_loss``: each matched anew, its losses
+            suffixed ``_0``, ``_1``... (no mask losses).
+
+    Returns:
+        ``(loss, loss_dict)``: the weighted sum (``loss_ce`` weight 1, the ``*_coefficient``
+        weights for the others, ``cardinality_error`` unweighted) and every term.
+    """
+    with_masks = pred_masks is not None
+    targets = _targets(labels, logits.shape[0], with_masks)
+    total = _static_sum([b.shape[0] for b in targets[1]])
+    if total is None:  # a traced batch of unknown target counts
+        total = ops.sum(ops.stack([ops.shape(b)[0] for b in targets[1]]))
+    num_boxes = ops.maximum(ops.cast(total, "float32"), 1.0)  # HF: clamp(min=1)
+
+    loss_dict = _image_losses(logits, pred_boxes, targets, num_boxes, config, pred_masks)
+    weight_dict = {"loss_ce": 1.0, "loss_bbox": config.bbox_loss_coefficient,
+                   "loss_giou": config.giou_loss_coefficient}
+    if with_masks:
+        weight_dict.update(loss_mask=config.mask_loss_coefficient, loss_dice=config.dice_loss_coefficient)
+    if auxiliary_outputs and config.auxiliary_loss:
+        for i, aux in enumerate(auxiliary_outputs):
+            aux_losses = _image_losses(aux["logits"], aux["pred_boxes"], targets, num_boxes, config)
+            loss_dict.update({f"{k}_{i}": v for k, v in aux_losses.items()})
+        base = dict(weight_dict)
+        for i in range(getattr(config, "decoder_layers", len(auxiliary_outputs) + 1) - 1):
+            weight_dict.update({f"{k}_{i}": v for k, v in base.items()})
+    loss = sum(loss_dict[k] * weight_dict[k] for k in loss_dict if k in weight_dict)
+    return loss, loss_dict
