@@ -127,19 +127,38 @@ def hungarian_match(logits, pred_boxes, class_labels, boxes, config):
     return backend.numpy_function(_assign, [cost, sizes], [((rows,), "int32"), ((pairs,), "int32"), ((pairs,), "int32")])
 
 
+def _interpolation_matrix(size_out, size_in):
+    """(size_out, size_in) weights of torch's linear interpolation with ``align_corners=False`` (no antialias)."""
+    scale = ops.cast(size_in, "float32") / ops.cast(size_out, "float32")
+    source = ops.maximum((ops.cast(ops.arange(size_out), "float32") + 0.5) * scale - 0.5, 0.0)
+    low = ops.floor(source)
+    frac = source - low
+    low = ops.cast(low, "int32")
+    high = ops.minimum(low + 1, size_in - 1)
+    return (ops.one_hot(low, size_in) * (1.0 - frac)[:, None]
+            + ops.one_hot(high, size_in) * frac[:, None])
+
+
 def _upsample(masks, size):
-    """(M, h, w) -> (M, H, W), bilinear with half-pixel centres (torch's ``align_corners=False``)."""
-    masks = ops.image.resize(masks[..., None], size, interpolation="bilinear", antialias=False,
-                             data_format="channels_last")
-    return masks[..., 0]
+    """(M, h, w) -> (M, H, W) bilinear as torch's ``interpolate(align_corners=False)``.
+
+    Written as two interpolation matrices so that ``size`` may be known only at run time
+    (``ops.image.resize`` needs it static).
+    """
+    rows = _interpolation_matrix(size[0], ops.shape(masks)[1])  # (H, h)
+    cols = _interpolation_matrix(size[1], ops.shape(masks)[2])  # (W, w)
+    return ops.einsum("Hh,mhw,Ww->mHW", rows, masks, cols)
 
 
 def _padded_target_masks(masks):
     """Per-image (n, H, W) masks zero-padded to the batch's largest H and W and concatenated, as HF's NestedTensor."""
-    height = max(m.shape[1] for m in masks)
-    width = max(m.shape[2] for m in masks)
-    padded = [ops.pad(m, [[0, 0], [0, height - m.shape[1]], [0, width - m.shape[2]]]) for m in masks]
-    return ops.concatenate(padded, axis=0), (height, width)
+    size = []
+    for axis in (1, 2):
+        static = [m.shape[axis] for m in masks]
+        # a traced batch of unknown mask sizes (tf.function relaxing shapes) pads to a runtime size
+        size.append(max(static) if None not in static else ops.max(ops.stack([ops.shape(m)[axis] for m in masks])))
+    padded = [ops.pad(m, [[0, 0], [0, size[0] - ops.shape(m)[1]], [0, size[1] - ops.shape(m)[2]]]) for m in masks]
+    return ops.concatenate(padded, axis=0), tuple(size)
 
 
 def _image_losses(logits, pred_boxes, targets, num_boxes, config, pred_masks=None):
