@@ -11,13 +11,15 @@ from keras import ops
 
 def center_to_corners(boxes):
     """``(cx, cy, w, h)`` -> ``(x0, y0, x1, y1)``, as HF's ``center_to_corners_format``."""
-    cx, cy, w, h = ops.unstack(boxes, 4, axis=-1)
+    boxes = ops.convert_to_tensor(boxes)
+    cx, cy, w, h = boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
     return ops.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], axis=-1)
 
 
 def corners_to_center(boxes):
     """``(x0, y0, x1, y1)`` -> ``(cx, cy, w, h)``, as HF's ``corners_to_center_format``."""
-    x0, y0, x1, y1 = ops.unstack(boxes, 4, axis=-1)
+    boxes = ops.convert_to_tensor(boxes)
+    x0, y0, x1, y1 = boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
     return ops.stack([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], axis=-1)
 
 
@@ -47,6 +49,7 @@ def _giou(boxes1, boxes2):
 
 def box_iou(boxes1, boxes2):
     """Pairwise IoU and union of corner boxes ``(N, 4)``, ``(M, 4)`` -> ``((N, M), (N, M))``."""
+    boxes1, boxes2 = ops.convert_to_tensor(boxes1), ops.convert_to_tensor(boxes2)
     return _iou_union(boxes1[:, None, :], boxes2[None, :, :])
 
 
@@ -56,9 +59,11 @@ def generalized_box_iou(boxes1, boxes2):
     Degenerate boxes (``x1 < x0``) give meaningless values; HF raises on them, which a traced
     function cannot: boxes from a sigmoid head (DETR's) are never degenerate.
     """
+    boxes1, boxes2 = ops.convert_to_tensor(boxes1), ops.convert_to_tensor(boxes2)
     return _giou(boxes1[:, None, :], boxes2[None, :, :])
 
 
 def aligned_generalized_box_iou(boxes1, boxes2):
     """Generalized IoU of box ``i`` of ``boxes1`` with box ``i`` of ``boxes2``: ``(N, 4)`` x2 -> ``(N,)``."""
+    boxes1, boxes2 = ops.convert_to_tensor(boxes1), ops.convert_to_tensor(boxes2)
     return _giou(boxes1, boxes2)
