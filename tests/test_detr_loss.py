@@ -58,6 +58,17 @@ def random_outputs(rng, batch, mask_size=None):
     return logits, boxes, masks
 
 
+def padded(targets, count, rng):
+    """Targets padded to ``count`` per image with random padding targets of class -1 (to be ignored)."""
+    out = []
+    for target in targets:
+        extra = random_targets(rng, [count - len(target["boxes"])],
+                               None if "masks" not in target else [target["masks"].shape[1:]])[0]
+        extra["class_labels"][:] = -1
+        out.append({k: np.concatenate([v, extra[k]]) for k, v in target.items()})
+    return out
+
+
 def hf_loss(logits, boxes, targets, cfg, masks=None):
     labels = [{k: torch.tensor(v) for k, v in t.items()} for t in targets]
     t = torch.tensor
@@ -114,7 +125,7 @@ def test_matching_is_hf_matching():
         {"logits": torch.tensor(logits[-1]), "pred_boxes": torch.tensor(boxes[-1])},
         [{k: torch.tensor(v) for k, v in t.items()} for t in targets])
     classes = [ops.convert_to_tensor(t["class_labels"].astype("int32")) for t in targets]
-    match, source, target = hungarian_match(ops.convert_to_tensor(logits[-1]), ops.convert_to_tensor(boxes[-1]),
+    match, source, target, weight = hungarian_match(ops.convert_to_tensor(logits[-1]), ops.convert_to_tensor(boxes[-1]),
                                             classes, [ops.convert_to_tensor(t["boxes"]) for t in targets], cfg)
     offsets = np.cumsum([0] + sizes)
     expected_source = np.concatenate([b * QUERIES + i.numpy() for b, (i, _) in enumerate(ref)])
@@ -124,6 +135,7 @@ def test_matching_is_hf_matching():
     expected_match = np.full(len(sizes) * QUERIES, sum(sizes))
     expected_match[expected_source] = expected_target
     np.testing.assert_array_equal(ops.convert_to_numpy(match), expected_match)
+    np.testing.assert_array_equal(ops.convert_to_numpy(weight), np.ones(len(expected_source)))
 
 
 @pytest.mark.parametrize("auxiliary_loss", [True, False])
@@ -148,6 +160,15 @@ def test_segmentation_loss_matches_hf(mask_size):
     ours = our_loss(logits, boxes, targets, cfg, masks)
     assert_same_losses(ours, hf_loss(logits, boxes, targets, cfg, masks))
     assert ours[1]["loss_mask"] > 0 and ours[1]["loss_dice"] > 0
+
+
+def test_padding_targets_are_ignored():
+    rng = np.random.default_rng(8)
+    logits, boxes, masks = random_outputs(rng, len(SIZES), (8, 10))
+    targets = random_targets(rng, SIZES, [(16, 20), (12, 24), (18, 14)])
+    cfg = config()
+    assert_same_losses(our_loss(logits, boxes, padded(targets, 9, rng), cfg, masks),
+                       hf_loss(logits, boxes, targets, cfg, masks))
 
 
 def test_no_targets_matches_hf():
@@ -183,14 +204,15 @@ class Predictions(keras.Model):
 
 def test_compiled_train_step_gradients_match_hf():
     """Gradients through the backend's train step (jax.jit / tf.function / eager torch) equal torch autograd
-    through HF's loss, for batches whose target counts and mask sizes change from step to step."""
+    through HF's loss, for batches whose target counts and mask sizes change from step to step, and
+    with padding targets."""
     rng = np.random.default_rng(6)
     cfg = config()
     logits, boxes, masks = random_outputs(rng, 2, (6, 6))
     model = Predictions(logits, boxes, masks)
     step = make_train_step(model, keras.optimizers.SGD(learning_rate=1.0), lambda labels: model.detr_loss(labels, cfg))
     # The second batch's new shapes retrace: tf.function then relaxes them to unknown sizes.
-    for sizes, mask_size in [([2, 3], (12, 12)), ([1, 0], (4, 5))]:
+    for sizes, mask_size, pad in [([2, 3], (12, 12), None), ([1, 0], (4, 5), 3)]:
         targets = random_targets(rng, sizes, [mask_size] * 2)
         before = random_outputs(rng, 2, (6, 6))  # fresh predictions (a step of rate 1 throws boxes far off)
         for w, value in zip((model.logits, model.boxes, model.masks), before):
@@ -200,7 +222,7 @@ def test_compiled_train_step_gradients_match_hf():
         ref, _, _ = hf.ForSegmentationLoss(inputs[0][-1], labels, "cpu", inputs[1][-1], inputs[2], cfg,
                                            inputs[0], inputs[1])
         ref.backward()
-        loss = float(ops.convert_to_numpy(step(targets)))
+        loss = float(ops.convert_to_numpy(step(targets if pad is None else padded(targets, pad, rng))))
         assert abs(loss - ref.item()) <= ATOL, (sizes, loss, ref.item())
         for w, old, ref_input in zip((model.logits, model.boxes, model.masks), before, inputs):
             grad = old - ops.convert_to_numpy(w)

@@ -23,8 +23,15 @@ from keras_tfm.layers.boxes import aligned_generalized_box_iou, center_to_corner
 __all__ = ["detr_loss", "hungarian_match", "sigmoid_focal_loss", "dice_loss"]
 
 
-def sigmoid_focal_loss(inputs, targets, num_boxes, alpha=0.25, gamma=2):
-    """RetinaNet's focal loss on mask logits ``(M, P)`` vs binary ``targets`` ``(M, P)``, summed / ``num_boxes``."""
+def _weighted_sum(values, weights):
+    return ops.sum(values) if weights is None else ops.sum(values * weights)
+
+
+def sigmoid_focal_loss(inputs, targets, num_boxes, alpha=0.25, gamma=2, weights=None):
+    """RetinaNet's focal loss on mask logits ``(M, P)`` vs binary ``targets`` ``(M, P)``, summed / ``num_boxes``.
+
+    ``weights`` (M,): optional per-mask weights (0 drops a padding pair).
+    """
     prob = ops.sigmoid(inputs)
     # binary cross-entropy with logits, in its stable form
     ce_loss = ops.maximum(inputs, 0.0) - inputs * targets + ops.log1p(ops.exp(-ops.abs(inputs)))
@@ -32,19 +39,15 @@ def sigmoid_focal_loss(inputs, targets, num_boxes, alpha=0.25, gamma=2):
     loss = ce_loss * ((1 - p_t) ** gamma)
     if alpha >= 0:
         loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
-    return ops.sum(ops.mean(loss, axis=1)) / num_boxes
+    return _weighted_sum(ops.mean(loss, axis=1), weights) / num_boxes
 
 
-def dice_loss(inputs, targets, num_boxes):
+def dice_loss(inputs, targets, num_boxes, weights=None):
     """DICE loss (a generalized IoU for masks) of mask logits ``(M, P)`` vs ``targets``, summed / ``num_boxes``."""
     inputs = ops.sigmoid(inputs)
     numerator = 2 * ops.sum(inputs * targets, axis=1)
     denominator = ops.sum(inputs, axis=-1) + ops.sum(targets, axis=-1)
-    return ops.sum(1 - (numerator + 1) / (denominator + 1)) / num_boxes
-
-
-def _static_sum(sizes):
-    return None if any(n is None for n in sizes) else sum(sizes)
+    return _weighted_sum(1 - (numerator + 1) / (denominator + 1), weights) / num_boxes
 
 
 def _targets(labels, batch_size, with_masks):
@@ -78,33 +81,46 @@ def _targets(labels, batch_size, with_masks):
     return classes, boxes, masks
 
 
-def _assign(cost, sizes):
-    """Host side of the matching: ``cost`` (B, Q, N) float32, ``sizes`` (B,) targets per image.
+def _assign(cost, sizes, valid):
+    """Host side of the matching: ``cost`` (B, Q, N) float32, ``sizes`` (B,) targets per image (padding
+    included), ``valid`` (N,) whether each target is real (padding has a negative class label).
 
     Returns ``match`` (B*Q,): each query's index in the concatenated targets, or N when it has
-    none; ``source`` and ``target`` (M,): the matched pairs (flat query index, target index),
-    image after image in scipy's order, as HF concatenates them.
+    none; ``source`` and ``target`` (P,): the matched pairs (flat query index, target index),
+    image after image in scipy's order as HF concatenates them, then padding pairs (0, 0) up to
+    ``P = sum(min(Q, size))``, a length known from the shapes alone; ``weight`` (P,): 1 for a
+    matched pair, 0 for padding.
     """
     batch_size, num_queries, total = cost.shape
     # HF: NaN / inf costs become the largest float, matched only when nothing else is left.
     big = np.finfo(cost.dtype).max
     cost = np.nan_to_num(cost, nan=big, posinf=big, neginf=big)
     match = np.full((batch_size * num_queries,), total, dtype=np.int32)
-    sources, targets, offset = [], [], 0
+    sources, targets, offset, length = [], [], 0, 0
     for b, n in enumerate(np.asarray(sizes).tolist()):
-        rows, cols = linear_sum_assignment(cost[b, :, offset:offset + n])
+        columns = offset + np.flatnonzero(valid[offset:offset + n])
+        rows, cols = linear_sum_assignment(cost[b][:, columns])
         sources.append(b * num_queries + rows)
-        targets.append(offset + cols)
-        match[b * num_queries + rows] = offset + cols
+        targets.append(columns[cols])
+        match[b * num_queries + rows] = columns[cols]
         offset += n
-    return match, np.concatenate(sources).astype(np.int32), np.concatenate(targets).astype(np.int32)
+        length += min(num_queries, n)
+    source = np.zeros(length, np.int32)
+    target = np.zeros(length, np.int32)
+    weight = np.zeros(length, np.float32)
+    pairs = sum(len(r) for r in sources)
+    source[:pairs] = np.concatenate(sources)
+    target[:pairs] = np.concatenate(targets)
+    weight[:pairs] = 1.0
+    return match, source, target, weight
 
 
 def hungarian_match(logits, pred_boxes, class_labels, boxes, config):
     """HF's ``HungarianMatcher``: the cost on the device, scipy's assignment on the host.
 
     ``logits`` (B, Q, C + 1), ``pred_boxes`` (B, Q, 4), ``class_labels`` / ``boxes``: per-image
-    lists. Returns ``(match, source, target)`` as ``_assign`` describes (int32 tensors).
+    lists (a negative class label marks a padding target, never matched). Returns
+    ``(match, source, target, weight)`` as ``_assign`` describes (int32, weight float32).
     """
     if config.class_cost == 0 and config.bbox_cost == 0 and config.giou_cost == 0:
         raise ValueError("All costs of the Matcher can't be 0 (config.class_cost, bbox_cost, giou_cost).")
@@ -113,7 +129,7 @@ def hungarian_match(logits, pred_boxes, class_labels, boxes, config):
     out_bbox = ops.reshape(pred_boxes, (-1, 4))
     target_ids = ops.concatenate(class_labels, axis=0)
     target_bbox = ops.concatenate(boxes, axis=0)
-    class_cost = -ops.take(prob, target_ids, axis=1)  # 1 - p[target class], less the constant
+    class_cost = -ops.take(prob, ops.maximum(target_ids, 0), axis=1)  # 1 - p[target class], less the constant
     bbox_cost = ops.sum(ops.abs(out_bbox[:, None, :] - target_bbox[None, :, :]), axis=-1)  # cdist p=1
     giou_cost = -generalized_box_iou(center_to_corners(out_bbox), center_to_corners(target_bbox))
     cost = config.bbox_cost * bbox_cost + config.class_cost * class_cost + config.giou_cost * giou_cost
@@ -124,7 +140,9 @@ def hungarian_match(logits, pred_boxes, class_labels, boxes, config):
     if num_queries is not None and None not in static_sizes:
         pairs = sum(min(num_queries, n) for n in static_sizes)
     rows = None if batch_size is None or num_queries is None else batch_size * num_queries
-    return backend.numpy_function(_assign, [cost, sizes], [((rows,), "int32"), ((pairs,), "int32"), ((pairs,), "int32")])
+    return backend.numpy_function(
+        _assign, [cost, sizes, ops.greater_equal(target_ids, 0)],
+        [((rows,), "int32"), ((pairs,), "int32"), ((pairs,), "int32"), ((pairs,), "float32")])
 
 
 def _interpolation_matrix(size_out, size_in):
@@ -163,11 +181,11 @@ def _padded_target_masks(masks):
 
 def _image_losses(logits, pred_boxes, targets, num_boxes, config, pred_masks=None):
     """HF's ImageLoss terms for one decoder output: loss_ce, loss_bbox, loss_giou, cardinality_error (+ masks)."""
-    classes, boxes, masks = targets
+    classes, boxes, masks, counts = targets
     logits = ops.cast(logits, "float32")
     pred_boxes = ops.cast(pred_boxes, "float32")
     num_labels = config.num_labels
-    match, source, target = hungarian_match(logits, pred_boxes, classes, boxes, config)
+    match, source, target, weight = hungarian_match(logits, pred_boxes, classes, boxes, config)
     flat_logits = ops.reshape(logits, (-1, ops.shape(logits)[-1]))  # (B*Q, C + 1)
     flat_boxes = ops.reshape(pred_boxes, (-1, 4))
     losses = {}
@@ -177,22 +195,22 @@ def _image_losses(logits, pred_boxes, targets, num_boxes, config, pred_masks=Non
     target_classes = ops.take(ops.concatenate(classes + [no_object], axis=0), match)  # (B*Q,)
     class_weight = ops.convert_to_tensor(
         np.array([1.0] * num_labels + [config.eos_coefficient], dtype=np.float32))
-    weight = ops.take(class_weight, target_classes)
+    class_weights = ops.take(class_weight, target_classes)
     log_probs = ops.log_softmax(flat_logits, axis=-1)
     nll = -ops.take_along_axis(log_probs, target_classes[:, None], axis=-1)[:, 0]
-    losses["loss_ce"] = ops.sum(weight * nll) / ops.sum(weight)
+    losses["loss_ce"] = ops.sum(class_weights * nll) / ops.sum(class_weights)
 
-    # boxes: L1 and GIoU of the matched pairs
+    # boxes: L1 and GIoU of the matched pairs; a padding pair compares a box with itself, weighted 0
     source_boxes = ops.take(flat_boxes, source, axis=0)
     target_boxes = ops.take(ops.concatenate(boxes, axis=0), target, axis=0)
-    losses["loss_bbox"] = ops.sum(ops.abs(source_boxes - target_boxes)) / num_boxes
+    target_boxes = ops.where(weight[:, None] > 0, target_boxes, ops.stop_gradient(source_boxes))
+    losses["loss_bbox"] = ops.sum(ops.abs(source_boxes - target_boxes) * weight[:, None]) / num_boxes
     giou = aligned_generalized_box_iou(center_to_corners(source_boxes), center_to_corners(target_boxes))
-    losses["loss_giou"] = ops.sum(1 - giou) / num_boxes
+    losses["loss_giou"] = ops.sum((1 - giou) * weight) / num_boxes
 
     # cardinality (logged, not trained): |predicted objects - targets| averaged over images
     predicted = ops.sum(ops.cast(ops.not_equal(ops.argmax(logits, axis=-1), num_labels), "float32"), axis=1)
-    lengths = ops.cast(ops.stack([ops.shape(b)[0] for b in boxes]), "float32")
-    losses["cardinality_error"] = ops.stop_gradient(ops.mean(ops.abs(predicted - lengths)))
+    losses["cardinality_error"] = ops.stop_gradient(ops.mean(ops.abs(predicted - ops.cast(counts, "float32"))))
 
     if pred_masks is not None:
         target_masks, size = _padded_target_masks(masks)
@@ -200,8 +218,8 @@ def _image_losses(logits, pred_boxes, targets, num_boxes, config, pred_masks=Non
         source_masks = ops.take(ops.reshape(pred_masks, (-1,) + tuple(pred_masks.shape[2:])), source, axis=0)
         source_masks = ops.reshape(_upsample(source_masks, size), (-1, size[0] * size[1]))
         target_masks = ops.reshape(ops.take(target_masks, target, axis=0), (-1, size[0] * size[1]))
-        losses["loss_mask"] = sigmoid_focal_loss(source_masks, target_masks, num_boxes)
-        losses["loss_dice"] = dice_loss(source_masks, target_masks, num_boxes)
+        losses["loss_mask"] = sigmoid_focal_loss(source_masks, target_masks, num_boxes, weights=weight)
+        losses["loss_dice"] = dice_loss(source_masks, target_masks, num_boxes, weights=weight)
     return losses
 
 
@@ -213,6 +231,9 @@ def detr_loss(logits, pred_boxes, labels, config, pred_masks=None, auxiliary_out
         pred_boxes: ``(batch, num_queries, 4)`` normalized ``(center_x, center_y, width, height)``.
         labels: one dict per image: ``class_labels`` ``(n,)``, ``boxes`` ``(n, 4)`` (normalized
             cx, cy, w, h) and, with ``pred_masks``, ``masks`` ``(n, height, width)``; ``n`` may be 0.
+            Targets whose class label is negative are padding, ignored: padding every image to
+            one count keeps the shapes of a compiled step fixed (JAX compiles a step once per
+            shape).
         config: a DETR config (``class_cost``, ``bbox_cost``, ``giou_cost``, ``eos_coefficient``,
             ``bbox_loss_coefficient``, ``giou_loss_coefficient``, ``mask_loss_coefficient``,
             ``dice_loss_coefficient``, ``auxiliary_loss``, ``decoder_layers``, ``num_labels``).
@@ -228,11 +249,10 @@ def detr_loss(logits, pred_boxes, labels, config, pred_masks=None, auxiliary_out
         weights for the others, ``cardinality_error`` unweighted) and every term.
     """
     with_masks = pred_masks is not None
-    targets = _targets(labels, logits.shape[0], with_masks)
-    total = _static_sum([b.shape[0] for b in targets[1]])
-    if total is None:  # a traced batch of unknown target counts
-        total = ops.sum(ops.stack([ops.shape(b)[0] for b in targets[1]]))
-    num_boxes = ops.maximum(ops.cast(total, "float32"), 1.0)  # HF: clamp(min=1)
+    classes, boxes, masks = _targets(labels, logits.shape[0], with_masks)
+    counts = ops.stack([ops.sum(ops.cast(ops.greater_equal(c, 0), "int32")) for c in classes])  # real targets
+    num_boxes = ops.maximum(ops.cast(ops.sum(counts), "float32"), 1.0)  # HF: clamp(min=1)
+    targets = (classes, boxes, masks, counts)
 
     loss_dict = _image_losses(logits, pred_boxes, targets, num_boxes, config, pred_masks)
     weight_dict = {"loss_ce": 1.0, "loss_bbox": config.bbox_loss_coefficient,
