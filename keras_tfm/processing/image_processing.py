@@ -237,6 +237,13 @@ class BaseImageProcessor(ImageProcessingMixin):
         return transforms.to_pixel_values(images, options.get("do_rescale"), options.get("rescale_factor"),
                                           do_normalize, mean, std, padded_size, data_format)
 
+    def to_dict(self):
+        """The options and kept keys; ``image_processor_type`` is the processor's name (not a legacy
+        ``XFeatureExtractor`` alias), as transformers saves it."""
+        output = super().to_dict()
+        output[self.type_key] = output[self.type_key].replace("FeatureExtractor", "ImageProcessor")
+        return output
+
     def rescale(self, image, scale):
         """``image * scale`` (float32, computed in float64 as transformers)."""
         return image_utils.rescale(image, scale)
