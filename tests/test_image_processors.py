@@ -27,6 +27,9 @@ from keras_tfm import (
 
 FRAMEWORK = {"torch": "pt", "tensorflow": "tf", "jax": "jax"}[keras.backend.backend()]
 ATOL = 1e-5
+# Processors are numpy + Pillow, the same under every backend: their parity runs once (torch's run);
+# tensors in and out (return_tensors) and bad input run on every backend.
+once = pytest.mark.skipif(keras.backend.backend() != "torch", reason="backend-independent: runs under torch")
 
 # (ours, HF's PIL processor, a non-default config of small sizes)
 PROCESSORS = {
@@ -85,6 +88,7 @@ def assert_same(ours, theirs, keys=None):
         np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), atol=ATOL, rtol=0, err_msg=key)
 
 
+@once
 @pytest.mark.parametrize("name", sorted(PROCESSORS))
 def test_files_and_pil_images_match_transformers(name, pictures):
     ours_class, hf_class, config = PROCESSORS[name]
@@ -139,6 +143,7 @@ def test_arrays_and_tensors_match_transformers(name):
     np.testing.assert_array_equal(channels_last, np.moveaxis(ours(hwc)["pixel_values"], 1, -1))
 
 
+@once
 def test_detr_annotations_match_transformers(pictures, tmp_path):
     paths = [pictures["rgb_landscape"], pictures["rgb_portrait"], pictures["exif_jpeg"]]
     detection = [
@@ -152,9 +157,10 @@ def test_detr_annotations_match_transformers(pictures, tmp_path):
     ]
     for config in ({}, PROCESSORS["detr"][2], {"do_convert_annotations": False, "do_pad": False,
                                                "size": {"height": 32, "width": 40}}):
+        count = 2 if not config else 3  # 800 x 1333 by default: two pictures are enough
         ours, theirs = DetrImageProcessor(**config), transformers.DetrImageProcessorPil(**config)
-        got = ours(paths, annotations=detection, return_tensors="np")
-        want = theirs(paths, annotations=detection, return_tensors="np")
+        got = ours(paths[:count], annotations=detection[:count], return_tensors="np")
+        want = theirs(paths[:count], annotations=detection[:count], return_tensors="np")
         assert_same(got, want, [key for key in want if key != "labels"])
         for got_label, want_label in zip(got["labels"], want["labels"]):
             assert sorted(got_label) == sorted(want_label)
@@ -186,6 +192,7 @@ def test_detr_annotations_match_transformers(pictures, tmp_path):
         DetrImageProcessor()(images[0], annotations={"image_id": 1})
 
 
+@once
 def test_segformer_maps_match_transformers(pictures):
     rng = np.random.default_rng(2)
     ids = rng.integers(0, 5, (43 // 4 + 1, 61 // 4 + 1)).astype(np.uint8)
@@ -202,6 +209,7 @@ def test_segformer_maps_match_transformers(pictures):
     assert (maps[0] == label_map).all()  # the caller's map is not reduced in place
 
 
+@once
 def test_save_load_round_trip_and_legacy_folders(pictures, tmp_path):
     image = Image.open(pictures["rgb_portrait"])
     for name, (ours_class, hf_class, config) in PROCESSORS.items():
@@ -260,7 +268,7 @@ def test_bad_input_names_the_culprit(pictures, tmp_path):
             processor(np.zeros(shape, dtype=np.uint8))
     with pytest.raises(ValueError, match=r"image_mean has 3 values but the image has 4 channels.*do_convert_rgb"):
         processor(Image.open(pictures["rgba"]))
-    with pytest.raises(ValueError, match=r"Image 0 of the batch: An image with values in \[2056, 60138\] cannot be resized.*16-bit"):
+    with pytest.raises(ValueError, match=r"Image 0 of the batch: .*values in \[2056, 60138\] cannot be resized.*16-bit"):
         processor(Image.open(pictures["gray16"]), image_mean=0.5, image_std=0.5)
     with pytest.raises(OSError, match=r"'http://127.0.0.1:9/cat.png'"):
         processor("http://127.0.0.1:9/cat.png")

@@ -280,13 +280,3 @@ def per_channel(name, value, images):
         raise ValueError(f"{name} has {value.size} values but the image has {channels} channels{hint}.")
     return value
 
-
-def stack_images(images):
-    """(C, H, W) images -> one (B, C, H, W) array; ValueError naming the shapes if they differ."""
-    shapes = sorted({image.shape for image in images})
-    if len(shapes) > 1:
-        raise ValueError(
-            f"Cannot batch images of different shapes {shapes}: resize them to one size first "
-            "(an image processor with do_resize / size does so)."
-        )
-    return np.stack(images)

@@ -226,8 +226,8 @@ def resize_annotation(annotation, original_size, target_size, threshold=0.5):
         elif key == "area":
             new[key] = value * (ratio_width * ratio_height)
         elif key == "masks":
-            resized = [transforms.resize(mask[..., None], target_size, resample=NEAREST, input_data_format="channels_last")
-                       for mask in value]
+            resized = [transforms.resize(mask[..., None], target_size, resample=NEAREST,
+                                         input_data_format="channels_last") for mask in value]
             new[key] = (np.asarray(resized, dtype=np.float32).reshape((-1,) + tuple(target_size))) > threshold
         elif key != "size":
             new[key] = value
