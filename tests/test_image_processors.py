@@ -1,7 +1,7 @@
 """ViT / ConvNeXT (ResNet) / DETR / SegFormer image processors against transformers' PIL ones.
 
 The images are drawn here with Pillow and written to tmp_path: odd sizes, portrait and landscape,
-modes RGB, L, RGBA, P, 16-bit PNG ("I;16"), a JPEG with EXIF orientation 6, plus float and uint8
+modes RGB, L, RGBA, P (with and without transparency), 16-bit PNG ("I;16"), a JPEG with EXIF orientation 6, plus float and uint8
 arrays. Both sides get the same inputs, as files (through ``load_image``) and as PIL images;
 ``pixel_values``, ``pixel_mask`` and ``labels`` must agree within 1e-5 (they are in fact equal).
 """
@@ -73,11 +73,14 @@ def pictures(tmp_path_factory):
     for name, image in made.items():
         paths[name] = str(folder / f"{name}.png")
         image.save(paths[name])
+    paths["palette_transparent"] = str(folder / "palette_transparent.png")
+    made["palette"].save(paths["palette_transparent"], transparency=3)  # palette entry 3 is see-through
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 degrees to stand upright
     paths["exif_jpeg"] = str(folder / "exif.jpg")
     Image.fromarray(smooth(rng, 24, 41)).save(paths["exif_jpeg"], exif=exif, quality=90)
     assert Image.open(paths["gray16"]).mode == "I;16" and Image.open(paths["palette"]).mode == "P"
+    assert Image.open(paths["palette_transparent"]).info["transparency"] == 3
     return paths
 
 
