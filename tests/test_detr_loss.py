@@ -13,7 +13,7 @@ from keras import ops
 from transformers.image_transforms import center_to_corners_format, corners_to_center_format
 from transformers.loss import loss_for_object_detection as hf
 
-from keras_tfm.backend.training import make_train_step
+from keras_tfm.backend.training import RETURN_TENSORS, make_train_step
 from keras_tfm.layers import boxes as box_kit
 from keras_tfm.models.detr.loss_detr import _upsample, detr_loss, hungarian_match
 
@@ -246,3 +246,23 @@ def test_bad_labels_name_the_culprit():
         detr_loss(logits, boxes, [{"class_labels": [1], "boxes": [0.5] * 4}, good[1]], cfg)
     with pytest.raises(ValueError, match=r"labels\[1\]: 3 class_labels but 2 boxes"):
         detr_loss(logits, boxes, [good[0], {"class_labels": [1, 2, 3], "boxes": good[1]["boxes"]}], cfg)
+
+
+def test_labels_of_the_detr_image_processor():
+    """The ``labels`` our DetrImageProcessor makes from COCO annotations (backend tensors) feed the loss."""
+    from keras_tfm.processing.image_processing_detr import DetrImageProcessor
+
+    rng = np.random.default_rng(9)
+    images = [rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), rng.integers(0, 255, (36, 24, 3), dtype=np.uint8)]
+    annotations = [
+        {"image_id": 1, "annotations": [{"bbox": [2, 3, 10, 12], "category_id": 1, "area": 120, "iscrowd": 0},
+                                        {"bbox": [20, 5, 15, 20], "category_id": 3, "area": 300, "iscrowd": 0}]},
+        {"image_id": 2, "annotations": []},
+    ]
+    processor = DetrImageProcessor(size={"height": 32, "width": 32})
+    labels = processor(images, annotations=annotations, return_tensors=RETURN_TENSORS)["labels"]
+    logits, boxes, _ = random_outputs(rng, 2)
+    cfg = config()
+    reference = [{k: np.asarray(ops.convert_to_numpy(t[k])) for k in ("class_labels", "boxes")} for t in labels]
+    assert [len(t["boxes"]) for t in reference] == [2, 0]
+    assert_same_losses(our_loss(logits, boxes, labels, cfg), hf_loss(logits, boxes, reference, cfg))
