@@ -179,7 +179,7 @@ def test_no_targets_matches_hf():
     assert_same_losses(our_loss(logits, boxes, targets, cfg, masks), hf_loss(logits, boxes, targets, cfg, masks))
 
 
-@pytest.mark.parametrize("size", [(13, 17), (3, 5), (6, 6)])
+@pytest.mark.parametrize("size", [(13, 17), (3, 5)])  # up, down
 def test_upsample_is_torch_bilinear(size):
     x = np.random.default_rng(5).normal(size=(3, 6, 6)).astype("float32")
     expected = torch.nn.functional.interpolate(torch.tensor(x)[:, None], size=size, mode="bilinear",
@@ -263,6 +263,7 @@ def test_labels_of_the_detr_image_processor():
     labels = processor(images, annotations=annotations, return_tensors=RETURN_TENSORS)["labels"]
     logits, boxes, _ = random_outputs(rng, 2)
     cfg = config()
-    reference = [{k: np.asarray(ops.convert_to_numpy(t[k])) for k in ("class_labels", "boxes")} for t in labels]
+    reference = [{"class_labels": ops.convert_to_numpy(t["class_labels"]).astype("int64"),  # int32 on jax
+                  "boxes": ops.convert_to_numpy(t["boxes"])} for t in labels]
     assert [len(t["boxes"]) for t in reference] == [2, 0]
     assert_same_losses(our_loss(logits, boxes, labels, cfg), hf_loss(logits, boxes, reference, cfg))
