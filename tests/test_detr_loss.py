@@ -72,8 +72,9 @@ def padded(targets, count, rng):
 def hf_loss(logits, boxes, targets, cfg, masks=None):
     labels = [{k: torch.tensor(v) for k, v in t.items()} for t in targets]
     t = torch.tensor
-    if masks is None:
-        loss, loss_dict, _ = hf.ForObjectDetectionLoss(t(logits[-1]), labels, "cpu", t(boxes[-1]), cfg, t(logits), t(boxes))
+    if masks is None:  # HF takes every decoder layer's outputs, the last one being the model's
+        loss, loss_dict, _ = hf.ForObjectDetectionLoss(
+            t(logits[-1]), labels, "cpu", t(boxes[-1]), cfg, t(logits), t(boxes))
     else:
         loss, loss_dict, _ = hf.ForSegmentationLoss(
             t(logits[-1]), labels, "cpu", t(boxes[-1]), t(masks), cfg, t(logits), t(boxes))

@@ -9,13 +9,16 @@ loss trains in eager and compiled steps alike; everything else is ``keras.ops`` 
 differentiable. The box and class tensors of the matched pairs are gathered with the indices
 the host returns: the loss then has HF's terms, in HF's order of summation.
 
+Shapes: a compiled step is traced per shape of the labels. ``tf.function`` (reduce_retracing)
+relaxes them to unknown sizes, which the loss handles; ``jax.jit`` compiles each new set of
+target counts anew, unless the targets are padded to one count (class label -1: ignored).
+
 Not reproduced: HF divides the box count by the accelerate world size for multi-process
 training; here it is the count of the local batch.
 """
 
 import numpy as np
 from keras import ops
-from scipy.optimize import linear_sum_assignment
 
 from keras_tfm import backend
 from keras_tfm.layers.boxes import aligned_generalized_box_iou, center_to_corners, generalized_box_iou
@@ -91,6 +94,11 @@ def _assign(cost, sizes, valid):
     ``P = sum(min(Q, size))``, a length known from the shapes alone; ``weight`` (P,): 1 for a
     matched pair, 0 for padding.
     """
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError as e:  # an optional dependency: only training DETR needs it
+        raise ImportError("DETR's loss matches targets with scipy's linear_sum_assignment: "
+                          "pip install scipy (or keras_tfm[vision]).") from e
     batch_size, num_queries, total = cost.shape
     # HF: NaN / inf costs become the largest float, matched only when nothing else is left.
     big = np.finfo(cost.dtype).max
