@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ import numpy as np
 from bench_encoder import machine_info, peak_rss_mb, ratio
 from bench_pipeline import pin_threads, uptime
 from results_notes import write_results_md
+from workers import Worker, run_rounds
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -136,39 +136,12 @@ def worker(args):
 
 
 # ---- the driver ---------------------------------------------------------------------------
-class Worker:
-    """A worker subprocess and its line protocol."""
-
-    def __init__(self, args, library, backend_name):
-        self.label = "transformers" if library == "hf" else f"keras_tfm/{backend_name}"
-        self.library, self.backend = library, backend_name
-        self.log = tempfile.TemporaryFile(mode="w+")
-        env = dict(os.environ, KERAS_BACKEND=backend_name, TF_CPP_MIN_LOG_LEVEL="3", HF_HUB_OFFLINE="1",
-                   PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--library", library, "--backend", backend_name,
-               "--folder", args.folder, "--threads", str(args.threads), "--documents", str(args.documents),
-               "--length", str(args.length), "--new-tokens", str(args.new_tokens)] + (["--tiny"] if args.tiny else [])
-        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                     text=True)
-        self.ready = self.read("READY")
-
-    def read(self, tag):
-        for line in self.proc.stdout:
-            if line.startswith(tag + " "):
-                return json.loads(line[len(tag) + 1:])
-        self.log.seek(0)
-        print(f"[{self.label}] FAILED (exit {self.proc.wait()}):\n{self.log.read()[-3000:]}", file=sys.stderr)
-        return None
-
-    def run(self):
-        self.proc.stdin.write("run\n")
-        self.proc.stdin.flush()
-        return self.read("RESULT")
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=60)
+def start_worker(args, library, backend_name):
+    """A ``workers.Worker`` running this script's ``worker`` for ``library`` on ``backend_name``."""
+    label = "transformers" if library == "hf" else f"keras_tfm/{backend_name}"
+    worker_args = ["--library", library, "--folder", args.folder, "--threads", str(args.threads), "--documents",
+                   str(args.documents), "--length", str(args.length), "--new-tokens", str(args.new_tokens)]
+    return Worker(__file__, label, backend_name, worker_args + (["--tiny"] if args.tiny else []))
 
 
 def render(report):
@@ -238,21 +211,11 @@ def main():
         report["versions"].update(prepare(folder, args.tiny))
         workers = []
         for library, backend_name in [("hf", "torch")] + [("keras_tfm", b) for b in args.backends.split(",") if b]:
-            w = Worker(args, library, backend_name)
+            w = start_worker(args, library, backend_name)
             print(f"  {w.label:22s} " + ("failed" if w.ready is None else f"ready (warm-up {w.ready['warmup_s']:.1f} s)"),
                   file=sys.stderr)
             (workers if w.ready is not None else report["failed"]).append(w if w.ready is not None else w.label)
-        runs = {w.label: [] for w in workers}
-        for round_index in range(args.rounds):
-            for w in list(workers):
-                before = os.getloadavg()[0]
-                result = w.run()
-                if result is None:
-                    workers.remove(w)
-                    report["failed"].append(w.label)
-                    continue
-                runs[w.label].append(dict(result, load_average=(before, os.getloadavg()[0])))
-                print(f"  round {round_index + 1}: {w.label:22s} {result['seconds']:.2f} s", file=sys.stderr)
+        runs = run_rounds(workers, args.rounds, report["failed"])
         for w in workers:
             w.close()
     reference = next((r[-1]["sequences"] for label, r in runs.items() if label == "transformers" and r), None)
