@@ -19,6 +19,7 @@ from keras_tfm.layers.conv import (
     FrozenBatchNorm,
     MaxPool2D,
     channel_axis,
+    conv_batch_norm,
     flatten_spatial,
     global_average_pool,
     image_data_format,

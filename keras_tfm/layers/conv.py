@@ -93,11 +93,15 @@ class Conv2D(FastCall, keras.layers.Layer):
         self.built = True
 
     def call(self, x):
+        return self.convolve(x, self.kernel, self.bias)
+
+    def convolve(self, x, kernel, bias=None):
+        """This layer's convolution with another ``kernel`` / ``bias`` (a batch norm folded in)."""
         x = _pad_spatial(x, self.padding)
-        x = ops.conv(x, self.kernel, strides=self.strides, padding="valid", data_format=image_data_format(),
+        x = ops.conv(x, kernel, strides=self.strides, padding="valid", data_format=image_data_format(),
                      dilation_rate=self.dilation)
-        if self.bias is not None:
-            x = x + (ops.reshape(self.bias, (1, -1, 1, 1)) if image_data_format() == CHANNELS_FIRST else self.bias)
+        if bias is not None:
+            x = x + (ops.reshape(bias, (1, -1, 1, 1)) if image_data_format() == CHANNELS_FIRST else bias)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -139,6 +143,15 @@ class BatchNorm(FastCall, keras.layers.BatchNormalization):
     def __init__(self, epsilon=1e-5, momentum=0.1, **kwargs):
         super().__init__(axis=channel_axis(), epsilon=epsilon, momentum=1.0 - momentum, **kwargs)
 
+    def uses_batch_statistics(self, training):
+        """Whether a call normalises by the batch's statistics (training) rather than the moving ones."""
+        return bool(training and self.trainable)
+
+    def inference_affine(self):
+        """(scale, shift) per channel, float32: inference-mode batch norm is ``x * scale + shift``."""
+        scale = self.gamma * ops.rsqrt(self.moving_variance + self.epsilon)
+        return scale, self.beta - self.moving_mean * scale
+
 
 class FrozenBatchNorm(BatchNorm):
     """Batch norm with fixed statistics and affine parameters (HF's ``DetrFrozenBatchNorm2d``):
@@ -151,6 +164,19 @@ class FrozenBatchNorm(BatchNorm):
 
     def call(self, inputs, training=None, mask=None):
         return super().call(inputs, training=False)
+
+    def uses_batch_statistics(self, training):
+        return False
+
+
+def conv_batch_norm(conv, norm, x, training=False):
+    """``norm(conv(x))`` for a ``Conv2D`` without bias and a ``BatchNorm``; at inference the norm is
+    folded into the conv's kernel and bias (one pass over the output instead of three), as exact up
+    to rounding."""
+    if not (conv.built and norm.built) or norm.uses_batch_statistics(training):  # the first call builds them
+        return norm(conv(x), training=training)
+    scale, shift = norm.inference_affine()
+    return conv.convolve(x, ops.cast(conv.kernel * scale, x.dtype), ops.cast(shift, x.dtype))
 
 
 def _pad_spatial(x, padding, value=0.0):

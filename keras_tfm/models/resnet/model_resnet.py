@@ -13,6 +13,7 @@ from keras_tfm.layers import (
     Layer,
     MaxPool2D,
     channel_axis,
+    conv_batch_norm,
     get_activation,
     global_average_pool,
     to_channels_first,
@@ -45,7 +46,7 @@ class ConvNorm(Layer):
         self.activation = get_activation(activation) if activation else None
 
     def call(self, x, training=False):
-        x = self.norm(self.conv(x), training=training)
+        x = conv_batch_norm(self.conv, self.norm, x, training)
         return x if self.activation is None else self.activation(x)
 
 
