@@ -136,6 +136,7 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
         for path, variable in named_variables(self).items():
             name = self.weight_map.hf_name(path)
             out[name] = self.weight_map.transform_for(path).to_hf(backend.to_numpy(keras.ops.convert_to_numpy(variable.value)))
+            out.update(self.weight_map.companions_of(path))
         return out
 
     def load_state_dict_hf(self, state, ignore_mismatched_sizes=False):

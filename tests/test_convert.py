@@ -56,10 +56,8 @@ def _assert_round_trip_bit_exact(src, tmp_path):
         assert report["target_format"] == ("safetensors" if to == "pt" else to)
         prev = out
     original, final = open_hf_state(src, "safetensors"), open_hf_state(prev, "safetensors")
-    # Batch norms' step counters are not kept (TF and Flax files have none).
-    kept = {n for n in original if n not in SKIPPED and not n.endswith(".num_batches_tracked")}
-    assert kept == set(final) - SKIPPED
-    for n in kept:
+    assert set(original) - SKIPPED == set(final) - SKIPPED
+    for n in set(original) - SKIPPED:
         assert original[n].dtype == final[n].dtype
         np.testing.assert_array_equal(original[n], final[n], err_msg=n)
     return prev

@@ -69,7 +69,9 @@ class TestResNet(ModelTesterMixin):
             ours_model = getattr(keras_tfm, ours_name).from_config(config)
             randomise_batch_norms(ours_model)
             ours_model.save_pretrained(tmp_path / head)
-            hf = getattr(transformers, hf_name).from_pretrained(tmp_path / head).eval()
+            hf, info = getattr(transformers, hf_name).from_pretrained(tmp_path / head, output_loading_info=True)
+            assert not info["missing_keys"] and not info["unexpected_keys"], info  # step counters written too
+            hf.eval()
             inputs = self.model_inputs(config)
             theirs = self.run_hf(hf, inputs)
             compare(ours_model(**inputs, output_hidden_states=True), theirs, list(theirs.keys()))
@@ -157,7 +159,7 @@ def test_backbone_from_classifier_checkpoint_and_back_to_hf(tmp_path):
     randomise_hf_batch_norms(hf)
     hf.save_pretrained(tmp_path / "classifier")
     ours = keras_tfm.ResNetBackbone.from_pretrained(tmp_path / "classifier")
-    ours.save_pretrained(tmp_path / "backbone")
+    ours.save_pretrained(tmp_path / "backbone", safe_serialization=False)  # pytorch_model.bin
     again = transformers.ResNetBackbone.from_pretrained(tmp_path / "backbone").eval()
     assert again.config.out_features == ["stage1", "stage2"]
     x = pixel_values(hf.config)

@@ -47,8 +47,16 @@ def _fill(pattern, match):
 
 
 class Rule:
-    def __init__(self, hf, keras, transform=IDENTITY, optional=False):
+    """One tensor: its HF name pattern, its keras path pattern (None: known, not loaded) and transform.
+
+    ``companions``: ``{hf name pattern: array}``, tensors written beside this one with a fixed value
+    that no variable holds (a batch norm's ``num_batches_tracked`` step counter, which HF's PyTorch
+    models expect).
+    """
+
+    def __init__(self, hf, keras, transform=IDENTITY, optional=False, companions=None):
         self.hf, self.keras, self.transform, self.optional = hf, keras, transform, optional
+        self.companions = dict(companions or {})
         self._hf_re = _compile(hf)
         self._keras_re = _compile(keras) if keras is not None else None
 
@@ -66,6 +74,11 @@ class Rule:
         if not m:
             return False
         return _fill(self.hf, m)
+
+    def companions_of(self, path):
+        """``{hf name: array}`` of the companions written with the variable at ``path``."""
+        m = self._keras_re.match(path)
+        return {_fill(pattern, m): value for pattern, value in self.companions.items()}
 
 
 def linear(hf, keras):
@@ -87,10 +100,12 @@ def conv2d(hf, keras, bias=True):
 
 
 def batch_norm(hf, keras):
-    """A torch BatchNorm2d <-> a ``layers.BatchNorm``; its step counter is not kept."""
+    """A torch BatchNorm2d <-> a ``layers.BatchNorm``. Its step counter is not kept: read, ignored, and
+    written as 0 (what torch holds outside training, and what HF loads without a warning)."""
+    step_counter = {f"{hf}.num_batches_tracked": np.zeros((), "int64")}
     return [Rule(f"{hf}.weight", f"{keras}.gamma"), Rule(f"{hf}.bias", f"{keras}.beta"),
-            Rule(f"{hf}.running_mean", f"{keras}.moving_mean"), Rule(f"{hf}.running_var", f"{keras}.moving_variance"),
-            Rule(f"{hf}.num_batches_tracked", None)]
+            Rule(f"{hf}.running_mean", f"{keras}.moving_mean", companions=step_counter),
+            Rule(f"{hf}.running_var", f"{keras}.moving_variance"), Rule(f"{hf}.num_batches_tracked", None)]
 
 
 def embedding(hf, keras):
@@ -210,6 +225,16 @@ class WeightMap:
 
     def transform_for(self, keras_path):
         return self._rule_for_path(keras_path)[0].transform
+
+    def companions_of(self, keras_path):
+        """``{hf name: array}`` written beside the variable at ``keras_path`` (see ``Rule``)."""
+        for m in self.mounts:
+            if keras_path.startswith(m.keras_prefix):
+                rule, found = _first(m.rules, "match_keras", keras_path[len(m.keras_prefix):])
+                if found:
+                    rel = keras_path[len(m.keras_prefix):]
+                    return {m.hf_prefix + name: value for name, value in rule.companions_of(rel).items()}
+        return {}
 
     def __repr__(self):
         return f"WeightMap({', '.join(map(repr, self.mounts))})"
