@@ -213,13 +213,3 @@ class ResNetBackbone(ResNetPreTrainedModel):
             feature_maps=tuple(to_channels_first(states[i]) for i in self.config.out_indices),
             hidden_states=self.hidden_states_output(states, output_hidden_states),
         )
-
-    def get_config(self):
-        return {**super().get_config(), "frozen_batch_norm": self.frozen_batch_norm}
-
-    @classmethod
-    def from_config(cls, config, **kwargs):
-        if isinstance(config, dict) and "config" in config:  # Keras deserialization
-            return cls(cls.config_class.from_dict(config["config"]), dtype=config.get("dtype"),
-                       frozen_batch_norm=config.get("frozen_batch_norm", False))
-        return super().from_config(config, **kwargs)
