@@ -11,7 +11,10 @@ from keras_tfm.layers import (
     BatchNorm,
     Conv2D,
     FrozenBatchNorm,
+    MaxPool2D,
+    conv_batch_norm,
     flatten_spatial,
+    global_average_pool,
     to_channels_first,
     to_internal,
     unflatten_spatial,
@@ -38,6 +41,22 @@ def test_conv2d_matches_torch(groups, stride, padding, dilation):
     np.testing.assert_array_equal(CONV2D.to_hf(CONV2D.to_keras(ref.weight.detach().numpy())), ref.weight.detach())
 
 
+@pytest.mark.parametrize("size,stride,padding", [(3, 2, 1), (2, None, 0), (3, 1, 1)])
+def test_max_pool_matches_torch(size, stride, padding):
+    x = X - 10.0  # all negative: a zero-padded pool would differ at the borders
+    expected = torch.nn.MaxPool2d(size, stride=stride, padding=padding)(torch.tensor(x)).numpy()
+    pool = MaxPool2D(size, strides=stride, padding=padding)
+    np.testing.assert_array_equal(run(pool, x), expected)
+    assert pool.compute_output_shape(tuple(ops.shape(to_internal(ops.convert_to_tensor(x))))) == tuple(
+        ops.shape(to_internal(ops.convert_to_tensor(expected))))
+
+
+def test_global_average_pool_matches_torch():
+    expected = torch.nn.AdaptiveAvgPool2d((1, 1))(torch.tensor(X)).numpy()
+    out = ops.convert_to_numpy(to_channels_first(global_average_pool(to_internal(ops.convert_to_tensor(X)))))
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
 def test_conv2d_groups_must_divide():
     with pytest.raises(ValueError, match="groups"):
         run(Conv2D(12, 3, groups=4))
@@ -55,6 +74,32 @@ def test_batch_norm_matches_torch_eval(layer_class):
                            (norm.moving_variance, "running_var")]:
         variable.assign(stats[name])
     np.testing.assert_allclose(run(norm), ref(torch.tensor(X)).detach().numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("layer_class", [BatchNorm, FrozenBatchNorm])
+def test_conv_batch_norm_folds_at_inference(layer_class):
+    torch.manual_seed(0)
+    ref_conv, ref_norm = torch.nn.Conv2d(6, 8, 3, stride=2, padding=1, bias=False), torch.nn.BatchNorm2d(8).eval()
+    for tensor in (ref_norm.weight, ref_norm.bias, ref_norm.running_mean):
+        tensor.data = torch.rand(8) - 0.5
+    ref_norm.running_var.data = torch.rand(8) + 0.5
+    conv, norm = Conv2D(8, 3, strides=2, padding=1, use_bias=False), layer_class()
+    x = to_internal(ops.convert_to_tensor(X))
+    norm(conv(x))
+    conv.kernel.assign(CONV2D.to_keras(ref_conv.weight.detach().numpy()))
+    for variable, tensor in [(norm.gamma, ref_norm.weight), (norm.beta, ref_norm.bias),
+                             (norm.moving_mean, ref_norm.running_mean), (norm.moving_variance, ref_norm.running_var)]:
+        variable.assign(tensor.detach().numpy())
+    expected = ref_norm(ref_conv(torch.tensor(X))).detach().numpy()
+    np.testing.assert_allclose(ops.convert_to_numpy(to_channels_first(conv_batch_norm(conv, norm, x))), expected,
+                               atol=1e-5)
+    # Training: batch statistics, unless the norm is frozen.
+    trained = ops.convert_to_numpy(conv_batch_norm(conv, norm, x, training=True))
+    if layer_class is FrozenBatchNorm:
+        np.testing.assert_allclose(ops.convert_to_numpy(to_channels_first(trained)), expected, atol=1e-5)
+    else:
+        np.testing.assert_allclose(np.moveaxis(trained, 1 if trained.shape[1] == 8 else -1, 0).std(axis=(1, 2, 3)),
+                                   np.abs(norm.gamma.numpy()), rtol=1e-2)
 
 
 def test_frozen_batch_norm_ignores_training():

@@ -57,7 +57,7 @@ def write_torch_bin(tensors, names, path, progress=None, **_):
 
     state, total = {}, 0
     for name in names:
-        a = np.ascontiguousarray(tensors[name])
+        a = np.require(tensors[name], requirements="C")  # keeps 0-d tensors 0-d
         if str(a.dtype) == "bfloat16":
             state[name] = torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)
         else:

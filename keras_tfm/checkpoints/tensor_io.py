@@ -225,7 +225,7 @@ def write_tensor_bytes(f, tensors, name, shape, dtype):
         _copy_range(loc[0], loc[1], f.fileno(), pos, nbytes, name)
         f.seek(pos + nbytes)
         return nbytes
-    a = np.ascontiguousarray(tensors[name])
+    a = np.require(tensors[name], requirements="C")  # ascontiguousarray would make a 0-d tensor 1-d
     if tuple(a.shape) != tuple(shape) or a.dtype != dtype:
         raise CheckpointError(f"Tensor {name!r}: expected {tuple(shape)} {dtype}, got {a.shape} {a.dtype}.")
     if a.dtype.byteorder == ">":

@@ -2,7 +2,8 @@
 
 An architecture lists ``Rule``s once (in its ``convert_<arch>.py``); the same table
 serves loading (HF name -> variable path) and saving (variable path -> HF name). In a
-pattern, ``{i}`` stands for a layer index. A rule whose keras side is None marks a
+pattern, ``{i}`` stands for a layer index (``{j}`` and ``{k}`` for indices nested in it:
+``stages.{i}.layers.{j}``). A rule whose keras side is None marks a
 tensor we know and deliberately do not load (buffers such as ``position_ids``, weights
 tied to another one). An ``optional`` rule's variable may be absent from a given model
 (an lm_head that the config ties to the input embeddings): its tensor is then skipped.
@@ -28,14 +29,34 @@ IDENTITY = Transform("identity", lambda a: a, lambda a: a)
 TRANSPOSE = Transform("transpose", np.transpose, np.transpose)
 
 
+INDICES = ("i", "j", "k")
+
+
 def _compile(pattern):
-    escaped = re.escape(pattern).replace(r"\{i\}", r"(?P<i>\d+)")
+    escaped = re.escape(pattern)
+    for index in INDICES:
+        escaped = escaped.replace(rf"\{{{index}\}}", rf"(?P<{index}>\d+)")
     return re.compile(escaped + "$")
 
 
+def _fill(pattern, match):
+    """``pattern`` with its index placeholders replaced by what ``match`` captured."""
+    for index, value in match.groupdict().items():
+        pattern = pattern.replace(f"{{{index}}}", value or "")
+    return pattern
+
+
 class Rule:
-    def __init__(self, hf, keras, transform=IDENTITY, optional=False):
+    """One tensor: its HF name pattern, its keras path pattern (None: known, not loaded) and transform.
+
+    ``companions``: ``{hf name pattern: array}``, tensors written beside this one with a fixed value
+    that no variable holds (a batch norm's ``num_batches_tracked`` step counter, which HF's PyTorch
+    models expect).
+    """
+
+    def __init__(self, hf, keras, transform=IDENTITY, optional=False, companions=None):
         self.hf, self.keras, self.transform, self.optional = hf, keras, transform, optional
+        self.companions = dict(companions or {})
         self._hf_re = _compile(hf)
         self._keras_re = _compile(keras) if keras is not None else None
 
@@ -46,13 +67,18 @@ class Rule:
             return False
         if self.keras is None:
             return None
-        return self.keras.replace("{i}", m.groupdict().get("i") or "")
+        return _fill(self.keras, m)
 
     def match_keras(self, path):
         m = self._keras_re.match(path) if self._keras_re is not None else None
         if not m:
             return False
-        return self.hf.replace("{i}", m.groupdict().get("i") or "")
+        return _fill(self.hf, m)
+
+    def companions_of(self, path):
+        """``{hf name: array}`` of the companions written with the variable at ``path``."""
+        m = self._keras_re.match(path)
+        return {_fill(pattern, m): value for pattern, value in self.companions.items()}
 
 
 def linear(hf, keras):
@@ -74,10 +100,12 @@ def conv2d(hf, keras, bias=True):
 
 
 def batch_norm(hf, keras):
-    """A torch BatchNorm2d <-> a ``layers.BatchNorm``; its step counter is not kept."""
+    """A torch BatchNorm2d <-> a ``layers.BatchNorm``. Its step counter is not kept: read, ignored, and
+    written as 0 (what torch holds outside training, and what HF loads without a warning)."""
+    step_counter = {f"{hf}.num_batches_tracked": np.zeros((), "int64")}
     return [Rule(f"{hf}.weight", f"{keras}.gamma"), Rule(f"{hf}.bias", f"{keras}.beta"),
-            Rule(f"{hf}.running_mean", f"{keras}.moving_mean"), Rule(f"{hf}.running_var", f"{keras}.moving_variance"),
-            Rule(f"{hf}.num_batches_tracked", None)]
+            Rule(f"{hf}.running_mean", f"{keras}.moving_mean", companions=step_counter),
+            Rule(f"{hf}.running_var", f"{keras}.moving_variance"), Rule(f"{hf}.num_batches_tracked", None)]
 
 
 def embedding(hf, keras):
@@ -197,6 +225,16 @@ class WeightMap:
 
     def transform_for(self, keras_path):
         return self._rule_for_path(keras_path)[0].transform
+
+    def companions_of(self, keras_path):
+        """``{hf name: array}`` written beside the variable at ``keras_path`` (see ``Rule``)."""
+        for m in self.mounts:
+            if keras_path.startswith(m.keras_prefix):
+                rule, found = _first(m.rules, "match_keras", keras_path[len(m.keras_prefix):])
+                if found:
+                    rel = keras_path[len(m.keras_prefix):]
+                    return {m.hf_prefix + name: value for name, value in rule.companions_of(rel).items()}
+        return {}
 
     def __repr__(self):
         return f"WeightMap({', '.join(map(repr, self.mounts))})"

@@ -93,24 +93,48 @@ class Conv2D(FastCall, keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        ph, pw = self.padding
-        if ph or pw:
-            spatial = [(ph, ph), (pw, pw)]
-            x = ops.pad(x, [(0, 0), (0, 0), *spatial] if image_data_format() == CHANNELS_FIRST
-                        else [(0, 0), *spatial, (0, 0)])
-        x = ops.conv(x, self.kernel, strides=self.strides, padding="valid", data_format=image_data_format(),
+        return self.convolve(x, self.kernel, self.bias)
+
+    def convolve(self, x, kernel, bias=None):
+        """This layer's convolution with another ``kernel`` / ``bias`` (a batch norm folded in)."""
+        x = _pad_spatial(x, self.padding)
+        x = ops.conv(x, kernel, strides=self.strides, padding="valid", data_format=image_data_format(),
                      dilation_rate=self.dilation)
-        if self.bias is not None:
-            x = x + (ops.reshape(self.bias, (1, -1, 1, 1)) if image_data_format() == CHANNELS_FIRST else self.bias)
+        if bias is not None:
+            x = x + (ops.reshape(bias, (1, -1, 1, 1)) if image_data_format() == CHANNELS_FIRST else bias)
         return x
 
     def compute_output_shape(self, input_shape):
-        spatial_in = input_shape[2:] if image_data_format() == CHANNELS_FIRST else input_shape[1:3]
-        spatial = [None if n is None else (n + 2 * p - d * (k - 1) - 1) // s + 1
-                   for n, k, s, p, d in zip(spatial_in, self.kernel_size, self.strides, self.padding, self.dilation)]
-        if image_data_format() == CHANNELS_FIRST:
-            return (input_shape[0], self.filters, *spatial)
-        return (input_shape[0], *spatial, self.filters)
+        return _pooled_shape(input_shape, self.kernel_size, self.strides, self.padding, self.filters, self.dilation)
+
+
+class MaxPool2D(FastCall, keras.layers.Layer):
+    """``torch.nn.MaxPool2d`` in the internal layout: symmetric ``padding`` with -inf, so padded
+    cells never win (Keras' "same" padding would place them differently).
+
+    Args:
+        pool_size: an int or (kh, kw).
+        strides: an int or pair (default: ``pool_size``, as torch).
+        padding: an int or (ph, pw), as torch's.
+    """
+
+    def __init__(self, pool_size, strides=None, padding=0, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = _pair(pool_size)
+        self.strides = _pair(strides) if strides is not None else self.pool_size
+        self.padding = _pair(padding)
+
+    def call(self, x):
+        x = _pad_spatial(x, self.padding, float("-inf"))
+        return ops.max_pool(x, self.pool_size, strides=self.strides, padding="valid", data_format=image_data_format())
+
+    def compute_output_shape(self, input_shape):
+        return _pooled_shape(input_shape, self.pool_size, self.strides, self.padding, _channels(input_shape))
+
+
+def global_average_pool(x):
+    """(B, C, H, W) or (B, H, W, C) -> the same rank with H = W = 1 (torch's ``AdaptiveAvgPool2d((1, 1))``)."""
+    return ops.mean(x, axis=(2, 3) if image_data_format() == CHANNELS_FIRST else (1, 2), keepdims=True)
 
 
 class BatchNorm(FastCall, keras.layers.BatchNormalization):
@@ -118,6 +142,15 @@ class BatchNorm(FastCall, keras.layers.BatchNormalization):
 
     def __init__(self, epsilon=1e-5, momentum=0.1, **kwargs):
         super().__init__(axis=channel_axis(), epsilon=epsilon, momentum=1.0 - momentum, **kwargs)
+
+    def uses_batch_statistics(self, training):
+        """Whether a call normalises by the batch's statistics (training) rather than the moving ones."""
+        return bool(training and self.trainable)
+
+    def inference_affine(self):
+        """(scale, shift) per channel, float32: inference-mode batch norm is ``x * scale + shift``."""
+        scale = self.gamma * ops.rsqrt(self.moving_variance + self.epsilon)
+        return scale, self.beta - self.moving_mean * scale
 
 
 class FrozenBatchNorm(BatchNorm):
@@ -131,6 +164,43 @@ class FrozenBatchNorm(BatchNorm):
 
     def call(self, inputs, training=None, mask=None):
         return super().call(inputs, training=False)
+
+    def uses_batch_statistics(self, training):
+        return False
+
+
+def conv_batch_norm(conv, norm, x, training=False):
+    """``norm(conv(x))`` for a ``Conv2D`` without bias and a ``BatchNorm``; at inference the norm is
+    folded into the conv's kernel and bias (one pass over the output instead of three), as exact up
+    to rounding."""
+    if not (conv.built and norm.built) or norm.uses_batch_statistics(training):  # the first call builds them
+        return norm(conv(x), training=training)
+    scale, shift = norm.inference_affine()
+    return conv.convolve(x, ops.cast(conv.kernel * scale, x.dtype), ops.cast(shift, x.dtype))
+
+
+def _pad_spatial(x, padding, value=0.0):
+    """``x`` padded by ``padding`` = (ph, pw) cells of ``value`` on each side of H and W."""
+    ph, pw = padding
+    if not (ph or pw):
+        return x
+    spatial = [(ph, ph), (pw, pw)]
+    pads = [(0, 0), (0, 0), *spatial] if image_data_format() == CHANNELS_FIRST else [(0, 0), *spatial, (0, 0)]
+    return ops.pad(x, pads, constant_values=value)
+
+
+def _channels(shape):
+    return shape[1] if image_data_format() == CHANNELS_FIRST else shape[-1]
+
+
+def _pooled_shape(input_shape, kernel_size, strides, padding, channels, dilation=(1, 1)):
+    """The output shape of a window op with torch's size arithmetic."""
+    spatial_in = input_shape[2:] if image_data_format() == CHANNELS_FIRST else input_shape[1:3]
+    spatial = [None if n is None else (n + 2 * p - d * (k - 1) - 1) // s + 1
+               for n, k, s, p, d in zip(spatial_in, kernel_size, strides, padding, dilation)]
+    if image_data_format() == CHANNELS_FIRST:
+        return (input_shape[0], channels, *spatial)
+    return (input_shape[0], *spatial, channels)
 
 
 def _pair(value):
