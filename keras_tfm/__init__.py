@@ -110,6 +110,7 @@ from keras_tfm.models.bart import (  # noqa: E402
     MBartForSequenceClassification,
     MBartModel,
 )
+from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel  # noqa: E402
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,
