@@ -45,9 +45,14 @@ def accuracy(model, images, labels):
     return float((np.argmax(logits, -1) == labels).mean())
 
 
+def accuracy_metric(prediction):
+    return {"accuracy": float((np.argmax(prediction.predictions, -1) == prediction.label_ids).mean())}
+
+
 def test_fit_trains_a_vit_on_its_own_loss():
     model = tiny_vit()
-    train = model.prepare_tf_dataset(dataset(256, seed=0), batch_size=16, shuffle=True, collate_fn=DefaultDataCollator())
+    train = model.prepare_tf_dataset(dataset(256, seed=0), batch_size=16, shuffle=True,
+                                     collate_fn=DefaultDataCollator())
     model.compile(optimizer=keras.optimizers.Adam(3e-3), metrics=["accuracy"])  # no loss: the model's own
     history = model.fit(train, epochs=3, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]
@@ -60,8 +65,7 @@ def test_trainer_trains_a_vit_with_the_default_collator(tmp_path):
     args = TrainingArguments(str(tmp_path), learning_rate=3e-3, per_device_train_batch_size=16, num_train_epochs=3,
                              per_device_eval_batch_size=64, disable_tqdm=True, save_strategy="no", logging_steps=16)
     trainer = Trainer(model=model, args=args, train_dataset=dataset(256, seed=0), eval_dataset=dataset(128, seed=1),
-                      data_collator=DefaultDataCollator(),
-                      compute_metrics=lambda p: {"accuracy": float((np.argmax(p.predictions, -1) == p.label_ids).mean())})
+                      data_collator=DefaultDataCollator(), compute_metrics=accuracy_metric)
     trainer.train()
     metrics = trainer.evaluate()
     assert metrics["eval_accuracy"] >= 0.9, metrics

@@ -6,6 +6,7 @@
 - ``cache``: ``KVCache``, the typed cache (self part, and cross part for encoder-decoders).
 - ``norms``, ``mlp``, ``positions``, ``rotary``, ``embeddings``, ``heads``, ``activations``.
 - ``conv``: convolutions, batch norms, and the image layout inside models.
+- ``resize``: torch's ``F.interpolate`` (nearest, bilinear, bicubic) to the float, on every backend.
 - ``transformer_block``, ``encoder``, ``decoder``: the block and the two stacks.
 """
 
@@ -38,5 +39,6 @@ from keras_tfm.layers.positions import (
     default_position_ids,
     relative_position_buckets,
 )
+from keras_tfm.layers.resize import interpolation_matrix, resize
 from keras_tfm.layers.rotary import RotaryEmbedding, apply_rotary
 from keras_tfm.layers.transformer_block import TransformerBlock

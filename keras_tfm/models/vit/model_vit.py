@@ -5,8 +5,17 @@ import keras
 from keras import ops
 
 from keras_tfm.checkpoints.weight_map import WeightMap
-from keras_tfm.layers import Conv2D, Dense, Dropout, Layer, encoder_stack, flatten_spatial, get_activation, to_internal
-from keras_tfm.layers.resize import resize
+from keras_tfm.layers import (
+    Conv2D,
+    Dense,
+    Dropout,
+    Layer,
+    encoder_stack,
+    flatten_spatial,
+    get_activation,
+    resize,
+    to_internal,
+)
 from keras_tfm.modeling_outputs import BaseModelOutputWithPooling, ImageClassifierOutput
 from keras_tfm.models.encoder_tasks import first_token
 from keras_tfm.models.vision_tasks import ImageClassificationModel, VisionBackbone
@@ -36,7 +45,8 @@ class ViTEmbeddings(Layer):
         self.num_channels, self.hidden_size = config.num_channels, config.hidden_size
         num_patches = (self.image_size[0] // self.patch_size[0]) * (self.image_size[1] // self.patch_size[1])
         init = keras.initializers.TruncatedNormal(stddev=config.initializer_range)
-        self.patch_embeddings = Conv2D(config.hidden_size, self.patch_size, strides=self.patch_size, dtype=self.dtype_policy)
+        self.patch_embeddings = Conv2D(config.hidden_size, self.patch_size, strides=self.patch_size,
+                                       dtype=self.dtype_policy)
         self.cls_token = self.add_weight(shape=(1, 1, config.hidden_size), initializer=init, name="cls_token")
         self.mask_token = (self.add_weight(shape=(1, 1, config.hidden_size), initializer="zeros", name="mask_token")
                            if use_mask_token else None)
