@@ -88,3 +88,15 @@ def test_bad_image_size_and_channels_are_clear_errors(tmp_path):
         ours(pixel_values=pixel_values(height=24, width=24))
     with pytest.raises(ValueError, match="Expected 3 but got 1"):
         ours(pixel_values=pixel_values(channels=1))
+
+
+def test_compiled_forward_matches_eager(tmp_path):
+    """The compiled path (jit / XLA / torch trace) takes ViT, other image sizes included."""
+    from keras_tfm.inference import compiled_forward
+
+    _, ours = _hf_and_ours(tmp_path)
+    forward = compiled_forward(ours)
+    for x, kwargs in [(pixel_values(), {}), (pixel_values(height=24, width=20), {"interpolate_pos_encoding": True})]:
+        eager = to_np(ours(pixel_values=x, **kwargs).logits)
+        for _ in range(2):  # torch traces at the second call of a shape
+            np.testing.assert_allclose(to_np(forward(pixel_values=x, **kwargs).logits), eager, atol=1e-5)

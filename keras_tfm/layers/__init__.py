@@ -39,6 +39,6 @@ from keras_tfm.layers.positions import (
     default_position_ids,
     relative_position_buckets,
 )
-from keras_tfm.layers.resize import interpolation_matrix, resize
+from keras_tfm.layers.resize import interpolation_matrix, resize, static_dim
 from keras_tfm.layers.rotary import RotaryEmbedding, apply_rotary
 from keras_tfm.layers.transformer_block import TransformerBlock

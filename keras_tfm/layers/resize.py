@@ -17,6 +17,17 @@ MODES = ("nearest", "nearest-exact", "bilinear", "bicubic")
 CUBIC_A = -0.75  # torch's bicubic coefficient
 
 
+def static_dim(dim):
+    """A dimension as an int (``torch.jit.trace`` gives 0-d tensors, fixed per trace), or None where it
+    is unknown (TF graphs)."""
+    if dim is None or isinstance(dim, int):
+        return dim
+    try:
+        return int(dim)
+    except (TypeError, ValueError):
+        return None
+
+
 def _scale(in_size, out_size, align_corners):
     # torch's area_pixel_compute_scale for a given output size (no scale_factor)
     if align_corners:
@@ -87,8 +98,8 @@ def resize(x, size, mode="bilinear", align_corners=False, data_format=None):
     """
     data_format = data_format or image_data_format()
     shape = ops.shape(x)
-    in_h, in_w = (shape[2], shape[3]) if data_format == CHANNELS_FIRST else (shape[1], shape[2])
-    if not all(isinstance(n, (int, np.integer)) for n in (in_h, in_w, *size)):
+    in_h, in_w = (static_dim(n) for n in ((shape[2], shape[3]) if data_format == CHANNELS_FIRST else shape[1:3]))
+    if None in (in_h, in_w) or not all(isinstance(n, (int, np.integer)) for n in size):
         raise ValueError(f"resize needs static spatial sizes; got input {(in_h, in_w)} and size {tuple(size)}.")
     out_h, out_w = (int(n) for n in size)
     if (in_h, in_w) == (out_h, out_w):

@@ -14,6 +14,7 @@ from keras_tfm.layers import (
     flatten_spatial,
     get_activation,
     resize,
+    static_dim,
     to_internal,
 )
 from keras_tfm.modeling_outputs import BaseModelOutputWithPooling, ImageClassifierOutput
@@ -26,10 +27,6 @@ from keras_tfm.registry import register_model
 
 def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-def _known(dim):
-    return isinstance(dim, int)
 
 
 class ViTEmbeddings(Layer):
@@ -68,8 +65,8 @@ class ViTEmbeddings(Layer):
         return ops.concatenate([positions[:, :1], ops.reshape(grid, (1, new_h * new_w, self.hidden_size))], axis=1)
 
     def call(self, pixel_values, bool_masked_pos=None, interpolate_pos_encoding=False, training=False):
-        _, channels, height, width = ops.shape(pixel_values)  # None / tensors where unknown when tracing
-        if _known(channels) and channels != self.num_channels:
+        _, channels, height, width = (static_dim(d) for d in ops.shape(pixel_values))
+        if channels is not None and channels != self.num_channels:
             raise ValueError("Make sure that the channel dimension of the pixel values match with the one set in the "
                              f"configuration. Expected {self.num_channels} but got {channels}.")
         x = self.patch_embeddings(to_internal(ops.cast(pixel_values, self.compute_dtype)))
@@ -82,12 +79,12 @@ class ViTEmbeddings(Layer):
         cls = ops.broadcast_to(ops.cast(self.cls_token, x.dtype), (ops.shape(x)[0], 1, self.hidden_size))
         x = ops.concatenate([cls, x], axis=1)
         if interpolate_pos_encoding:
-            if not (_known(height) and _known(width)):
+            if height is None or width is None:
                 raise ValueError("interpolate_pos_encoding=True needs pixel_values of a known height and width; got "
                                  f"shape {tuple(pixel_values.shape)}.")
             positions = self.interpolate_pos_encoding(height, width)
         else:
-            if _known(height) and _known(width) and (height, width) != self.image_size:
+            if None not in (height, width) and (height, width) != self.image_size:
                 raise ValueError(f"Input image size ({height}*{width}) doesn't match model "
                                  f"({self.image_size[0]}*{self.image_size[1]}). Pass interpolate_pos_encoding=True "
                                  "to resize the position embeddings.")
