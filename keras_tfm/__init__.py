@@ -125,6 +125,7 @@ from keras_tfm.models.resnet import (  # noqa: E402
     ResNetForImageClassification,
     ResNetModel,
 )
+from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel  # noqa: E402
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,

@@ -18,6 +18,7 @@ them here, so a fixture is only written when HF's own three frameworks agree). A
 ``*-sharded`` folder per architecture holds every format sharded, with its index.
 """
 
+import importlib
 import json
 import os
 import shutil
@@ -75,19 +76,24 @@ CONFIGS = {
     # Vision: ResNet with bottleneck layers (a projection shortcut in each stage), images of 32 px.
     "resnet": lambda: transformers.ResNetConfig(
         embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="bottleneck"),
+    # Vision: a ViT on 8 x 8 images of 4 x 4 patches.
+    "vit": lambda: transformers.ViTConfig(
+        hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12, image_size=8, patch_size=4,
+        encoder_stride=4),
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
           "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
-          "resnet": "ResNet"}
+          "resnet": "ResNet", "vit": "ViT"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
          "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
-         "mbart": ["ForConditionalGeneration"], "resnet": ["ForImageClassification", "Model"]}
+         "mbart": ["ForConditionalGeneration"], "resnet": ["ForImageClassification", "Model"],
+         "vit": ["ForImageClassification", "Model"]}
 # T5: its sharded files would add 0.6 MB
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "resnet")
+UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "resnet", "vit")
 SEQ2SEQ = ("bart", "mbart")
-VISION = ("resnet",)  # inputs: pixel_values (B, 3, 32, 32)
+VISION = ("resnet", "vit")  # inputs: pixel_values (B, C, H, W) float32 (32 px where the config has no image_size)
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
 HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}}
@@ -97,7 +103,9 @@ SHARD = "4KB"  # small enough to split every format into several files
 def make_inputs(arch, head="", batch=2, length=7, seed=0):
     rng = np.random.RandomState(seed)
     if arch in VISION:
-        return {"pixel_values": rng.randn(batch, 3, 32, 32).astype("float32")}
+        config = CONFIGS[arch]()
+        size = getattr(config, "image_size", 32)
+        return {"pixel_values": rng.randn(batch, config.num_channels, size, size).astype("float32")}
     ids = rng.randint(5, 64, (batch, length)).astype("int64")
     mask = np.ones((batch, length), "int64")
     mask[1, 5:] = 0
@@ -120,9 +128,9 @@ def make_inputs(arch, head="", batch=2, length=7, seed=0):
     return inputs
 
 
-def _framework_inputs(inputs):
-    """The inputs for HF's TF / Flax models: token ids as int32, images as they are."""
-    return {k: v.astype("int32") if v.dtype.kind == "i" else v for k, v in inputs.items()}
+def framework_inputs(inputs):
+    """Token ids as the int32 HF's TF and Flax models take; images stay float32."""
+    return {k: v if v.dtype.kind == "f" else v.astype("int32") for k, v in inputs.items()}
 
 
 def _randomise_batch_norms(model):
@@ -168,7 +176,7 @@ def build(arch, head, folder, sharded=False):
             diffs[framework] = None
             continue
         model = getattr(transformers, framework + name).from_pretrained(folder, from_pt=True)
-        logits = np.asarray(_main_output(model(**_framework_inputs(inputs))))
+        logits = np.asarray(_main_output(model(**framework_inputs(inputs))))
         diffs[framework] = float(np.abs(logits - expected).max())
         assert diffs[framework] <= ATOL, (name, framework, diffs[framework])
         _move_written(model, folder, framework.lower() + "_model", **shard)
@@ -216,7 +224,7 @@ def check_written(root):
         folder = os.path.join(root, name)
         fixture, kind, _ = name.rsplit("-", 2)
         ref = np.load(os.path.join(OUT, fixture, "reference.npz"))
-        inputs = _framework_inputs({k: ref[k] for k in ref.files if k != "logits"})
+        inputs = framework_inputs({k: ref[k] for k in ref.files if k != "logits"})
         with open(os.path.join(folder, "config.json")) as f:
             arch = json.load(f)["architectures"][0]
         if kind == "tf":
@@ -239,6 +247,9 @@ def main():
         return check_written(sys.argv[2])
     os.makedirs(OUT, exist_ok=True)
     manifest = {"transformers": transformers.__version__, "torch": torch.__version__, "fixtures": {}}
+    # torch's compiler stack (triton, pulled in by transformers' masking utils) segfaults when its libraries load
+    # after TensorFlow's: import it first.
+    importlib.import_module("transformers.masking_utils")
     import flax
     import tensorflow as tf
 

@@ -69,7 +69,7 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 23  # 13 + T5 (v1.0: three classes; v1.1) + BART (three classes) and MBart + ResNet (two)
+    assert len(NAMES) == 25  # 13 + T5 (v1.0: three classes; v1.1) + BART (three) and MBart + ResNet, ViT (two each)
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
     assert total < 5.3e6
     for name in NAMES:

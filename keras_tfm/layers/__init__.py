@@ -6,6 +6,7 @@
 - ``cache``: ``KVCache``, the typed cache (self part, and cross part for encoder-decoders).
 - ``norms``, ``mlp``, ``positions``, ``rotary``, ``embeddings``, ``heads``, ``activations``.
 - ``conv``: convolutions, batch norms, and the image layout inside models.
+- ``resize``: torch's ``F.interpolate`` (nearest, bilinear, bicubic) to the float, on every backend.
 - ``boxes``: bounding-box formats, IoU and generalized IoU (DETR's matching and loss).
 - ``transformer_block``, ``encoder``, ``decoder``: the block and the two stacks.
 """
@@ -50,5 +51,6 @@ from keras_tfm.layers.positions import (
     default_position_ids,
     relative_position_buckets,
 )
+from keras_tfm.layers.resize import interpolation_matrix, resize, static_dim
 from keras_tfm.layers.rotary import RotaryEmbedding, apply_rotary
 from keras_tfm.layers.transformer_block import TransformerBlock
