@@ -110,6 +110,13 @@ from keras_tfm.models.bart import (  # noqa: E402
     MBartForSequenceClassification,
     MBartModel,
 )
+from keras_tfm.models.segformer import (  # noqa: E402
+    SegformerConfig,
+    SegformerDecodeHead,
+    SegformerForImageClassification,
+    SegformerForSemanticSegmentation,
+    SegformerModel,
+)
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,
