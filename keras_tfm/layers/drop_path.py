@@ -26,4 +26,4 @@ class DropPath(Layer):
         keep = 1.0 - self.rate
         shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)  # one draw per sample
         mask = ops.floor(keras.random.uniform(shape, dtype=x.dtype, seed=self.seed_generator) + keep)
-        return x / keep * mask
+        return ops.multiply(x, mask / keep)
