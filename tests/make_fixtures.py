@@ -71,25 +71,34 @@ CONFIGS = {
         vocab_size=64, d_model=8, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=12, decoder_ffn_dim=12, max_position_embeddings=16,
         scale_embedding=True),
+    # Vision: SegFormer (HF 4 wrote TF, no Flax); two stages, one with sequence reduction.
+    "segformer": lambda: transformers.SegformerConfig(
+        num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[4, 8], patch_sizes=[7, 3], strides=[4, 2],
+        num_attention_heads=[1, 2], mlp_ratios=[2, 2], decoder_hidden_size=4,
+        initializer_range=0.3),  # large enough for logits that vary: HF 4 draws every weight from N(0, 0.02)
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
-          "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart"}
+          "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
+          "segformer": "Segformer"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
          "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
-         "mbart": ["ForConditionalGeneration"]}
+         "mbart": ["ForConditionalGeneration"], "segformer": ["ForSemanticSegmentation", "Model"]}
 # T5: its sharded files would add 0.6 MB
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart")
+UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "segformer")
 SEQ2SEQ = ("bart", "mbart")
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
-HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}}
+HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}, "segformer": {"Flax"}}
+VISION = ("segformer",)  # inputs: pixel_values (B, 3, H, W)
 SHARD = "4KB"  # small enough to split every format into several files
 
 
 def make_inputs(arch, head="", batch=2, length=7, seed=0):
     rng = np.random.RandomState(seed)
+    if arch in VISION:
+        return {"pixel_values": rng.randn(batch, 3, 30, 26).astype("float32")}
     ids = rng.randint(5, 64, (batch, length)).astype("int64")
     mask = np.ones((batch, length), "int64")
     mask[1, 5:] = 0
@@ -125,6 +134,7 @@ def build(arch, head, folder, sharded=False):
     if arch == "gpt2":
         config.tie_word_embeddings = True
     pt = getattr(transformers, name)(config).eval()
+    _randomize_batch_norms(pt)
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     shard = {"max_shard_size": SHARD} if sharded else {}
@@ -143,13 +153,30 @@ def build(arch, head, folder, sharded=False):
             diffs[framework] = None
             continue
         model = getattr(transformers, framework + name).from_pretrained(folder, from_pt=True)
-        logits = np.asarray(_main_output(model(**{k: v.astype("int32") for k, v in inputs.items()})))
+        logits = np.asarray(_main_output(model(**_framework_inputs(inputs))))
         diffs[framework] = float(np.abs(logits - expected).max())
         assert diffs[framework] <= ATOL, (name, framework, diffs[framework])
         _move_written(model, folder, framework.lower() + "_model", **shard)
 
     np.savez(os.path.join(folder, "reference.npz"), logits=expected, **inputs)
     return {"class": name, "files": sorted(os.listdir(folder)), "tf_vs_pt": diffs["TF"], "flax_vs_pt": diffs["Flax"]}
+
+
+def _framework_inputs(inputs):
+    """int32 token ids for HF's TF / Flax models; images as they are."""
+    return {k: v.astype("int32") if v.dtype.kind == "i" else v for k, v in inputs.items()}
+
+
+def _randomize_batch_norms(model):
+    """Statistics and affine parameters that matter (a fresh BatchNorm2d is the identity)."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator))
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator))
 
 
 def _jax_clip_accepts_a_max():
@@ -191,7 +218,7 @@ def check_written(root):
         folder = os.path.join(root, name)
         fixture, kind, _ = name.rsplit("-", 2)
         ref = np.load(os.path.join(OUT, fixture, "reference.npz"))
-        inputs = {k: ref[k].astype("int32") for k in ref.files if k != "logits"}
+        inputs = _framework_inputs({k: ref[k] for k in ref.files if k != "logits"})
         with open(os.path.join(folder, "config.json")) as f:
             arch = json.load(f)["architectures"][0]
         if kind == "tf":

@@ -69,7 +69,7 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 21  # 13 + T5 (v1.0: three classes; v1.1) + BART (three classes) and MBart
+    assert len(NAMES) == 23  # 13 + T5 (v1.0: three classes; v1.1) + BART (three classes) and MBart + SegFormer (2)
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
     assert total < 5e6
     for name in NAMES:
@@ -116,8 +116,10 @@ def test_readers_give_identical_tensors_and_hf_names(name):
     for fmt in formats_of(name)[1:]:
         state = open_hf_state(folder, fmt, model_type, arch)
         assert set(state) <= set(ref) | TIED_COPIES
-        assert set(ref) <= set(state)
-        for n in ref:
+        # TF / Flax batch norms keep no step counter
+        wanted = {n for n in ref if fmt in ("safetensors", "bin") or not n.endswith(".num_batches_tracked")}
+        assert wanted <= set(state)
+        for n in wanted:
             np.testing.assert_array_equal(state[n], ref[n], err_msg=f"{fmt} {n}")
     if "tf" in formats_of(name):
         assert set(pt_to_tf(ref, model_type, arch)) == set(open_checkpoint(folder, "tf"))
@@ -150,7 +152,8 @@ def test_detection_order_and_single_formats(tmp_path):
         keras_tfm.AutoModel.from_pretrained(fixture(name), from_tf=True, from_flax=True)
 
 
-@pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForSequenceClassification", "roberta-ForMaskedLM"])
+@pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForSequenceClassification", "roberta-ForMaskedLM",
+                                  "segformer-ForSemanticSegmentation"])
 def test_every_format_we_write_loads_back(name, tmp_path):
     from keras_tfm.checkpoints.loading import load_pretrained_weights
 

@@ -35,6 +35,11 @@ DECODE_HEAD = [
     *conv2d("decode_head.classifier", "decode_head.classifier"),
 ]
 
+# HF's TF SegFormer named its listed layers with dots (``block.0.1``, ``linear_c.0``), not with
+# TF's generic ``block_._0_._1``.
+TF_RENAMES = [(r"/block_\._(\d+)_\._(\d+)/", r"/block.\1.\2/"),
+              (r"(linear_c|patch_embeddings|layer_norm)_\._(\d+)/", r"\1.\2/")]
+
 TABLES = register_conversion(ConversionTables(
-    BACKBONE, heads={"classifier": CLASSIFIER, "decode_head": DECODE_HEAD},
+    BACKBONE, heads={"classifier": CLASSIFIER, "decode_head": DECODE_HEAD}, tf_renames=TF_RENAMES,
 ), "segformer")
