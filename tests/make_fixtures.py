@@ -18,6 +18,7 @@ them here, so a fixture is only written when HF's own three frameworks agree). A
 ``*-sharded`` folder per architecture holds every format sharded, with its index.
 """
 
+import importlib
 import json
 import os
 import shutil
@@ -91,14 +92,14 @@ SEQ2SEQ = ("bart", "mbart")
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
 HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}, "segformer": {"Flax"}}
-VISION = ("segformer",)  # inputs: pixel_values (B, 3, H, W)
+VISION = ("segformer",)  # pixel_values (B, C, H, W) float32 inputs
 SHARD = "4KB"  # small enough to split every format into several files
 
 
 def make_inputs(arch, head="", batch=2, length=7, seed=0):
     rng = np.random.RandomState(seed)
     if arch in VISION:
-        return {"pixel_values": rng.randn(batch, 3, 30, 26).astype("float32")}
+        return {"pixel_values": rng.randn(batch, 3, 22, 18).astype("float32")}  # strides 4, 2: 6 x 5, 3 x 3
     ids = rng.randint(5, 64, (batch, length)).astype("int64")
     mask = np.ones((batch, length), "int64")
     mask[1, 5:] = 0
@@ -119,6 +120,11 @@ def make_inputs(arch, head="", batch=2, length=7, seed=0):
         decoder_ids[:, 0] = 2  # decoder_start_token_id
         inputs["decoder_input_ids"] = decoder_ids
     return inputs
+
+
+def framework_inputs(inputs):
+    """Token ids as the int32 HF's TF and Flax models take; images stay float32."""
+    return {k: v if v.dtype.kind == "f" else v.astype("int32") for k, v in inputs.items()}
 
 
 def _main_output(out):
@@ -153,18 +159,13 @@ def build(arch, head, folder, sharded=False):
             diffs[framework] = None
             continue
         model = getattr(transformers, framework + name).from_pretrained(folder, from_pt=True)
-        logits = np.asarray(_main_output(model(**_framework_inputs(inputs))))
+        logits = np.asarray(_main_output(model(**framework_inputs(inputs))))
         diffs[framework] = float(np.abs(logits - expected).max())
         assert diffs[framework] <= ATOL, (name, framework, diffs[framework])
         _move_written(model, folder, framework.lower() + "_model", **shard)
 
     np.savez(os.path.join(folder, "reference.npz"), logits=expected, **inputs)
     return {"class": name, "files": sorted(os.listdir(folder)), "tf_vs_pt": diffs["TF"], "flax_vs_pt": diffs["Flax"]}
-
-
-def _framework_inputs(inputs):
-    """int32 token ids for HF's TF / Flax models; images as they are."""
-    return {k: v.astype("int32") if v.dtype.kind == "i" else v for k, v in inputs.items()}
 
 
 def _randomize_batch_norms(model):
@@ -218,7 +219,7 @@ def check_written(root):
         folder = os.path.join(root, name)
         fixture, kind, _ = name.rsplit("-", 2)
         ref = np.load(os.path.join(OUT, fixture, "reference.npz"))
-        inputs = _framework_inputs({k: ref[k] for k in ref.files if k != "logits"})
+        inputs = framework_inputs({k: ref[k] for k in ref.files if k != "logits"})
         with open(os.path.join(folder, "config.json")) as f:
             arch = json.load(f)["architectures"][0]
         if kind == "tf":
@@ -241,6 +242,9 @@ def main():
         return check_written(sys.argv[2])
     os.makedirs(OUT, exist_ok=True)
     manifest = {"transformers": transformers.__version__, "torch": torch.__version__, "fixtures": {}}
+    # torch's compiler stack (triton, pulled in by transformers' masking utils) segfaults when its libraries load
+    # after TensorFlow's: import it first.
+    importlib.import_module("transformers.masking_utils")
     import flax
     import tensorflow as tf
 

@@ -71,7 +71,7 @@ def logits_of(model, inputs):
 def test_fixture_set_is_complete_and_small():
     assert len(NAMES) == 23  # 13 + T5 (v1.0: three classes; v1.1) + BART (three classes) and MBart + SegFormer (2)
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
-    assert total < 5e6
+    assert total < 5.3e6  # 5 MB, and 0.3 MB for SegFormer's
     for name in NAMES:
         files = set(os.listdir(fixture(name)))
         wanted = {FILES[f] + (".index.json" if name.endswith("sharded") else "") for f in formats_of(name)}

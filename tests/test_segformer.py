@@ -165,3 +165,21 @@ def test_training_mode_drops_paths_and_inference_does_not():
     eval_a, eval_b = to_np(model(pixel_values=inputs).logits), to_np(model(pixel_values=inputs).logits)
     np.testing.assert_array_equal(eval_a, eval_b)
     assert np.abs(to_np(model(pixel_values=inputs, training=True).logits) - eval_a).max() > ATOL
+
+
+def test_fit_on_the_internal_loss_learns_blocks():
+    """keras fit (training mode: batch norm statistics, dropout, drop path) on the segmentation loss,
+    with ignored pixels: images of 8 x 8 blocks, each block's class the sign of its first channel."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.RandomState(0)
+    blocks = rng.randn(16, 3, 4, 4).astype("float32")
+    images = np.repeat(np.repeat(blocks, 8, axis=2), 8, axis=3)  # (16, 3, 32, 32)
+    labels = (images[:, 0] > 0).astype("int32")
+    labels[:, :2] = 255
+    config = keras_tfm.AutoConfig.for_model(**tiny_segformer_config(num_labels=2).to_dict())
+    model = keras_tfm.SegformerForSemanticSegmentation.from_config(config)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit({"pixel_values": images, "labels": labels}, batch_size=8, epochs=6, verbose=0).history
+    assert history["loss"][-1] < 0.5 * history["loss"][0], history["loss"]

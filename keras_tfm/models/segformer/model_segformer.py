@@ -27,7 +27,7 @@ from keras_tfm.layers import (
     unflatten_spatial,
 )
 from keras_tfm.losses import semantic_segmentation_loss
-from keras_tfm.modeling_outputs import BaseModelOutput, ImageClassifierOutput, SemanticSegmenterOutput
+from keras_tfm.modeling_outputs import BaseModelOutput, SemanticSegmenterOutput
 from keras_tfm.models.base import TaskModel
 from keras_tfm.models.segformer import convert_segformer
 from keras_tfm.models.segformer.config_segformer import SegformerConfig
