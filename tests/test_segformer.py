@@ -183,3 +183,27 @@ def test_fit_on_the_internal_loss_learns_blocks():
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     history = model.fit({"pixel_values": images, "labels": labels}, batch_size=8, epochs=6, verbose=0).history
     assert history["loss"][-1] < 0.5 * history["loss"][0], history["loss"]
+
+
+def test_image_processor_feeds_the_loss_as_hf(tmp_path):
+    """SegformerImageProcessor (images and segmentation maps, reduced labels) -> the model's loss, as HF's
+    PIL processor and model compute it."""
+    from PIL import Image
+
+    torch.manual_seed(0)
+    hf = transformers.SegformerForSemanticSegmentation(tiny_segformer_config(num_labels=3)).eval()
+    hf.save_pretrained(tmp_path)
+    rng = np.random.RandomState(0)
+    images = [Image.fromarray(rng.randint(0, 255, (40, 52, 3), dtype=np.uint8)),
+              Image.fromarray(rng.randint(0, 255, (33, 29, 3), dtype=np.uint8))]
+    maps = [Image.fromarray(rng.randint(0, 4, image.size[::-1], dtype=np.uint8)) for image in images]
+    options = {"size": {"height": 32, "width": 32}, "do_reduce_labels": True}  # class 0 -> 255, ignored
+    theirs_inputs = transformers.SegformerImageProcessorPil(**options)(images, segmentation_maps=maps,
+                                                                       return_tensors="pt")
+    ours_inputs = keras_tfm.SegformerImageProcessor(**options)(images, segmentation_maps=maps, return_tensors="np")
+    assert (ours_inputs["labels"] == 255).any()
+    with torch.no_grad():
+        theirs = hf(**theirs_inputs)
+    ours = keras_tfm.AutoModelForSemanticSegmentation.from_pretrained(tmp_path)(**ours_inputs)
+    assert abs(float(to_np(ours.loss)) - theirs.loss.item()) <= 1e-5
+    assert np.abs(to_np(ours.logits) - theirs.logits.numpy()).max() <= ATOL
