@@ -255,7 +255,8 @@ class SegformerForSemanticSegmentation(VisionInputs, TaskModel):
 
     def call(self, pixel_values, labels=None, output_hidden_states=None, output_attentions=None, training=False):
         if labels is not None and self.config.num_labels < 1:
-            raise ValueError(f"Number of labels should be >=0: {self.config.num_labels}")
+            raise ValueError(f"labels were given, but config.num_labels={self.config.num_labels}: a segmentation loss "
+                             "needs at least one label.")
         out = self.backbone(pixel_values, output_hidden_states=True, output_attentions=output_attentions,
                             training=training)
         logits = self.decode_head([to_internal(h) for h in out.hidden_states], training=training)
