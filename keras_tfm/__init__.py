@@ -126,6 +126,13 @@ from keras_tfm.models.resnet import (  # noqa: E402
     ResNetModel,
 )
 from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel  # noqa: E402
+from keras_tfm.models.segformer import (  # noqa: E402
+    SegformerConfig,
+    SegformerDecodeHead,
+    SegformerForImageClassification,
+    SegformerForSemanticSegmentation,
+    SegformerModel,
+)
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,

@@ -80,29 +80,36 @@ CONFIGS = {
     "vit": lambda: transformers.ViTConfig(
         hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12, image_size=8, patch_size=4,
         encoder_stride=4),
+    # Vision: SegFormer (HF 4 wrote TF, no Flax); two stages, one with sequence reduction.
+    "segformer": lambda: transformers.SegformerConfig(
+        num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[4, 8], patch_sizes=[7, 3], strides=[4, 2],
+        num_attention_heads=[1, 2], mlp_ratios=[2, 2], decoder_hidden_size=4,
+        initializer_range=0.3),  # large enough for logits that vary: HF 4 draws every weight from N(0, 0.02)
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
           "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
-          "resnet": "ResNet", "vit": "ViT"}
+          "resnet": "ResNet", "vit": "ViT", "segformer": "Segformer"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
          "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
          "mbart": ["ForConditionalGeneration"], "resnet": ["ForImageClassification", "Model"],
-         "vit": ["ForImageClassification", "Model"]}
+         "vit": ["ForImageClassification", "Model"], "segformer": ["ForSemanticSegmentation", "Model"]}
 # T5: its sharded files would add 0.6 MB
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "resnet", "vit")
+UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "resnet", "vit", "segformer")
 SEQ2SEQ = ("bart", "mbart")
-VISION = ("resnet", "vit")  # inputs: pixel_values (B, C, H, W) float32 (32 px where the config has no image_size)
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
-HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}}
+HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}, "segformer": {"Flax"}}
+VISION = ("resnet", "vit", "segformer")  # inputs: pixel_values (B, C, H, W) float32
 SHARD = "4KB"  # small enough to split every format into several files
 
 
 def make_inputs(arch, head="", batch=2, length=7, seed=0):
     rng = np.random.RandomState(seed)
     if arch in VISION:
+        if arch == "segformer":
+            return {"pixel_values": rng.randn(batch, 3, 22, 18).astype("float32")}  # strides 4, 2: 6 x 5, 3 x 3
         config = CONFIGS[arch]()
         size = getattr(config, "image_size", 32)
         return {"pixel_values": rng.randn(batch, config.num_channels, size, size).astype("float32")}

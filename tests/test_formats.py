@@ -69,9 +69,9 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 25  # 13 + T5 (v1.0: three classes; v1.1) + BART (three) and MBart + ResNet, ViT (two each)
+    assert len(NAMES) == 27  # 13 + T5 (v1.0: three classes; v1.1) + BART (three) and MBart + ResNet, ViT, SegFormer
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
-    assert total < 5.3e6
+    assert total < 5.6e6  # 5 MB of text models, 0.6 MB of vision ones
     for name in NAMES:
         files = set(os.listdir(fixture(name)))
         wanted = {FILES[f] + (".index.json" if name.endswith("sharded") else "") for f in formats_of(name)}
@@ -152,7 +152,8 @@ def test_detection_order_and_single_formats(tmp_path):
         keras_tfm.AutoModel.from_pretrained(fixture(name), from_tf=True, from_flax=True)
 
 
-@pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForSequenceClassification", "roberta-ForMaskedLM"])
+@pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForSequenceClassification", "roberta-ForMaskedLM",
+                                  "segformer-ForSemanticSegmentation"])
 def test_every_format_we_write_loads_back(name, tmp_path):
     from keras_tfm.checkpoints.loading import load_pretrained_weights
 

@@ -7,6 +7,7 @@
 - ``norms``, ``mlp``, ``positions``, ``rotary``, ``embeddings``, ``heads``, ``activations``.
 - ``conv``: convolutions, batch norms, and the image layout inside models.
 - ``resize``: torch's ``F.interpolate`` (nearest, bilinear, bicubic) to the float, on every backend.
+- ``drop_path``: stochastic depth on residual branches.
 - ``boxes``: bounding-box formats, IoU and generalized IoU (DETR's matching and loss).
 - ``transformer_block``, ``encoder``, ``decoder``: the block and the two stacks.
 """
@@ -39,6 +40,7 @@ from keras_tfm.layers.conv import (
     unflatten_spatial,
 )
 from keras_tfm.layers.decoder import DecoderStack
+from keras_tfm.layers.drop_path import DropPath
 from keras_tfm.layers.embeddings import TextEmbeddings
 from keras_tfm.layers.encoder import EncoderStack, encoder_stack
 from keras_tfm.layers.fast import Dense, Dropout, Embedding, FastCall, Layer
