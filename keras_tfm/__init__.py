@@ -110,6 +110,12 @@ from keras_tfm.models.bart import (  # noqa: E402
     MBartForSequenceClassification,
     MBartModel,
 )
+from keras_tfm.models.detr import (  # noqa: E402
+    DetrConfig,
+    DetrForObjectDetection,
+    DetrForSegmentation,
+    DetrModel,
+)
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,
