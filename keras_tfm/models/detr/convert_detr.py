@@ -131,11 +131,16 @@ def _weight_map(use_timm_backbone, head):
     ])
 
 
-def freeze_backbone_stem(resnet):
-    """HF trains only the backbone's stages 2-4 (``stages.1-3``; timm's ``layer2-4``): the stem and
-    the first stage are not trainable."""
-    for layer in (resnet.embedder, resnet.encoder.stages[0]):
-        layer.trainable = False
+def freeze_backbone_as_hf(resnet, use_timm_backbone):
+    """Marks the backbone's variables HF does not train: HF keeps trainable only the parameters whose
+    names hold "layer2" / "layer3" / "layer4" (timm's names: all but the stem and the first stage)
+    or "stage.1" / "stage.2" / "stage.3", which no name of transformers' ResNet ("stages.1...")
+    holds: with that backbone, DETR trains none of it."""
+    if use_timm_backbone:
+        for layer in (resnet.embedder, resnet.encoder.stages[0]):
+            layer.trainable = False
+    else:
+        resnet.trainable = False
 
 
 TABLES = register_conversion(ConversionTables(

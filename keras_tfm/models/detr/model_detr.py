@@ -170,7 +170,7 @@ class DetrModel(VisionBackbone):
         c, d = config, self.dtype_policy
         self.resnet_config = c.resnet_config()
         self.backbone = ResNetBackbone(self.resnet_config, frozen_batch_norm=True, dtype=d)
-        convert_detr.freeze_backbone_stem(self.backbone)
+        convert_detr.freeze_backbone_as_hf(self.backbone, c.use_timm_backbone)
         self.position_embedding = (DetrLearnedPositionEmbedding(c.d_model // 2, dtype=d)
                                    if c.position_embedding_type == "learned" else None)
         self.query_position_embeddings = Embedding(c.num_queries, c.d_model, embeddings_initializer=normal_init(c.init_std),
@@ -187,6 +187,19 @@ class DetrModel(VisionBackbone):
     def weight_map(self):
         # the backbone's names depend on the config (transformers' ResNet or timm's)
         return convert_detr.weight_map_for(self.config, "base")
+
+    def build(self, *args, **kwargs):
+        # sublayers build on their first call; the ResNet is run through feature_maps_internal, not called
+        self.backbone.built = True
+        self.built = True
+
+    def freeze_backbone(self):
+        """No backbone variable is trained."""
+        self.backbone.trainable = False
+
+    def unfreeze_backbone(self):
+        """Every backbone variable is trained (its batch norms stay frozen)."""
+        self.backbone.trainable = True
 
     def positions(self, mask, dtype):
         """(B, h, w) mask -> (B, h * w, d_model) spatial position embeddings."""
@@ -306,6 +319,10 @@ class _DetrTask(TaskModel):
 
     def dummy_inputs(self):
         return self.backbone.dummy_inputs()
+
+    def build(self, *args, **kwargs):
+        self.backbone.build()  # sublayers build on their first call
+        self.built = True
 
     def heads(self, hidden):
         """(logits, pred_boxes) of decoder states (..., Q, d_model)."""
