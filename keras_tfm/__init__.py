@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from keras_tfm.auto import (  # noqa: E402
+    AutoBackbone,
     AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
@@ -115,6 +116,12 @@ from keras_tfm.models.detr import (  # noqa: E402
     DetrForObjectDetection,
     DetrForSegmentation,
     DetrModel,
+)
+from keras_tfm.models.resnet import (  # noqa: E402
+    ResNetBackbone,
+    ResNetConfig,
+    ResNetForImageClassification,
+    ResNetModel,
 )
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,

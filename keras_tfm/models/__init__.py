@@ -7,4 +7,5 @@ from keras_tfm.models import gpt2  # noqa: F401
 from keras_tfm.models import llama  # noqa: F401
 from keras_tfm.models import bart  # noqa: F401
 from keras_tfm.models import t5  # noqa: F401
+from keras_tfm.models import resnet  # noqa: F401
 from keras_tfm.models import detr  # noqa: F401
