@@ -174,3 +174,35 @@ def test_bad_input(tmp_path):
         model(pixel_values=np.zeros((1, 4, 64, 64), "float32"))
     with pytest.raises(ValueError, match="pixel_values or inputs_embeds"):
         model()
+
+
+def detection_labels(with_masks, seed=3):
+    """Two images' targets (3 and 1 objects), normalized (cx, cy, w, h) boxes, masks at the input size."""
+    rng = np.random.RandomState(seed)
+    labels = []
+    for n in (3, 1):
+        boxes = np.concatenate([rng.uniform(0.2, 0.8, (n, 2)), rng.uniform(0.1, 0.3, (n, 2))], 1).astype("float32")
+        target = {"class_labels": rng.randint(0, 3, (n,)), "boxes": boxes}
+        if with_masks:
+            target["masks"] = (rng.rand(n, 64, 80) > 0.5).astype("float32")
+        labels.append(target)
+    return labels
+
+
+@pytest.mark.parametrize("name, auxiliary_loss", [("DetrForObjectDetection", True), ("DetrForSegmentation", False)])
+def test_loss_matches_hf(name, auxiliary_loss, tmp_path):
+    """DETR's Hungarian-matching loss through the model, against HF's for the same targets."""
+    hf = hf_model(name, tmp_path, auxiliary_loss=auxiliary_loss)
+    feed = inputs()
+    labels = detection_labels(with_masks=name == "DetrForSegmentation")
+    theirs = run_hf(hf, {**feed}, labels=[{k: torch.tensor(v) for k, v in t.items()} for t in labels])
+    ours = getattr(keras_tfm, name).from_pretrained(tmp_path)(**feed, labels=labels)
+    assert sorted(ours.loss_dict) == sorted(theirs.loss_dict)
+    for key, value in theirs.loss_dict.items():
+        np.testing.assert_allclose(float(to_np(ours.loss_dict[key])), float(value), atol=1e-4, err_msg=key)
+    np.testing.assert_allclose(float(to_np(ours.loss)), float(theirs.loss), atol=1e-4)
+    if auxiliary_loss:
+        assert len(ours.auxiliary_outputs) == len(theirs.auxiliary_outputs) == 1
+        for a, b in zip(ours.auxiliary_outputs, theirs.auxiliary_outputs):
+            for key in ("logits", "pred_boxes"):
+                np.testing.assert_allclose(to_np(a[key]), b[key].numpy(), atol=ATOL)

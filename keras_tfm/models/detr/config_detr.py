@@ -103,8 +103,9 @@ class DetrConfig(PretrainedConfig):
                      "num_channels": kwargs.get("in_chans", kwargs.get("num_channels", self.num_channels))}
         if kwargs.get("output_stride", 32) != 32 or self.dilation:
             raise NotImplementedError("DetrConfig: dilation (DC5 backbones, output_stride=16) is not supported yet.")
-        if "channels" in kwargs:  # timm's ResNet(channels=...): the stages' base widths
-            overrides["channels"] = tuple(kwargs["channels"])
+        for key in ("channels", "stem_width"):  # timm ResNet's widths (of the stages, of the stem)
+            if key in kwargs:
+                overrides[key] = tuple(kwargs[key]) if isinstance(kwargs[key], list) else kwargs[key]
         from keras_tfm.models.resnet import resnet_config_from_timm
 
         return resnet_config_from_timm(name, **overrides)

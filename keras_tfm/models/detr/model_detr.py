@@ -328,7 +328,7 @@ class _DetrTask(TaskModel):
         """(logits, pred_boxes) of decoder states (..., Q, d_model)."""
         return self.class_labels_classifier(hidden), ops.sigmoid(self.bbox_predictor(hidden))
 
-    def loss(self, logits, pred_boxes, labels, out, pred_masks=None):
+    def detection_loss(self, logits, pred_boxes, labels, out, pred_masks=None):
         """(loss, loss_dict, auxiliary_outputs) of ``labels`` (HF's list of target dicts)."""
         from keras_tfm.models.detr.loss_detr import detr_loss  # the Hungarian matcher needs scipy
 
@@ -359,7 +359,7 @@ class DetrForObjectDetection(_DetrTask):
         logits, pred_boxes = self.heads(out.last_hidden_state)
         loss = loss_dict = auxiliary = None
         if labels is not None:
-            loss, loss_dict, auxiliary = self.loss(logits, pred_boxes, labels, out)
+            loss, loss_dict, auxiliary = self.detection_loss(logits, pred_boxes, labels, out)
         return DetrObjectDetectionOutput(loss=loss, loss_dict=loss_dict, logits=logits, pred_boxes=pred_boxes,
                                          auxiliary_outputs=auxiliary, last_hidden_state=out.last_hidden_state,
                                          **_states(out))
@@ -479,7 +479,7 @@ class DetrForSegmentation(_DetrTask):
         pred_masks = ops.reshape(seg, (b, q, ops.shape(seg)[2], ops.shape(seg)[3]))
         loss = loss_dict = auxiliary = None
         if labels is not None:
-            loss, loss_dict, auxiliary = self.loss(logits, pred_boxes, labels, out, pred_masks=pred_masks)
+            loss, loss_dict, auxiliary = self.detection_loss(logits, pred_boxes, labels, out, pred_masks=pred_masks)
         return DetrSegmentationOutput(loss=loss, loss_dict=loss_dict, logits=logits, pred_boxes=pred_boxes,
                                       pred_masks=pred_masks, auxiliary_outputs=auxiliary,
                                       last_hidden_state=out.last_hidden_state, **_states(out))
