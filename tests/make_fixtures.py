@@ -29,6 +29,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch._dynamo  # noqa: E402,F401  (before TensorFlow: importing triton after TF's libraries segfaults)
 import transformers  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -71,17 +72,22 @@ CONFIGS = {
         vocab_size=64, d_model=8, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=12, decoder_ffn_dim=12, max_position_embeddings=16,
         scale_embedding=True),
+    # Vision: ResNet with bottleneck layers (a projection shortcut in each stage), images of 32 px.
+    "resnet": lambda: transformers.ResNetConfig(
+        embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="bottleneck"),
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
-          "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart"}
+          "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
+          "resnet": "ResNet"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
          "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
-         "mbart": ["ForConditionalGeneration"]}
+         "mbart": ["ForConditionalGeneration"], "resnet": ["ForImageClassification", "Model"]}
 # T5: its sharded files would add 0.6 MB
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart")
+UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "resnet")
 SEQ2SEQ = ("bart", "mbart")
+VISION = ("resnet",)  # inputs: pixel_values (B, 3, 32, 32)
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
 HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}}
@@ -90,6 +96,8 @@ SHARD = "4KB"  # small enough to split every format into several files
 
 def make_inputs(arch, head="", batch=2, length=7, seed=0):
     rng = np.random.RandomState(seed)
+    if arch in VISION:
+        return {"pixel_values": rng.randn(batch, 3, 32, 32).astype("float32")}
     ids = rng.randint(5, 64, (batch, length)).astype("int64")
     mask = np.ones((batch, length), "int64")
     mask[1, 5:] = 0
@@ -112,6 +120,22 @@ def make_inputs(arch, head="", batch=2, length=7, seed=0):
     return inputs
 
 
+def _framework_inputs(inputs):
+    """The inputs for HF's TF / Flax models: token ids as int32, images as they are."""
+    return {k: v.astype("int32") if v.dtype.kind == "i" else v for k, v in inputs.items()}
+
+
+def _randomise_batch_norms(model):
+    """Batch norms get random statistics and affine parameters, so the fixtures test their conversion
+    (fresh ones hold zeros and ones)."""
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            for tensor in (module.weight, module.bias, module.running_mean):
+                tensor.data = torch.rand(tensor.shape, generator=generator) - 0.5
+            module.running_var.data = torch.rand(module.running_var.shape, generator=generator) + 0.5
+
+
 def _main_output(out):
     """Logits of a task model; the last hidden state of a base model (stored as "logits" too)."""
     return out.logits if getattr(out, "logits", None) is not None else out.last_hidden_state
@@ -125,6 +149,7 @@ def build(arch, head, folder, sharded=False):
     if arch == "gpt2":
         config.tie_word_embeddings = True
     pt = getattr(transformers, name)(config).eval()
+    _randomise_batch_norms(pt)
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     shard = {"max_shard_size": SHARD} if sharded else {}
@@ -143,7 +168,7 @@ def build(arch, head, folder, sharded=False):
             diffs[framework] = None
             continue
         model = getattr(transformers, framework + name).from_pretrained(folder, from_pt=True)
-        logits = np.asarray(_main_output(model(**{k: v.astype("int32") for k, v in inputs.items()})))
+        logits = np.asarray(_main_output(model(**_framework_inputs(inputs))))
         diffs[framework] = float(np.abs(logits - expected).max())
         assert diffs[framework] <= ATOL, (name, framework, diffs[framework])
         _move_written(model, folder, framework.lower() + "_model", **shard)
@@ -191,7 +216,7 @@ def check_written(root):
         folder = os.path.join(root, name)
         fixture, kind, _ = name.rsplit("-", 2)
         ref = np.load(os.path.join(OUT, fixture, "reference.npz"))
-        inputs = {k: ref[k].astype("int32") for k in ref.files if k != "logits"}
+        inputs = _framework_inputs({k: ref[k] for k in ref.files if k != "logits"})
         with open(os.path.join(folder, "config.json")) as f:
             arch = json.load(f)["architectures"][0]
         if kind == "tf":

@@ -69,9 +69,9 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 21  # 13 + T5 (v1.0: three classes; v1.1) + BART (three classes) and MBart
+    assert len(NAMES) == 23  # 13 + T5 (v1.0: three classes; v1.1) + BART (three classes) and MBart + ResNet (two)
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
-    assert total < 5e6
+    assert total < 5.3e6
     for name in NAMES:
         files = set(os.listdir(fixture(name)))
         wanted = {FILES[f] + (".index.json" if name.endswith("sharded") else "") for f in formats_of(name)}
@@ -116,8 +116,10 @@ def test_readers_give_identical_tensors_and_hf_names(name):
     for fmt in formats_of(name)[1:]:
         state = open_hf_state(folder, fmt, model_type, arch)
         assert set(state) <= set(ref) | TIED_COPIES
-        assert set(ref) <= set(state)
-        for n in ref:
+        # Batch norms' step counters: buffers HF's TF and Flax models do not keep.
+        kept = {n for n in ref if fmt not in ("tf", "flax") or not n.endswith(".num_batches_tracked")}
+        assert kept <= set(state)
+        for n in kept:
             np.testing.assert_array_equal(state[n], ref[n], err_msg=f"{fmt} {n}")
     if "tf" in formats_of(name):
         assert set(pt_to_tf(ref, model_type, arch)) == set(open_checkpoint(folder, "tf"))
@@ -125,7 +127,7 @@ def test_readers_give_identical_tensors_and_hf_names(name):
         assert set(pt_to_flax(ref, model_type, arch)) == set(open_checkpoint(folder, "flax"))
 
 
-@pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForSequenceClassification"])
+@pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForSequenceClassification", "resnet-Model"])
 def test_msgpack_writer_is_byte_identical_to_flax(name, tmp_path):
     folder = fixture(name)
     ckpt = open_checkpoint(folder, "flax")

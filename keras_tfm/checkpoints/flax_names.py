@@ -7,7 +7,9 @@ top level is dropped); leaf ``kernel`` -> ``weight`` transposed (conv kernels pe
 ``running_var``.
 
 PT -> Flax: the same backwards, with the tensor kind from ``naming.classify`` and the
-architecture's ``flax_renames`` for exceptions.
+architecture's ``flax_renames`` for exceptions. A model with batch norms (ResNet) is written
+as HF's Flax models saved it: two top-level collections, ``params`` and ``batch_stats`` (the
+running statistics).
 """
 
 from keras_tfm.checkpoints.conversion_tables import conversion_tables
@@ -47,8 +49,19 @@ def pt_name_to_flax(pt_name, kind, renames=()):
     return apply_renames("/".join(parts), renames), transform
 
 
+_STATISTICS = (".running_mean", ".running_var")
+
+
 def pt_to_flax(state, model_type=None, architecture=None):
     shapes = {n: tuple(source_info(state, n)[0]) for n in state}
     kinds = classify(shapes, model_type, architecture, target="flax")
     renames = conversion_tables(model_type).flax_renames
-    return rename_all(state, lambda name: pt_name_to_flax(name, kinds[name], renames), "PyTorch", "Flax")
+    collections = any(n.endswith(_STATISTICS) for n in state)
+
+    def rename(name):
+        flax, transform = pt_name_to_flax(name, kinds[name], renames)
+        if collections and flax is not None:
+            flax = ("batch_stats/" if name.endswith(_STATISTICS) else "params/") + flax
+        return flax, transform
+
+    return rename_all(state, rename, "PyTorch", "Flax")

@@ -21,4 +21,9 @@ BACKBONE = [
 # HF's classifier is Sequential(Flatten, Linear): the Linear is its item 1.
 CLASSIFIER = linear("classifier.1", "classifier")
 
-TABLES = register_conversion(ConversionTables(BACKBONE, heads={"classifier": CLASSIFIER}), "resnet")
+# HF's TF ResNet named its list items with a dot (``stages.0/layers.1/layer.2``, ``classifier.1``)
+# where the generic TF naming writes ``stages_._0``.
+TF_RENAMES = [(r"_\._(\d+)", r".\1")]
+
+TABLES = register_conversion(ConversionTables(BACKBONE, heads={"classifier": CLASSIFIER}, tf_renames=TF_RENAMES),
+                             "resnet")
