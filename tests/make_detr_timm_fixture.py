@@ -25,7 +25,7 @@ def main():
     torch.manual_seed(0)
     config = transformers.DetrConfig(
         use_timm_backbone=True, backbone="resnet18", use_pretrained_backbone=False,
-        backbone_kwargs={"out_indices": [1, 2, 3, 4], "in_chans": 3, "channels": [4, 8, 8, 16], "stem_width": 8},
+        backbone_kwargs={"out_indices": [1, 2, 3, 4], "in_chans": 3, "channels": [4, 8, 8, 16]},
         d_model=16, encoder_layers=1, decoder_layers=1, encoder_ffn_dim=16, decoder_ffn_dim=16,
         encoder_attention_heads=2, decoder_attention_heads=2, num_queries=4, num_labels=3)
     model = transformers.DetrForObjectDetection(config).eval()

@@ -1,12 +1,16 @@
 """DETR against Hugging Face transformers (PyTorch): tiny random models with a tiny ResNet backbone
 (batch-norm statistics randomised), a batch with a padded image (``pixel_mask``)."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
 import transformers
+from safetensors import safe_open
 
 import keras_tfm
+from keras_tfm.modeling_utils import named_variables
 from tests.model_tester import ATOL, to_np
 
 HEADS = ["DetrModel", "DetrForObjectDetection", "DetrForSegmentation"]
@@ -206,3 +210,28 @@ def test_loss_matches_hf(name, auxiliary_loss, tmp_path):
         for a, b in zip(ours.auxiliary_outputs, theirs.auxiliary_outputs):
             for key in ("logits", "pred_boxes"):
                 np.testing.assert_allclose(to_np(a[key]), b[key].numpy(), atol=ATOL)
+
+
+TIMM_FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "detr_timm")
+
+
+def test_timm_backbone_checkpoint(tmp_path):
+    """A DETR with a timm ResNet backbone (``use_timm_backbone=True``, as facebook/detr-resnet-50),
+    written by transformers 4 + timm (tests/make_detr_timm_fixture.py): loads and matches; saved,
+    it keeps timm's names and loads back."""
+    ref = np.load(os.path.join(TIMM_FIXTURE, "reference.npz"))
+    model, info = keras_tfm.AutoModelForObjectDetection.from_pretrained(TIMM_FIXTURE, output_loading_info=True)
+    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
+    feed = {"pixel_values": ref["pixel_values"], "pixel_mask": ref["pixel_mask"]}
+    out = model(**feed)
+    for key in ("logits", "pred_boxes", "last_hidden_state", "encoder_last_hidden_state"):
+        np.testing.assert_allclose(to_np(out[key]), ref[key], atol=ATOL, err_msg=key)
+    # HF (timm) trains layer2-4 of the backbone, not its stem and layer1
+    trainable = {model.weight_map.hf_name(p) for p, v in named_variables(model).items() if v.trainable}
+    backbone = {n for n in trainable if ".conv_encoder." in n}
+    assert backbone and all(any(f".layer{i}." in n for i in (2, 3, 4)) for n in backbone)
+    model.save_pretrained(tmp_path)
+    with safe_open(os.path.join(tmp_path, "model.safetensors"), "np") as f:
+        assert "model.backbone.conv_encoder.model.layer1.0.conv1.weight" in f.keys()
+    again = keras_tfm.DetrForObjectDetection.from_pretrained(tmp_path)
+    np.testing.assert_array_equal(to_np(again(**feed).logits), to_np(out.logits))

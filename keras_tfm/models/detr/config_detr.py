@@ -99,16 +99,17 @@ class DetrConfig(PretrainedConfig):
             name, kwargs = bc.get("backbone") or "resnet50", dict(bc)
         else:
             name, kwargs = self.backbone or "resnet50", dict(self.backbone_kwargs or {})
-        overrides = {"out_indices": list(kwargs.get("out_indices", [1, 2, 3, 4])),
-                     "num_channels": kwargs.get("in_chans", kwargs.get("num_channels", self.num_channels))}
         if kwargs.get("output_stride", 32) != 32 or self.dilation:
             raise NotImplementedError("DetrConfig: dilation (DC5 backbones, output_stride=16) is not supported yet.")
-        for key in ("channels", "stem_width"):  # timm ResNet's widths (of the stages, of the stem)
-            if key in kwargs:
-                overrides[key] = tuple(kwargs[key]) if isinstance(kwargs[key], list) else kwargs[key]
-        from keras_tfm.models.resnet import resnet_config_from_timm
+        from keras_tfm.models.resnet.timm_resnet import resnet_config_from_timm
 
-        return resnet_config_from_timm(name, **overrides)
+        config = resnet_config_from_timm(
+            name, out_indices=list(kwargs.get("out_indices", [1, 2, 3, 4])),
+            num_channels=kwargs.get("in_chans", kwargs.get("num_channels", self.num_channels)))
+        if "channels" in kwargs:  # timm ResNet's stage widths before expansion (tiny test models)
+            expansion = 4 if config.layer_type == "bottleneck" else 1
+            config.hidden_sizes = [c * expansion for c in kwargs["channels"]]
+        return config
 
     def to_dict(self):
         out = super().to_dict()

@@ -94,9 +94,9 @@ MASK_HEAD = _alias(_MASK_HEAD_4, _MASK_HEAD_5)
 
 def backbone_rules(use_timm_backbone):
     """The ResNet's rules, relative to it: timm's names or transformers' ``ResNetBackbone``'s."""
-    from keras_tfm.models.resnet import convert_resnet  # noqa: PLC0415
+    from keras_tfm.models.resnet import convert_resnet, timm_resnet  # noqa: PLC0415
 
-    return list(convert_resnet.TIMM if use_timm_backbone else convert_resnet.BACKBONE)
+    return list(timm_resnet.TIMM_RULES if use_timm_backbone else convert_resnet.BACKBONE)
 
 
 def base_rules(use_timm_backbone):
