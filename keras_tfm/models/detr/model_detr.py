@@ -386,13 +386,17 @@ class DetrMHAttentionMap(Layer):
         return ops.cast(ops.reshape(probs, (b, q, self.num_heads, s)), queries.dtype)
 
 
+def mask_head_init():
+    """HF's ``kaiming_uniform_(a=1)`` of the mask head's convolutions: U(+-sqrt(3 / fan_in))."""
+    return keras.initializers.VarianceScaling(1.0, mode="fan_in", distribution="uniform")
+
+
 class DetrConvBlock(Layer):
     """Conv 3x3 -> GroupNorm(min(8, C)) -> activation."""
 
     def __init__(self, channels, activation="relu", **kwargs):
         super().__init__(**kwargs)
-        init = keras.initializers.HeUniform()  # HF's kaiming_uniform_(a=1) is He uniform scaled by 1/sqrt(2)
-        self.conv = Conv2D(channels, 3, padding=1, kernel_initializer=init, dtype=self.dtype_policy)
+        self.conv = Conv2D(channels, 3, padding=1, kernel_initializer=mask_head_init(), dtype=self.dtype_policy)
         self.norm = keras.layers.GroupNormalization(min(8, channels), axis=channel_axis(), epsilon=1e-5,
                                                     dtype=self.dtype_policy)
         self.act = get_activation(activation)
@@ -406,7 +410,7 @@ class DetrFPNFusionStage(Layer):
 
     def __init__(self, current_channels, output_channels, activation="relu", **kwargs):
         super().__init__(**kwargs)
-        self.fpn_adapter = Conv2D(current_channels, 1, dtype=self.dtype_policy)
+        self.fpn_adapter = Conv2D(current_channels, 1, kernel_initializer=mask_head_init(), dtype=self.dtype_policy)
         self.refine = DetrConvBlock(output_channels, activation, dtype=self.dtype_policy)
 
     def call(self, x, fpn_map, num_queries):
@@ -429,7 +433,7 @@ class DetrMaskHeadSmallConv(Layer):
         self.conv2 = DetrConvBlock(hidden_size // 2, activation, dtype=d)
         self.fpn_stages = [DetrFPNFusionStage(hidden_size // 2 ** i, hidden_size // 2 ** (i + 1), activation, dtype=d)
                            for i in (1, 2, 3)]
-        self.output_conv = Conv2D(1, 3, padding=1, kernel_initializer=keras.initializers.HeUniform(), dtype=d)
+        self.output_conv = Conv2D(1, 3, padding=1, kernel_initializer=mask_head_init(), dtype=d)
 
     def call(self, features, attention_maps, fpn_maps):
         """features: (B, h, w, C) internal; attention_maps (B, Q, N, h, w) as internal per-query maps
