@@ -36,10 +36,18 @@ from keras_tfm.processing import (  # noqa: E402
     AutoProcessor,
     BaseImageProcessor,
     BatchFeature,
+    ConvNextFeatureExtractor,
+    ConvNextImageProcessor,
+    DetrFeatureExtractor,
+    DetrImageProcessor,
     FeatureExtractionMixin,
     ImageProcessingMixin,
     ProcessorMixin,
+    SegformerFeatureExtractor,
+    SegformerImageProcessor,
     SequenceFeatureExtractor,
+    ViTFeatureExtractor,
+    ViTImageProcessor,
 )
 from keras_tfm.modeling_outputs import ModelOutput  # noqa: E402
 from keras_tfm.modeling_utils import PreTrainedModel  # noqa: E402

@@ -6,6 +6,9 @@ picked once at import; each module defines the same functions:
 - ``is_tensor(x)``: whether ``x`` is a tensor of this backend.
 - ``to_numpy(x)``: a numpy array from a backend tensor.
 - ``inference_mode()``: a context manager that turns off gradient tracking.
+- ``numpy_function(fn, inputs, outputs)``: ``fn`` run on the host on numpy values of ``inputs``
+  (also inside jax.jit / tf.function), its results (``outputs``: their shapes and dtypes) as
+  tensors; not differentiable (DETR's Hungarian matching).
 - ``compile_function(fn)``: ``fn(values, tensors)`` (weights, dict of inputs) compiled for
   repeated calls with one input signature (names, shapes, dtypes of ``tensors``).
 - ``cache_zeros(shape, dtype)``, ``cache_update(cache, update, index)``,
@@ -39,6 +42,7 @@ _impl = importlib.import_module(f"keras_tfm.backend.{BACKEND}")
 is_tensor = _impl.is_tensor
 to_numpy = _impl.to_numpy
 inference_mode = _impl.inference_mode
+numpy_function = _impl.numpy_function
 compile_function = _impl.compile_function
 cache_update = _impl.cache_update
 compile_decode_step = _impl.compile_decode_step

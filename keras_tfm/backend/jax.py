@@ -18,6 +18,19 @@ def inference_mode():
     return contextlib.nullcontext()
 
 
+def numpy_function(fn, inputs, outputs):
+    """``fn`` (numpy in, numpy out) on the values of ``inputs``; ``outputs``: its results' (shape, dtype).
+
+    ``jax.pure_callback``: runs on the host inside ``jax.jit`` too (shapes must be static).
+    """
+    specs = tuple(jax.ShapeDtypeStruct(tuple(shape), dtype) for shape, dtype in outputs)
+
+    def host(*args):
+        return tuple(np.asarray(r, dtype=dtype) for r, (_, dtype) in zip(fn(*args), outputs))
+
+    return list(jax.pure_callback(host, specs, *inputs))
+
+
 # On CPU, XLA's oneDNN matmuls ran BERT-sized dots faster than its default library (YNNPACK):
 # about 8% on all-MiniLM-L6-v2 at batch 32 x 128 (benchmarks/README.md). Per-program options,
 # so nothing process-wide changes; probed once, dropped if this XLA does not know them.

@@ -3,6 +3,7 @@
 import contextlib
 import contextvars
 
+import numpy as np
 import tensorflow as tf
 
 try:  # TF's own binding of XLA's optimization barrier (not exported under tf.*)
@@ -24,6 +25,23 @@ def to_numpy(x):
 
 def inference_mode():
     return contextlib.nullcontext()
+
+
+def numpy_function(fn, inputs, outputs):
+    """``fn`` (numpy in, numpy out) on the values of ``inputs``; ``outputs``: its results' (shape, dtype).
+
+    Eagerly: called directly. Inside a ``tf.function``: ``tf.numpy_function`` (a host op; a
+    ``None`` in a shape is a dimension known only when it runs).
+    """
+    def host(*args):
+        return [np.asarray(r, dtype=dtype) for r, (_, dtype) in zip(fn(*args), outputs)]
+
+    if tf.executing_eagerly():
+        return [tf.convert_to_tensor(r) for r in host(*[to_numpy(x) for x in inputs])]
+    results = tf.numpy_function(host, list(inputs), [tf.as_dtype(dtype) for _, dtype in outputs], stateful=False)
+    for result, (shape, _) in zip(results, outputs):
+        result.set_shape(shape)
+    return list(results)
 
 
 def compile_function(fn):

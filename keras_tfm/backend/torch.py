@@ -3,6 +3,7 @@
 import logging
 import warnings
 
+import numpy as np
 import torch
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,17 @@ def to_numpy(x):
 
 def inference_mode():
     return torch.no_grad()
+
+
+def numpy_function(fn, inputs, outputs):
+    """``fn`` (numpy in, numpy out) on the values of ``inputs``; ``outputs``: its results' (shape, dtype).
+
+    Eager torch: called directly (the host has the values), results as tensors on the device
+    of ``inputs[0]``.
+    """
+    results = fn(*[to_numpy(x) for x in inputs])
+    device = inputs[0].device if isinstance(inputs[0], torch.Tensor) else None
+    return [torch.as_tensor(np.asarray(r, dtype=dtype), device=device) for r, (_, dtype) in zip(results, outputs)]
 
 
 def compile_function(fn):

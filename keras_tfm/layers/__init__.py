@@ -6,12 +6,21 @@
 - ``cache``: ``KVCache``, the typed cache (self part, and cross part for encoder-decoders).
 - ``norms``, ``mlp``, ``positions``, ``rotary``, ``embeddings``, ``heads``, ``activations``.
 - ``conv``: convolutions, batch norms, and the image layout inside models.
+- ``boxes``: bounding-box formats, IoU and generalized IoU (DETR's matching and loss).
 - ``transformer_block``, ``encoder``, ``decoder``: the block and the two stacks.
 """
 
 from keras_tfm.layers.activations import get_activation, normal_init
 from keras_tfm.layers.attention import AttentionMask, attention, causal_mask, padding_mask
 from keras_tfm.layers.attention_layers import CrossAttention, FusedQKVSelfAttention, SelfAttention
+from keras_tfm.layers.boxes import (
+    aligned_generalized_box_iou,
+    box_area,
+    box_iou,
+    center_to_corners,
+    corners_to_center,
+    generalized_box_iou,
+)
 from keras_tfm.layers.cache import KVCache
 from keras_tfm.layers.conv import (
     BatchNorm,
