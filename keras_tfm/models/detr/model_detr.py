@@ -173,8 +173,8 @@ class DetrModel(VisionBackbone):
         convert_detr.freeze_backbone_as_hf(self.backbone, c.use_timm_backbone)
         self.position_embedding = (DetrLearnedPositionEmbedding(c.d_model // 2, dtype=d)
                                    if c.position_embedding_type == "learned" else None)
-        self.query_position_embeddings = Embedding(c.num_queries, c.d_model, embeddings_initializer=normal_init(c.init_std),
-                                                   dtype=d)
+        self.query_position_embeddings = Embedding(c.num_queries, c.d_model,
+                                                   embeddings_initializer=normal_init(c.init_std), dtype=d)
         self.query_position_embeddings.build()  # its table is read directly, never looked up
         self.input_projection = Conv2D(c.d_model, 1, dtype=d)
         self.encoder = EncoderStack(
@@ -436,8 +436,9 @@ class DetrMaskHeadSmallConv(Layer):
         self.output_conv = Conv2D(1, 3, padding=1, kernel_initializer=mask_head_init(), dtype=d)
 
     def call(self, features, attention_maps, fpn_maps):
-        """features: (B, h, w, C) internal; attention_maps (B, Q, N, h, w) as internal per-query maps
-        (B * Q, N, h, w) / (B * Q, h, w, N); fpn_maps: 3 maps, coarse to fine (internal)."""
+        """All in the internal layout: features, the projected map of each image (B, d_model channels);
+        attention_maps, each query's attention over it (B * Q images of N channels); fpn_maps, the
+        backbone's stage 3, 2 and 1 maps. Returns (B * Q) one-channel mask logits at stage 1's size."""
         num_queries = ops.shape(attention_maps)[0] // ops.shape(features)[0]
         x = ops.concatenate([ops.repeat(features, num_queries, axis=0), attention_maps], axis=channel_axis())
         x = self.conv2(self.conv1(x))
