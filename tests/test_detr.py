@@ -124,9 +124,9 @@ def test_inputs_embeds_and_decoder_inputs(tmp_path):
     compare(ours, theirs)
 
 
-@pytest.mark.parametrize("name", ["DetrForObjectDetection", "DetrForSegmentation"])
-def test_keras_tfm_to_hf(name, tmp_path):
-    config = keras_tfm.AutoConfig.for_model(**hf_config().to_dict())
+@pytest.mark.parametrize("name, positions", [("DetrForObjectDetection", "sine"), ("DetrForSegmentation", "learned")])
+def test_keras_tfm_to_hf(name, positions, tmp_path):
+    config = keras_tfm.AutoConfig.for_model(**hf_config(position_embedding_type=positions).to_dict())
     ours_model = getattr(keras_tfm, name).from_config(config)
     ours_model.save_pretrained(tmp_path)
     hf, info = getattr(transformers, name).from_pretrained(tmp_path, output_loading_info=True)

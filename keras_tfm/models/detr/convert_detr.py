@@ -55,7 +55,8 @@ TRANSFORMER = [
     *_layers("encoder", cross=False),
     *_layers("decoder", cross=True),
     *layer_norm("decoder.layernorm", "decoder.layernorm"),
-    *_alias(_learned_positions("backbone.position_embedding"), _learned_positions("position_embedding")),
+    # learned positions: transformers 5 writes them at the top (its renames miss 4's backbone.position_embedding)
+    *_learned_positions("position_embedding"), *_learned_positions("backbone.position_embedding"),
 ]
 
 DETECTION_HEAD = [
