@@ -119,6 +119,12 @@ from keras_tfm.models.bart import (  # noqa: E402
     MBartForSequenceClassification,
     MBartModel,
 )
+from keras_tfm.models.detr import (  # noqa: E402
+    DetrConfig,
+    DetrForObjectDetection,
+    DetrForSegmentation,
+    DetrModel,
+)
 from keras_tfm.models.resnet import (  # noqa: E402
     ResNetBackbone,
     ResNetConfig,

@@ -218,7 +218,8 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
 
 
 def _as_input(value):
-    if isinstance(value, (list, tuple)) and value and not isinstance(value[0], str):
+    # lists of strings, and of per-image target dicts (DETR's labels), are passed as they are
+    if isinstance(value, (list, tuple)) and value and not isinstance(value[0], (str, dict)):
         return np.asarray(value)
     if isinstance(value, np.ndarray) and value.dtype == np.int64:
         return value.astype("int32")
