@@ -35,10 +35,18 @@ from keras_tfm.processing import (  # noqa: E402
     AutoProcessor,
     BaseImageProcessor,
     BatchFeature,
+    ConvNextFeatureExtractor,
+    ConvNextImageProcessor,
+    DetrFeatureExtractor,
+    DetrImageProcessor,
     FeatureExtractionMixin,
     ImageProcessingMixin,
     ProcessorMixin,
+    SegformerFeatureExtractor,
+    SegformerImageProcessor,
     SequenceFeatureExtractor,
+    ViTFeatureExtractor,
+    ViTImageProcessor,
 )
 from keras_tfm.modeling_outputs import ModelOutput  # noqa: E402
 from keras_tfm.modeling_utils import PreTrainedModel  # noqa: E402
@@ -110,6 +118,7 @@ from keras_tfm.models.bart import (  # noqa: E402
     MBartForSequenceClassification,
     MBartModel,
 )
+from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel  # noqa: E402
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,

@@ -155,6 +155,8 @@ class ModelTesterMixin:
                 ("multi_label", {"num_labels": 3, "problem_type": "multi_label_classification"},
                  {"labels": rng.randint(0, 2, (batch, 3)).astype("float32")}),
             ]
+        if "input_ids" not in inputs:  # a vision base model
+            return []
         batch, length = inputs["input_ids"].shape
         pad = inputs["attention_mask"] == 0
         if "SequenceClassification" in hf_class_name:

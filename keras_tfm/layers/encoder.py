@@ -41,9 +41,10 @@ class EncoderStack(Layer):
 
 def encoder_stack(num_layers, hidden_size, num_heads, intermediate_size, activation="gelu", dropout=0.0,
                   attention_dropout=0.0, layer_norm_eps=1e-12, initializer_range=0.02, norm_first=False,
-                  final_norm=False, dtype=None):
+                  final_norm=False, qkv_bias=True, dtype=None):
     """An ``EncoderStack`` of LayerNorm blocks with a dense-activation-dense MLP (BERT's shape;
-    ``norm_first=True, final_norm=True`` for ViT's).
+    ``norm_first=True, final_norm=True`` for ViT's; ``qkv_bias=False``: q / k / v without biases,
+    the output projection keeps its own).
 
     Encoder attention runs in ``keras.ops.dot_product_attention`` on every backend (XLA fuses
     it well without a cache), written out only for probabilities or attention dropout.
@@ -53,7 +54,7 @@ def encoder_stack(num_layers, hidden_size, num_heads, intermediate_size, activat
 
     blocks = [
         TransformerBlock(
-            SelfAttention(hidden_size, num_heads, fused=True, dropout=attention_dropout,
+            SelfAttention(hidden_size, num_heads, use_bias=qkv_bias, output_bias=True, fused=True, dropout=attention_dropout,
                           initializer_range=initializer_range, dtype=dtype),
             MLP(hidden_size, intermediate_size, activation, initializer_range=initializer_range, dtype=dtype),
             attention_norm=norm(), mlp_norm=norm(), norm_first=norm_first, dropout=dropout, dtype=dtype)

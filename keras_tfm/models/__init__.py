@@ -7,3 +7,4 @@ from keras_tfm.models import gpt2  # noqa: F401
 from keras_tfm.models import llama  # noqa: F401
 from keras_tfm.models import bart  # noqa: F401
 from keras_tfm.models import t5  # noqa: F401
+from keras_tfm.models import vit  # noqa: F401

@@ -9,6 +9,10 @@ from keras_tfm.processing.auto_tokenizer import AutoTokenizer
 from keras_tfm.processing.batch import BatchEncoding, BatchFeature
 from keras_tfm.processing.feature_extraction import FeatureExtractionMixin, SequenceFeatureExtractor
 from keras_tfm.processing.image_processing import BaseImageProcessor, ImageProcessingMixin
+from keras_tfm.processing.image_processing_convnext import ConvNextFeatureExtractor, ConvNextImageProcessor
+from keras_tfm.processing.image_processing_detr import DetrFeatureExtractor, DetrImageProcessor
+from keras_tfm.processing.image_processing_segformer import SegformerFeatureExtractor, SegformerImageProcessor
+from keras_tfm.processing.image_processing_vit import ViTFeatureExtractor, ViTImageProcessor
 from keras_tfm.processing.json_config import JsonConfigMixin
 from keras_tfm.processing.processing_utils import ProcessorMixin
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
@@ -21,11 +25,19 @@ __all__ = [
     "BaseImageProcessor",
     "BatchEncoding",
     "BatchFeature",
+    "ConvNextFeatureExtractor",
+    "ConvNextImageProcessor",
+    "DetrFeatureExtractor",
+    "DetrImageProcessor",
     "FeatureExtractionMixin",
     "ImageProcessingMixin",
     "JsonConfigMixin",
     "PreTrainedTokenizer",
     "PreTrainedTokenizerFast",
     "ProcessorMixin",
+    "SegformerFeatureExtractor",
+    "SegformerImageProcessor",
     "SequenceFeatureExtractor",
+    "ViTFeatureExtractor",
+    "ViTImageProcessor",
 ]

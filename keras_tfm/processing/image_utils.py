@@ -9,6 +9,7 @@ import base64
 import binascii
 import io
 import os
+import sys
 
 import numpy as np
 
@@ -56,24 +57,47 @@ def to_channels_first(image, input_data_format=None):
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def make_batch_of_images(images):
-    """A list of single images from one image or a batch (a list, or a 4-D array / tensor)."""
+def make_batch_of_images(images, expected_ndims=3):
+    """A list of single images from one image or a batch.
+
+    A batch is a list (of images, paths, or lists of them: flattened, as transformers), or an
+    array / tensor of ``expected_ndims + 1`` dimensions. A path, URL or PIL image is one image.
+    """
+    if isinstance(images, (str, os.PathLike)) or _is_pil(images):
+        return [images]
     if isinstance(images, (list, tuple)):
         if not images:
             raise ValueError("images is an empty list: pass at least one image.")
-        if isinstance(images[0], (list, tuple)):  # nested lists: one image or a batch, by depth
-            images = np.asarray(images)
+        if isinstance(images[0], (list, tuple)):
+            if _is_number_list(images[0]):  # nested lists of numbers: one image or a batch, by depth
+                images = np.asarray(images)
+            else:  # a list of lists of images: flattened
+                flat = [image for group in images for image in group]
+                if not flat:
+                    raise ValueError("images holds only empty lists: pass at least one image.")
+                return flat
         else:
             return list(images)
     ndim = np.ndim(images) if isinstance(images, np.ndarray) else to_numpy(images).ndim
-    if ndim == 4:
+    if ndim == expected_ndims + 1:
         return list(to_numpy(images))
-    if ndim in (2, 3):
+    if ndim in (2, expected_ndims):
         return [images]
     raise ValueError(
-        f"images must be an image (2 or 3 dimensions) or a batch of images (a list, or 4 dimensions); "
-        f"got {ndim} dimensions ({type(images).__name__})."
+        f"images must be an image ({expected_ndims} dimensions or 2) or a batch of images (a list, or "
+        f"{expected_ndims + 1} dimensions); got {ndim} dimensions ({type(images).__name__})."
     )
+
+
+def _is_pil(value):
+    pil_image = sys.modules.get("PIL.Image")  # no PIL image can exist unless Pillow is imported
+    return pil_image is not None and isinstance(value, pil_image.Image)
+
+
+def _is_number_list(value):
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    return isinstance(value, (int, float, np.number))
 
 
 def rescale(image, scale):
