@@ -3,6 +3,7 @@ random models (saved by HF, loaded by us) and images; inputs (paths, arrays, lis
 batching of differently sized images, and bad input."""
 
 import base64
+import functools
 
 import numpy as np
 import pytest
@@ -72,6 +73,21 @@ def folders(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def pipes(folders):
+    """``pipes(library, task, folder)``: HF's ("hf") or our ("ours") pipeline, built once per module."""
+    cache = {}
+
+    def get(library, task, folder):
+        key = (library, task, folder)
+        if key not in cache:
+            build = transformers.pipeline if library == "hf" else pipeline
+            cache[key] = build(task, model=folders[folder])
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="module")
 def images():
     rng = np.random.default_rng(0)
     out = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in SIZES]
@@ -121,9 +137,9 @@ def _assert_segments_equal(ours, theirs):
 @_needs("AutoModelForImageClassification", "vit")
 @pytest.mark.parametrize("kwargs", [{}, {"top_k": 2}, {"top_k": 9}, {"function_to_apply": "sigmoid"},
                                     {"function_to_apply": "NONE", "top_k": 3}])
-def test_image_classification_parity(folders, images, kwargs):
-    theirs = transformers.pipeline("image-classification", model=folders["vit"])(images, **kwargs)
-    ours = pipeline("image-classification", model=folders["vit"])(images, **kwargs)
+def test_image_classification_parity(pipes, images, kwargs):
+    theirs = pipes("hf", "image-classification", "vit")(images, **kwargs)
+    ours = pipes("ours", "image-classification", "vit")(images, **kwargs)
     assert len(ours) == len(images)
     for mine, expected in zip(ours, theirs):
         _assert_classes_equal(mine, expected)
@@ -132,11 +148,11 @@ def test_image_classification_parity(folders, images, kwargs):
 
 
 @_needs("AutoModelForImageClassification", "vit")
-def test_image_classification_inputs(folders, images, image_path):
+def test_image_classification_inputs(pipes, images, image_path):
     """A path, a PIL image, an array, a base64 string; lists, generators, datasets and their columns; batching."""
     import datasets
 
-    classify = pipeline("image-classification", model=folders["vit"], top_k=2)
+    classify = functools.partial(pipes("ours", "image-classification", "vit"), top_k=2)
     expected = classify(Image.open(image_path))
     assert classify(image_path) == classify(images[1]) == classify(images=image_path) == expected
     _assert_classes_equal(classify(np.asarray(images[1])), expected)
@@ -161,8 +177,8 @@ def test_image_classification_inputs(folders, images, image_path):
 
 
 @_needs("AutoModelForImageClassification", "vit")
-def test_image_pipeline_bad_input(folders, tmp_path):
-    classify = pipeline("image-classification", model=folders["vit"])
+def test_image_pipeline_bad_input(pipes, tmp_path):
+    classify = pipes("ours", "image-classification", "vit")
     text_file = tmp_path / "notes.txt"
     text_file.write_text("not an image")
     with pytest.raises(ValueError, match="notes.txt"):
@@ -188,9 +204,9 @@ def test_image_pipeline_bad_input(folders, tmp_path):
 
 @_needs("AutoModelForObjectDetection", "detr")
 @pytest.mark.parametrize("threshold", [0.0, 0.3])
-def test_object_detection_parity(folders, images, threshold):
-    theirs = transformers.pipeline("object-detection", model=folders["detr"])(images, threshold=threshold)
-    ours = pipeline("object-detection", model=folders["detr"])(images, threshold=threshold)
+def test_object_detection_parity(pipes, images, threshold):
+    theirs = pipes("hf", "object-detection", "detr")(images, threshold=threshold)
+    ours = pipes("ours", "object-detection", "detr")(images, threshold=threshold)
     assert len(ours) == len(images)
     if threshold == 0.0:
         for mine, expected in zip(ours, theirs):
@@ -231,12 +247,12 @@ def test_object_detection_batches_images_of_different_sizes(folders, images, tmp
 
 @_needs("AutoModelForImageSegmentation", "detr")
 @pytest.mark.parametrize("subtask", [None, "panoptic", "instance", "semantic"])
-def test_detr_segmentation_parity(folders, images, subtask):
+def test_detr_segmentation_parity(pipes, images, subtask):
     kwargs = {"threshold": 0.3, "mask_threshold": 0.4, "overlap_mask_area_threshold": 0.3}
     if subtask:
         kwargs["subtask"] = subtask
-    theirs = transformers.pipeline("image-segmentation", model=folders["detr_panoptic"])(images, **kwargs)
-    ours = pipeline("image-segmentation", model=folders["detr_panoptic"])(images, **kwargs)
+    theirs = pipes("hf", "image-segmentation", "detr_panoptic")(images, **kwargs)
+    ours = pipes("ours", "image-segmentation", "detr_panoptic")(images, **kwargs)
     assert len(ours) == len(images)
     for mine, expected, image in zip(ours, theirs, images):
         _assert_segments_equal(mine, expected)
@@ -244,9 +260,9 @@ def test_detr_segmentation_parity(folders, images, subtask):
 
 
 @_needs("AutoModelForSemanticSegmentation", "segformer")
-def test_segformer_segmentation_parity(folders, images):
-    theirs = transformers.pipeline("image-segmentation", model=folders["segformer"])(images)
-    segment = pipeline("image-segmentation", model=folders["segformer"])
+def test_segformer_segmentation_parity(pipes, images):
+    theirs = pipes("hf", "image-segmentation", "segformer")(images)
+    segment = pipes("ours", "image-segmentation", "segformer")
     ours = segment(images)
     for mine, expected in zip(ours, theirs):
         _assert_segments_equal(mine, expected)
