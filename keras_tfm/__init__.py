@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from keras_tfm.auto import (  # noqa: E402
+    AutoBackbone,
     AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
@@ -119,6 +120,12 @@ from keras_tfm.models.bart import (  # noqa: E402
     MBartModel,
 )
 from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel  # noqa: E402
+from keras_tfm.models.resnet import (  # noqa: E402
+    ResNetBackbone,
+    ResNetConfig,
+    ResNetForImageClassification,
+    ResNetModel,
+)
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,

@@ -71,6 +71,7 @@ AutoModelForObjectDetection = _auto("AutoModelForObjectDetection")
 AutoModelForSemanticSegmentation = _auto("AutoModelForSemanticSegmentation")
 AutoModelForImageSegmentation = _auto("AutoModelForImageSegmentation")
 AutoModelForUniversalSegmentation = _auto("AutoModelForUniversalSegmentation")
+AutoBackbone = _auto("AutoBackbone")
 
 # The seed's TensorFlow code names these; on keras_tfm every model runs on every backend.
 TFAutoModel = AutoModel

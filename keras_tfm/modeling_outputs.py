@@ -76,4 +76,6 @@ BaseModelOutputWithPoolingAndNoAttention = _output("BaseModelOutputWithPoolingAn
 ImageClassifierOutput = _output("ImageClassifierOutput", "loss", "logits", "hidden_states", "attentions")
 ImageClassifierOutputWithNoAttention = _output("ImageClassifierOutputWithNoAttention", "loss", "logits",
                                                "hidden_states")
+# A backbone's feature maps (``out_features`` of its config) for a detection / segmentation model.
+BackboneOutput = _output("BackboneOutput", "feature_maps", "hidden_states", "attentions")
 SemanticSegmenterOutput = _output("SemanticSegmenterOutput", "loss", "logits", "hidden_states", "attentions")

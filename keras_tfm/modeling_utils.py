@@ -74,6 +74,9 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
     base_model_prefix = ""
     weight_map = None
     main_input_name = "input_ids"
+    # Constructor arguments other than the config that ``from_pretrained`` passes on to the model
+    # (``ResNetBackbone(config, frozen_batch_norm=True)``) instead of overriding config fields.
+    init_arguments = ()
 
     def __init__(self, config, dtype=None, **kwargs):
         if not isinstance(config, PretrainedConfig):
@@ -187,13 +190,14 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
             raise ValueError("trust_remote_code=True is not supported: keras_tfm never runs code from a checkpoint.")
         # from_pt / from_tf / from_flax / use_safetensors as in HF; weights_format= names any format
         # (safetensors, bin, pt, tf, flax, keras). Without them: detected, safetensors first.
+        init_kwargs = {name: kwargs.pop(name) for name in cls.init_arguments if name in kwargs}
         weights_format = kwargs.pop("weights_format", None) or source_format(
             **{f: kwargs.pop(f, None) for f in ("from_pt", "from_tf", "from_flax", "use_safetensors")})
         if config is None:
             config = cls.config_class.from_pretrained(pretrained_model_name_or_path, **hub_kwargs, **kwargs)
         else:
             config = cls.config_class.from_dict(config.to_dict(), **kwargs) if kwargs else copy.deepcopy(config)
-        model = cls(config, dtype=dtype or torch_dtype)
+        model = cls(config, dtype=dtype or torch_dtype, **init_kwargs)
         info = load_pretrained_weights(model, pretrained_model_name_or_path, weights_format,
                                        ignore_mismatched_sizes=ignore_mismatched_sizes, **hub_kwargs)
         report_loading(cls.__name__, pretrained_model_name_or_path, info)

@@ -11,7 +11,9 @@ from keras_tfm.layers import (
     BatchNorm,
     Conv2D,
     FrozenBatchNorm,
+    MaxPool2D,
     flatten_spatial,
+    global_average_pool,
     to_channels_first,
     to_internal,
     unflatten_spatial,
@@ -36,6 +38,22 @@ def test_conv2d_matches_torch(groups, stride, padding, dilation):
     assert out.shape == expected.shape
     np.testing.assert_allclose(out, expected, atol=1e-5)
     np.testing.assert_array_equal(CONV2D.to_hf(CONV2D.to_keras(ref.weight.detach().numpy())), ref.weight.detach())
+
+
+@pytest.mark.parametrize("size,stride,padding", [(3, 2, 1), (2, None, 0), (3, 1, 1)])
+def test_max_pool_matches_torch(size, stride, padding):
+    x = X - 10.0  # all negative: a zero-padded pool would differ at the borders
+    expected = torch.nn.MaxPool2d(size, stride=stride, padding=padding)(torch.tensor(x)).numpy()
+    pool = MaxPool2D(size, strides=stride, padding=padding)
+    np.testing.assert_array_equal(run(pool, x), expected)
+    assert pool.compute_output_shape(tuple(ops.shape(to_internal(ops.convert_to_tensor(x))))) == tuple(
+        ops.shape(to_internal(ops.convert_to_tensor(expected))))
+
+
+def test_global_average_pool_matches_torch():
+    expected = torch.nn.AdaptiveAvgPool2d((1, 1))(torch.tensor(X)).numpy()
+    out = ops.convert_to_numpy(to_channels_first(global_average_pool(to_internal(ops.convert_to_tensor(X)))))
+    np.testing.assert_allclose(out, expected, atol=1e-6)
 
 
 def test_conv2d_groups_must_divide():

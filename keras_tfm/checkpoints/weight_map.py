@@ -2,7 +2,8 @@
 
 An architecture lists ``Rule``s once (in its ``convert_<arch>.py``); the same table
 serves loading (HF name -> variable path) and saving (variable path -> HF name). In a
-pattern, ``{i}`` stands for a layer index. A rule whose keras side is None marks a
+pattern, ``{i}`` stands for a layer index (``{j}`` and ``{k}`` for indices nested in it:
+``stages.{i}.layers.{j}``). A rule whose keras side is None marks a
 tensor we know and deliberately do not load (buffers such as ``position_ids``, weights
 tied to another one). An ``optional`` rule's variable may be absent from a given model
 (an lm_head that the config ties to the input embeddings): its tensor is then skipped.
@@ -28,9 +29,21 @@ IDENTITY = Transform("identity", lambda a: a, lambda a: a)
 TRANSPOSE = Transform("transpose", np.transpose, np.transpose)
 
 
+INDICES = ("i", "j", "k")
+
+
 def _compile(pattern):
-    escaped = re.escape(pattern).replace(r"\{i\}", r"(?P<i>\d+)")
+    escaped = re.escape(pattern)
+    for index in INDICES:
+        escaped = escaped.replace(rf"\{{{index}\}}", rf"(?P<{index}>\d+)")
     return re.compile(escaped + "$")
+
+
+def _fill(pattern, match):
+    """``pattern`` with its index placeholders replaced by what ``match`` captured."""
+    for index, value in match.groupdict().items():
+        pattern = pattern.replace(f"{{{index}}}", value or "")
+    return pattern
 
 
 class Rule:
@@ -46,13 +59,13 @@ class Rule:
             return False
         if self.keras is None:
             return None
-        return self.keras.replace("{i}", m.groupdict().get("i") or "")
+        return _fill(self.keras, m)
 
     def match_keras(self, path):
         m = self._keras_re.match(path) if self._keras_re is not None else None
         if not m:
             return False
-        return self.hf.replace("{i}", m.groupdict().get("i") or "")
+        return _fill(self.hf, m)
 
 
 def linear(hf, keras):

@@ -93,11 +93,7 @@ class Conv2D(FastCall, keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        ph, pw = self.padding
-        if ph or pw:
-            spatial = [(ph, ph), (pw, pw)]
-            x = ops.pad(x, [(0, 0), (0, 0), *spatial] if image_data_format() == CHANNELS_FIRST
-                        else [(0, 0), *spatial, (0, 0)])
+        x = _pad_spatial(x, self.padding)
         x = ops.conv(x, self.kernel, strides=self.strides, padding="valid", data_format=image_data_format(),
                      dilation_rate=self.dilation)
         if self.bias is not None:
@@ -105,12 +101,36 @@ class Conv2D(FastCall, keras.layers.Layer):
         return x
 
     def compute_output_shape(self, input_shape):
-        spatial_in = input_shape[2:] if image_data_format() == CHANNELS_FIRST else input_shape[1:3]
-        spatial = [None if n is None else (n + 2 * p - d * (k - 1) - 1) // s + 1
-                   for n, k, s, p, d in zip(spatial_in, self.kernel_size, self.strides, self.padding, self.dilation)]
-        if image_data_format() == CHANNELS_FIRST:
-            return (input_shape[0], self.filters, *spatial)
-        return (input_shape[0], *spatial, self.filters)
+        return _pooled_shape(input_shape, self.kernel_size, self.strides, self.padding, self.filters, self.dilation)
+
+
+class MaxPool2D(FastCall, keras.layers.Layer):
+    """``torch.nn.MaxPool2d`` in the internal layout: symmetric ``padding`` with -inf, so padded
+    cells never win (Keras' "same" padding would place them differently).
+
+    Args:
+        pool_size: an int or (kh, kw).
+        strides: an int or pair (default: ``pool_size``, as torch).
+        padding: an int or (ph, pw), as torch's.
+    """
+
+    def __init__(self, pool_size, strides=None, padding=0, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = _pair(pool_size)
+        self.strides = _pair(strides) if strides is not None else self.pool_size
+        self.padding = _pair(padding)
+
+    def call(self, x):
+        x = _pad_spatial(x, self.padding, float("-inf"))
+        return ops.max_pool(x, self.pool_size, strides=self.strides, padding="valid", data_format=image_data_format())
+
+    def compute_output_shape(self, input_shape):
+        return _pooled_shape(input_shape, self.pool_size, self.strides, self.padding, _channels(input_shape))
+
+
+def global_average_pool(x):
+    """(B, C, H, W) or (B, H, W, C) -> the same rank with H = W = 1 (torch's ``AdaptiveAvgPool2d((1, 1))``)."""
+    return ops.mean(x, axis=(2, 3) if image_data_format() == CHANNELS_FIRST else (1, 2), keepdims=True)
 
 
 class BatchNorm(FastCall, keras.layers.BatchNormalization):
@@ -131,6 +151,30 @@ class FrozenBatchNorm(BatchNorm):
 
     def call(self, inputs, training=None, mask=None):
         return super().call(inputs, training=False)
+
+
+def _pad_spatial(x, padding, value=0.0):
+    """``x`` padded by ``padding`` = (ph, pw) cells of ``value`` on each side of H and W."""
+    ph, pw = padding
+    if not (ph or pw):
+        return x
+    spatial = [(ph, ph), (pw, pw)]
+    pads = [(0, 0), (0, 0), *spatial] if image_data_format() == CHANNELS_FIRST else [(0, 0), *spatial, (0, 0)]
+    return ops.pad(x, pads, constant_values=value)
+
+
+def _channels(shape):
+    return shape[1] if image_data_format() == CHANNELS_FIRST else shape[-1]
+
+
+def _pooled_shape(input_shape, kernel_size, strides, padding, channels, dilation=(1, 1)):
+    """The output shape of a window op with torch's size arithmetic."""
+    spatial_in = input_shape[2:] if image_data_format() == CHANNELS_FIRST else input_shape[1:3]
+    spatial = [None if n is None else (n + 2 * p - d * (k - 1) - 1) // s + 1
+               for n, k, s, p, d in zip(spatial_in, kernel_size, strides, padding, dilation)]
+    if image_data_format() == CHANNELS_FIRST:
+        return (input_shape[0], channels, *spatial)
+    return (input_shape[0], *spatial, channels)
 
 
 def _pair(value):

@@ -8,3 +8,4 @@ from keras_tfm.models import llama  # noqa: F401
 from keras_tfm.models import bart  # noqa: F401
 from keras_tfm.models import t5  # noqa: F401
 from keras_tfm.models import vit  # noqa: F401
+from keras_tfm.models import resnet  # noqa: F401
