@@ -125,6 +125,11 @@ from keras_tfm.models.resnet import (  # noqa: E402
     ResNetConfig,
     ResNetForImageClassification,
     ResNetModel,
+from keras_tfm.models.detr import (  # noqa: E402
+    DetrConfig,
+    DetrForObjectDetection,
+    DetrForSegmentation,
+    DetrModel,
 )
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,

@@ -1,6 +1,10 @@
 """Self- and cross-attention layers: projections around ``keras_tfm.layers.attention.attention``.
 
 Every layer returns ``(y (B, T, C), new layer cache or None, probabilities or None)``.
+
+Position embeddings added to the attention inputs (DETR's spatial and object-query embeddings)
+go to the queries and keys only, never to the values: ``positions`` in self-attention,
+``query_positions`` / ``key_positions`` in cross-attention.
 """
 
 from keras import ops
@@ -58,16 +62,17 @@ class _Attention(Layer):
 class _SelfAttention(_Attention):
     """Self-attention over ``x``, through one layer's KV cache when given."""
 
-    def project(self, x):
-        """``x`` (B, T, C) -> q (B, T, N, H), k, v (B, T, N_kv, H)."""
+    def project(self, x, positions=None):
+        """``x`` (B, T, C) -> q (B, T, N, H), k, v (B, T, N_kv, H); ``positions`` (B|1, T, C) added to
+        the inputs of q and k."""
         raise NotImplementedError
 
     def call(self, x, attention_mask=None, cache=None, cache_index=None, rotary=None, bias=None, output_attentions=False,
-             training=False):
+             training=False, positions=None):
         """x: (B, T, C); attention_mask: an ``AttentionMask``; cache: this layer's ``(keys, values)``
         (B, N_kv, S, H) written at ``cache_index``; rotary: ``(cos, sin)`` applied to q and k;
-        bias: additive scores (B|1, N, T, S)."""
-        q, k, v = self.project(x)
+        bias: additive scores (B|1, N, T, S); positions: (B|1, T, C) added to the q and k inputs."""
+        q, k, v = self.project(x) if positions is None else self.project(x, positions)
         if rotary is not None:
             q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         new_cache = None
@@ -85,8 +90,9 @@ class SelfAttention(_SelfAttention):
         super().__init__(hidden_size, num_heads, num_kv_heads, head_dim, **kwargs)
         self.separate_projections(use_bias, output_bias)
 
-    def project(self, x):
-        return (self.heads(self.q_proj(x), self.num_heads), self.heads(self.k_proj(x), self.num_kv_heads),
+    def project(self, x, positions=None):
+        qk = x if positions is None else x + positions
+        return (self.heads(self.q_proj(qk), self.num_heads), self.heads(self.k_proj(qk), self.num_kv_heads),
                 self.heads(self.v_proj(x), self.num_kv_heads))
 
 
@@ -116,14 +122,16 @@ class CrossAttention(_Attention):
         self.separate_projections(use_bias, output_bias)
 
     def call(self, x, encoder_hidden_states=None, attention_mask=None, cache=None, bias=None, output_attentions=False,
-             training=False):
+             training=False, query_positions=None, key_positions=None):
         """x: (B, T, C); encoder_hidden_states: (B, S, C_enc) or None (read ``cache``); attention_mask: a
         padding ``AttentionMask`` over the encoder's tokens; cache: this layer's cross
-        ``(keys, values)`` (B, N_kv, S, H)."""
-        q = self.heads(self.q_proj(x), self.num_heads)
+        ``(keys, values)`` (B, N_kv, S, H); query_positions (B|1, T, C) / key_positions (B|1, S, C_enc):
+        added to the inputs of q / k."""
+        q = self.heads(self.q_proj(x if query_positions is None else x + query_positions), self.num_heads)
         new_cache = cache
         if encoder_hidden_states is not None:
-            k = self.heads(self.k_proj(encoder_hidden_states), self.num_kv_heads)
+            keys_in = encoder_hidden_states if key_positions is None else encoder_hidden_states + key_positions
+            k = self.heads(self.k_proj(keys_in), self.num_kv_heads)
             v = self.heads(self.v_proj(encoder_hidden_states), self.num_kv_heads)
             if cache is not None:
                 k, v, new_cache = write_cache(cache, k, v, 0)

@@ -22,12 +22,15 @@ class EncoderStack(Layer):
         self.final_norm = final_norm
 
     def call(self, x, attention_mask=None, bias=None, output_hidden_states=False, output_attentions=False,
-             training=False):
-        """x: (B, T, C); attention_mask: (B, T) 1/0; bias: additive scores (B|1, N, T, T)."""
+             training=False, positions=None):
+        """x: (B, T, C); attention_mask: (B, T) 1/0; bias: additive scores (B|1, N, T, T); positions:
+        (B|1, T, C) added to every block's queries and keys (DETR), or None."""
         mask = padding_mask(attention_mask)
         hidden_states, attentions = [x], []
+        extra = {} if positions is None else {"positions": positions}
         for block in self.layers:
-            x, _, _, probs, _ = block(x, mask, bias=bias, output_attentions=output_attentions, training=training)
+            x, _, _, probs, _ = block(x, mask, bias=bias, output_attentions=output_attentions, training=training,
+                                      **extra)
             hidden_states.append(x)
             attentions.append(probs)
         if self.final_norm is not None:

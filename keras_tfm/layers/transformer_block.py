@@ -37,18 +37,25 @@ class TransformerBlock(Layer):
         return x + out if self.norm_first else norm(x + out)
 
     def call(self, x, attention_mask=None, cache=None, cache_index=None, rotary=None, bias=None, encoder_hidden_states=None,
-             cross_mask=None, cross_cache=None, output_attentions=False, training=False):
-        """x: (B, T, C); attention_mask, cross_mask: ``AttentionMask``s. Returns ``(x, new cache, new cross cache, attention probabilities,
-        cross-attention probabilities)``; caches and probabilities are None when not asked for."""
+             cross_mask=None, cross_cache=None, output_attentions=False, training=False, positions=None,
+             encoder_positions=None):
+        """x: (B, T, C); attention_mask, cross_mask: ``AttentionMask``s; positions (B|1, T, C): added to the
+        queries and keys of self-attention and to the queries of cross-attention; encoder_positions
+        (B|1, S, C): added to the keys of cross-attention (DETR). Returns ``(x, new cache, new cross cache,
+        attention probabilities, cross-attention probabilities)``; caches and probabilities are None when
+        not asked for."""
+        extra = {} if positions is None else {"positions": positions}
         a, new_cache, probs = self.self_attention(
             self._norm_in(self.attention_norm, x), attention_mask, cache=cache, cache_index=cache_index, rotary=rotary,
-            bias=bias, output_attentions=output_attentions, training=training)
+            bias=bias, output_attentions=output_attentions, training=training, **extra)
         x = self._residual(x, a, self.attention_norm, training)
         new_cross_cache = cross_probs = None
         if self.cross_attention is not None:
+            extra = {k: v for k, v in (("query_positions", positions), ("key_positions", encoder_positions))
+                     if v is not None}
             a, new_cross_cache, cross_probs = self.cross_attention(
                 self._norm_in(self.cross_attention_norm, x), encoder_hidden_states, cross_mask, cache=cross_cache,
-                output_attentions=output_attentions, training=training)
+                output_attentions=output_attentions, training=training, **extra)
             x = self._residual(x, a, self.cross_attention_norm, training)
         x = self._residual(x, self.mlp(self._norm_in(self.mlp_norm, x), training=training), self.mlp_norm, training)
         return x, new_cache, new_cross_cache, probs, cross_probs
