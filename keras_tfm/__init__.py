@@ -130,6 +130,12 @@ from keras_tfm.models.detr import (  # noqa: E402
     DetrForObjectDetection,
     DetrForSegmentation,
     DetrModel,
+from keras_tfm.models.segformer import (  # noqa: E402
+    SegformerConfig,
+    SegformerDecodeHead,
+    SegformerForImageClassification,
+    SegformerForSemanticSegmentation,
+    SegformerModel,
 )
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,

@@ -5,11 +5,11 @@ from keras import ops
 IGNORE_INDEX = -100
 
 
-def cross_entropy(logits, labels):
-    """Mean cross-entropy over positions whose label is not -100. logits (..., C), labels (...)."""
+def cross_entropy(logits, labels, ignore_index=IGNORE_INDEX):
+    """Mean cross-entropy over positions whose label is not ``ignore_index``. logits (..., C), labels (...)."""
     logits = ops.cast(ops.reshape(logits, (-1, ops.shape(logits)[-1])), "float32")
     labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-    valid = ops.not_equal(labels, IGNORE_INDEX)
+    valid = ops.not_equal(labels, ignore_index)
     safe = ops.where(valid, labels, 0)
     log_probs = ops.log_softmax(logits, axis=-1)
     picked = ops.take_along_axis(log_probs, safe[:, None], axis=-1)[:, 0]
@@ -37,6 +37,22 @@ def sequence_classification_loss(logits, labels, config):
         return cross_entropy(logits, labels)
     labels = ops.cast(labels, "float32")  # multi-label: sigmoid + binary cross-entropy with logits
     return ops.mean(ops.maximum(logits, 0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits))))
+
+
+def semantic_segmentation_loss(logits, labels, config):
+    """Per-pixel loss as HF's segmentation models compute it, on logits (B, H, W, C) already
+    resized to the labels' (B, H, W): cross-entropy ignoring ``config.semantic_loss_ignore_index``,
+    or, for one label, binary cross-entropy averaged over every pixel with the ignored ones zeroed."""
+    ignore_index = config.semantic_loss_ignore_index
+    if config.num_labels > 1:
+        return cross_entropy(logits, labels, ignore_index=ignore_index)
+    if config.num_labels != 1:
+        raise ValueError(f"A segmentation loss needs num_labels >= 1, got {config.num_labels}.")
+    logits = ops.cast(logits[..., 0], "float32")
+    valid = ops.cast(ops.logical_and(labels >= 0, ops.not_equal(labels, ignore_index)), "float32")
+    labels = ops.cast(labels, "float32")
+    loss = ops.maximum(logits, 0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+    return ops.mean(loss * valid)
 
 
 def span_loss(start_logits, end_logits, start_positions, end_positions):

@@ -6,6 +6,7 @@
 - ``cache``: ``KVCache``, the typed cache (self part, and cross part for encoder-decoders).
 - ``norms``, ``mlp``, ``positions``, ``rotary``, ``embeddings``, ``heads``, ``activations``.
 - ``conv``: convolutions, batch norms, and the image layout inside models.
+- ``drop_path``: stochastic depth on residual branches.
 - ``transformer_block``, ``encoder``, ``decoder``: the block and the two stacks.
 """
 
@@ -28,6 +29,7 @@ from keras_tfm.layers.conv import (
     unflatten_spatial,
 )
 from keras_tfm.layers.decoder import DecoderStack
+from keras_tfm.layers.drop_path import DropPath
 from keras_tfm.layers.embeddings import TextEmbeddings
 from keras_tfm.layers.encoder import EncoderStack, encoder_stack
 from keras_tfm.layers.fast import Dense, Dropout, Embedding, FastCall, Layer
