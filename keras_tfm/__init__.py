@@ -125,11 +125,13 @@ from keras_tfm.models.resnet import (  # noqa: E402
     ResNetConfig,
     ResNetForImageClassification,
     ResNetModel,
+)
 from keras_tfm.models.detr import (  # noqa: E402
     DetrConfig,
     DetrForObjectDetection,
     DetrForSegmentation,
     DetrModel,
+)
 from keras_tfm.models.segformer import (  # noqa: E402
     SegformerConfig,
     SegformerDecodeHead,

@@ -4,8 +4,6 @@ An architecture lists ``Rule``s once (in its ``convert_<arch>.py``); the same ta
 serves loading (HF name -> variable path) and saving (variable path -> HF name). In a
 pattern, ``{i}`` stands for a layer index (``{j}`` and ``{k}`` for indices nested in it:
 ``stages.{i}.layers.{j}``). A rule whose keras side is None marks a
-pattern, ``{i}`` stands for a layer index, and ``{j}`` for a second one (SegFormer's
-``encoder.block.{i}.{j}``: block ``j`` of stage ``i``). A rule whose keras side is None marks a
 tensor we know and deliberately do not load (buffers such as ``position_ids``, weights
 tied to another one). An ``optional`` rule's variable may be absent from a given model
 (an lm_head that the config ties to the input embeddings): its tensor is then skipped.
@@ -32,13 +30,11 @@ TRANSPOSE = Transform("transpose", np.transpose, np.transpose)
 
 
 INDICES = ("i", "j", "k")
-_INDICES = ("i", "j")
 
 
 def _compile(pattern):
     escaped = re.escape(pattern)
     for index in INDICES:
-    for index in _INDICES:
         escaped = escaped.replace(rf"\{{{index}\}}", rf"(?P<{index}>\d+)")
     return re.compile(escaped + "$")
 
@@ -47,9 +43,6 @@ def _fill(pattern, match):
     """``pattern`` with its index placeholders replaced by what ``match`` captured."""
     for index, value in match.groupdict().items():
         pattern = pattern.replace(f"{{{index}}}", value or "")
-    """``pattern`` with its index placeholders replaced by what ``match`` found."""
-    for index, value in match.groupdict().items():
-        pattern = pattern.replace("{" + index + "}", value or "")
     return pattern
 
 
