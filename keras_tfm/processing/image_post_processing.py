@@ -20,6 +20,15 @@ from keras_tfm.processing.interpolation import interpolate_bilinear
 logger = logging.getLogger(__name__)
 
 
+_WARNED = set()
+
+
+def _warn_once(message):
+    if message not in _WARNED:
+        _WARNED.add(message)
+        logger.warning(message)
+
+
 def _output(outputs, name):
     """``outputs.<name>`` (a model output) or ``outputs[name]`` (a dict) as a float32 numpy array."""
     value = outputs.get(name) if isinstance(outputs, dict) else getattr(outputs, name, None)
@@ -192,7 +201,7 @@ class DetrPostProcessing:
             ``label_id``, ``was_fused``, ``score``).
         """
         if label_ids_to_fuse is None:
-            logger.warning("`label_ids_to_fuse` unset. No instance will be fused.")
+            _warn_once("`label_ids_to_fuse` unset. No instance will be fused.")
             label_ids_to_fuse = set()
         return self._segments(outputs, threshold, mask_threshold, overlap_mask_area_threshold, label_ids_to_fuse,
                               target_sizes)
