@@ -11,7 +11,7 @@ import torch
 import transformers
 from PIL import Image
 
-from keras_tfm.pipelines import KeyDataset, pipeline
+from keras_tfm.pipelines import KeyDataset, infer_task, pipeline
 from keras_tfm.registry import MODELS
 
 ATOL = 1e-4
@@ -233,15 +233,14 @@ def test_object_detection_parity(pipes, images, threshold):
 
 
 @_needs("AutoModelForObjectDetection", "detr")
-def test_object_detection_batches_images_of_different_sizes(folders, images, tmp_path):
+def test_object_detection_batches_images_of_different_sizes(folders, pipes, images, tmp_path):
     """Images kept at their aspect ratio and padded in a batch, with pixel_mask: as HF's model on HF's batch."""
-    from keras_tfm.processing import AutoImageProcessor
-
     folder = folders["detr"]
     hf_processor = transformers.DetrImageProcessorPil(size={"shortest_edge": 32, "longest_edge": 48})
     hf_processor.save_pretrained(tmp_path)
-    detect = pipeline("object-detection", model=folder, image_processor=str(tmp_path), batch_size=2)
-    assert isinstance(detect.image_processor, type(AutoImageProcessor.from_pretrained(folder)))
+    ours_default = pipes("ours", "object-detection", "detr")
+    detect = pipeline("object-detection", model=ours_default.model, image_processor=str(tmp_path), batch_size=2)
+    assert type(detect.image_processor) is type(ours_default.image_processor)
     ours = detect(images[:2], threshold=0.0)
     model = transformers.DetrForObjectDetection.from_pretrained(folder).eval()
     inputs = hf_processor(images[:2], return_tensors="pt")
@@ -296,3 +295,9 @@ def test_mask_image_is_binary_l():
     mask = mask_image(np.eye(3, dtype=bool))
     assert mask.mode == "L" and mask.size == (3, 3)
     np.testing.assert_array_equal(np.asarray(mask), np.eye(3, dtype=np.uint8) * 255)
+
+
+def test_task_inferred_from_the_folder(folders):
+    expected = {"vit": "image-classification", "detr": "object-detection", "detr_panoptic": "image-segmentation",
+                "segformer": "image-segmentation"}
+    assert {name: infer_task(folders[name], None, {}) for name in expected} == expected
