@@ -179,9 +179,16 @@ class BaseImageProcessor(ImageProcessingMixin):
         normalized and padded at once (``pixel_values``). Subclasses override this to return
         more inputs (labels, masks).
         """
-        images = [self.transform(image, options) for image in images]
+        images = [self.transform_image(index, image, options) for index, image in enumerate(images)]
         padded_size = self.padded_size(images, options)
         return {"pixel_values": self.pixel_values(images, options, padded_size, data_format)}
+
+    def transform_image(self, index, image, options):
+        """``transform`` of image ``index`` of the batch; its errors say which image."""
+        try:
+            return self.transform(image, options)
+        except ValueError as error:
+            raise ValueError(f"Image {index} of the batch: {error}") from None
 
     def transform(self, image, options):
         """One image resized (``do_resize``) and centre-cropped (``do_center_crop``), as an (H, W, C) array."""
@@ -262,9 +269,10 @@ def as_array(image):
 
 
 def per_channel(name, value, images):
-    """``value`` (a number or one per channel) as a float32 array of one value per channel of ``images``."""
+    """``value`` (a number or one per channel) as a float64 array of one value per channel of ``images``
+    (cast to each image's float type where used, as transformers)."""
     channels = images[0].shape[2]
-    value = np.asarray(value, dtype=np.float32).reshape(-1)
+    value = np.asarray(value, dtype=np.float64).reshape(-1)
     if value.size == 1:
         value = np.repeat(value, channels)
     if value.size != channels:
@@ -272,13 +280,3 @@ def per_channel(name, value, images):
         raise ValueError(f"{name} has {value.size} values but the image has {channels} channels{hint}.")
     return value
 
-
-def stack_images(images):
-    """(C, H, W) images -> one (B, C, H, W) array; ValueError naming the shapes if they differ."""
-    shapes = sorted({image.shape for image in images})
-    if len(shapes) > 1:
-        raise ValueError(
-            f"Cannot batch images of different shapes {shapes}: resize them to one size first "
-            "(an image processor with do_resize / size does so)."
-        )
-    return np.stack(images)

@@ -96,9 +96,9 @@ class DetrImageProcessor(DetrPostProcessing, BaseImageProcessor):
     def _preprocess(self, images, *, annotations=None, data_format=CHANNELS_FIRST, **options):
         annotations = annotations or [None] * len(images)
         arrays, labels = [], []
-        for image, annotation in zip(images, annotations):
+        for index, (image, annotation) in enumerate(zip(images, annotations)):
             original_size = transforms.image_size(image, "channels_last")
-            image = self.transform(image, options)
+            image = self.transform_image(index, image, options)
             if annotation is not None and options.get("do_resize"):
                 annotation = resize_annotation(annotation, original_size, image.shape[:2])
             if annotation is not None and options.get("do_convert_annotations"):
@@ -226,8 +226,8 @@ def resize_annotation(annotation, original_size, target_size, threshold=0.5):
         elif key == "area":
             new[key] = value * (ratio_width * ratio_height)
         elif key == "masks":
-            resized = [transforms.resize(mask[..., None], target_size, resample=NEAREST, input_data_format="channels_last")
-                       for mask in value]
+            resized = [transforms.resize(mask[..., None], target_size, resample=NEAREST,
+                                         input_data_format="channels_last") for mask in value]
             new[key] = (np.asarray(resized, dtype=np.float32).reshape((-1,) + tuple(target_size))) > threshold
         elif key != "size":
             new[key] = value

@@ -191,7 +191,7 @@ def pil_rescale_rule(image):
         if low >= 0 and high <= 255:
             return False
         raise ValueError(f"An image with values in [{low}, {high}] cannot be resized: Pillow needs 0..255 (uint8) "
-                         "or 0..1 (float) pixels.")
+                         "or 0..1 (float) pixels (a 16-bit image? do_convert_rgb=True makes it 8-bit RGB).")
     if low >= 0 and high <= 1:
         return True
     raise ValueError(f"An image with values in [{low}, {high}] cannot be resized: Pillow needs 0..255 (uint8) or "
@@ -328,27 +328,29 @@ def rescale_normalize_table(channels, do_rescale, rescale_factor, do_normalize, 
     values = (values.astype(np.float64) * rescale_factor).astype(np.float32) if do_rescale else values
     values = np.broadcast_to(values.astype(np.float32), (channels, 256))
     if do_normalize:
-        values = (values - mean[:, None]) / std[:, None]
+        values = (values - mean.astype(np.float32)[:, None]) / std.astype(np.float32)[:, None]
     return np.ascontiguousarray(values, dtype=np.float32)
 
 
 def rescale_normalize(image, do_rescale, rescale_factor, do_normalize, mean, std):
-    """A (H, W, C) image rescaled then normalized in float32 as HF (rescale computed in float64)."""
+    """A (H, W, C) image rescaled then normalized as HF: rescaling gives float32 (computed in float64);
+    normalizing works in the image's float type (float32 for integers), so float64 stays float64."""
     if do_rescale:
         image = (image.astype(np.float64) * rescale_factor).astype(np.float32)
+    if not np.issubdtype(image.dtype, np.floating):
+        image = image.astype(np.float32)
     if do_normalize:
-        if not np.issubdtype(image.dtype, np.floating):
-            image = image.astype(np.float32)
         image = (image - mean.astype(image.dtype)) / std.astype(image.dtype)
-    return image.astype(np.float32, copy=False)
+    return image
 
 
 def to_pixel_values(images, do_rescale, rescale_factor, do_normalize, mean, std, padded_size=None,
                     data_format=CHANNELS_FIRST):
-    """(H, W, C) images -> one float32 batch (B, C, H, W), rescaled and normalized, zero-padded at the
-    bottom and right to ``padded_size`` (else all images must have one size).
+    """(H, W, C) images -> one batch (B, C, H, W), rescaled and normalized, zero-padded at the bottom and
+    right to ``padded_size`` (else all images must have one size). float32, unless a float64 image
+    stays float64 (not rescaled), as in transformers.
 
-    ``mean`` / ``std`` are float32 arrays of one value per channel (checked by the caller).
+    ``mean`` / ``std`` are float64 arrays of one value per channel (checked by the caller).
     uint8 images go through ``rescale_normalize_table``: one lookup per pixel, no float64 copy.
     """
     sizes = {image.shape[:2] for image in images}
@@ -363,17 +365,19 @@ def to_pixel_values(images, do_rescale, rescale_factor, do_normalize, mean, std,
             )
         padded_size = next(iter(sizes))
     (num_channels,) = channels
-    out = np.zeros((len(images), num_channels) + tuple(padded_size), dtype=np.float32)
+    computed = {index: rescale_normalize(image, do_rescale, rescale_factor, do_normalize, mean, std)
+                for index, image in enumerate(images) if image.dtype != np.uint8}
+    dtype = np.result_type(np.float32, *(value.dtype for value in computed.values()))
+    out = np.zeros((len(images), num_channels) + tuple(padded_size), dtype=dtype)
     table = None
     for index, image in enumerate(images):
         height, width = image.shape[:2]
         target = out[index, :, :height, :width]
-        if image.dtype == np.uint8:
-            if table is None:
-                table = rescale_normalize_table(num_channels, do_rescale, rescale_factor, do_normalize, mean, std)
-            for channel in range(num_channels):
-                target[channel] = table[channel][image[..., channel]]
-        else:
-            target[...] = np.moveaxis(rescale_normalize(image, do_rescale, rescale_factor, do_normalize, mean, std),
-                                      -1, 0)
+        if index in computed:
+            target[...] = np.moveaxis(computed[index], -1, 0)
+            continue
+        if table is None:
+            table = rescale_normalize_table(num_channels, do_rescale, rescale_factor, do_normalize, mean, std)
+        for channel in range(num_channels):
+            target[channel] = table[channel][image[..., channel]]
     return out if data_format in (None, CHANNELS_FIRST) else np.ascontiguousarray(np.moveaxis(out, 1, -1))
