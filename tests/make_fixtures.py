@@ -18,6 +18,7 @@ them here, so a fixture is only written when HF's own three frameworks agree). A
 ``*-sharded`` folder per architecture holds every format sharded, with its index.
 """
 
+import importlib
 import json
 import os
 import shutil
@@ -71,17 +72,23 @@ CONFIGS = {
         vocab_size=64, d_model=8, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=12, decoder_ffn_dim=12, max_position_embeddings=16,
         scale_embedding=True),
+    # Vision: a ViT on 8 x 8 images of 4 x 4 patches.
+    "vit": lambda: transformers.ViTConfig(
+        hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12, image_size=8, patch_size=4,
+        encoder_stride=4),
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
-          "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart"}
+          "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
+          "vit": "ViT"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
          "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
-         "mbart": ["ForConditionalGeneration"]}
+         "mbart": ["ForConditionalGeneration"], "vit": ["ForImageClassification", "Model"]}
 # T5: its sharded files would add 0.6 MB
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart")
+UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "vit")
 SEQ2SEQ = ("bart", "mbart")
+VISION = ("vit",)  # pixel_values (B, C, H, W) float32 inputs
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
 HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}}
@@ -90,6 +97,10 @@ SHARD = "4KB"  # small enough to split every format into several files
 
 def make_inputs(arch, head="", batch=2, length=7, seed=0):
     rng = np.random.RandomState(seed)
+    if arch in VISION:
+        config = CONFIGS[arch]()
+        size = config.image_size
+        return {"pixel_values": rng.randn(batch, config.num_channels, size, size).astype("float32")}
     ids = rng.randint(5, 64, (batch, length)).astype("int64")
     mask = np.ones((batch, length), "int64")
     mask[1, 5:] = 0
@@ -110,6 +121,11 @@ def make_inputs(arch, head="", batch=2, length=7, seed=0):
         decoder_ids[:, 0] = 2  # decoder_start_token_id
         inputs["decoder_input_ids"] = decoder_ids
     return inputs
+
+
+def framework_inputs(inputs):
+    """Token ids as the int32 HF's TF and Flax models take; images stay float32."""
+    return {k: v if v.dtype.kind == "f" else v.astype("int32") for k, v in inputs.items()}
 
 
 def _main_output(out):
@@ -143,7 +159,7 @@ def build(arch, head, folder, sharded=False):
             diffs[framework] = None
             continue
         model = getattr(transformers, framework + name).from_pretrained(folder, from_pt=True)
-        logits = np.asarray(_main_output(model(**{k: v.astype("int32") for k, v in inputs.items()})))
+        logits = np.asarray(_main_output(model(**framework_inputs(inputs))))
         diffs[framework] = float(np.abs(logits - expected).max())
         assert diffs[framework] <= ATOL, (name, framework, diffs[framework])
         _move_written(model, folder, framework.lower() + "_model", **shard)
@@ -191,7 +207,7 @@ def check_written(root):
         folder = os.path.join(root, name)
         fixture, kind, _ = name.rsplit("-", 2)
         ref = np.load(os.path.join(OUT, fixture, "reference.npz"))
-        inputs = {k: ref[k].astype("int32") for k in ref.files if k != "logits"}
+        inputs = framework_inputs({k: ref[k] for k in ref.files if k != "logits"})
         with open(os.path.join(folder, "config.json")) as f:
             arch = json.load(f)["architectures"][0]
         if kind == "tf":
@@ -214,6 +230,9 @@ def main():
         return check_written(sys.argv[2])
     os.makedirs(OUT, exist_ok=True)
     manifest = {"transformers": transformers.__version__, "torch": torch.__version__, "fixtures": {}}
+    # torch's compiler stack (triton, pulled in by transformers' masking utils) segfaults when its libraries load
+    # after TensorFlow's: import it first.
+    importlib.import_module("transformers.masking_utils")
     import flax
     import tensorflow as tf
 

@@ -69,7 +69,7 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 21  # 13 + T5 (v1.0: three classes; v1.1) + BART (three classes) and MBart
+    assert len(NAMES) == 23  # 13 + T5 (v1.0: three classes; v1.1) + BART (three classes) and MBart + ViT (two)
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
     assert total < 5e6
     for name in NAMES:

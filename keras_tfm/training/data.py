@@ -205,6 +205,7 @@ class BatchSource:
         structure = as_tuple(*self.batch(0))
         examples = tf.nest.flatten(structure)
         dtypes = [tf.as_dtype(a.dtype) for a in examples]
+        names = [path[-1] if path else None for path, _ in keras.tree.flatten_with_path(structure)]
         last = len(self) - 1
 
         def load(index):
@@ -216,8 +217,10 @@ class BatchSource:
 
         def fetch(index):
             values = tf.py_function(load, [index], dtypes)
-            for value, example in zip(values, examples):
-                value.set_shape((None,) * example.ndim)  # padded per batch: every length may vary
+            for value, example, name in zip(values, examples, names):
+                # Padded per batch: every length may vary; images keep their channel count (convolutions need it).
+                value.set_shape((None, example.shape[1], None, None) if name == "pixel_values" and example.ndim == 4
+                                else (None,) * example.ndim)
             packed = tf.nest.pack_sequence_as(structure, values)
             return packed[0] if len(packed) == 1 else packed
 

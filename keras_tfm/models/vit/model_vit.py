@@ -19,6 +19,10 @@ def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
+def _known(dim):
+    return isinstance(dim, int)
+
+
 class ViTEmbeddings(Layer):
     """pixel_values (B, C, H, W) -> (B, 1 + patches, hidden): the [CLS] token and the patch
     projections (a conv with kernel = stride = patch), plus position embeddings, then dropout.
@@ -54,8 +58,8 @@ class ViTEmbeddings(Layer):
         return ops.concatenate([positions[:, :1], ops.reshape(grid, (1, new_h * new_w, self.hidden_size))], axis=1)
 
     def call(self, pixel_values, bool_masked_pos=None, interpolate_pos_encoding=False, training=False):
-        _, channels, height, width = ops.shape(pixel_values)
-        if channels != self.num_channels:
+        _, channels, height, width = ops.shape(pixel_values)  # None / tensors where unknown when tracing
+        if _known(channels) and channels != self.num_channels:
             raise ValueError("Make sure that the channel dimension of the pixel values match with the one set in the "
                              f"configuration. Expected {self.num_channels} but got {channels}.")
         x = self.patch_embeddings(to_internal(ops.cast(pixel_values, self.compute_dtype)))
@@ -68,9 +72,12 @@ class ViTEmbeddings(Layer):
         cls = ops.broadcast_to(ops.cast(self.cls_token, x.dtype), (ops.shape(x)[0], 1, self.hidden_size))
         x = ops.concatenate([cls, x], axis=1)
         if interpolate_pos_encoding:
+            if not (_known(height) and _known(width)):
+                raise ValueError("interpolate_pos_encoding=True needs pixel_values of a known height and width; got "
+                                 f"shape {tuple(pixel_values.shape)}.")
             positions = self.interpolate_pos_encoding(height, width)
         else:
-            if (height, width) != self.image_size:
+            if _known(height) and _known(width) and (height, width) != self.image_size:
                 raise ValueError(f"Input image size ({height}*{width}) doesn't match model "
                                  f"({self.image_size[0]}*{self.image_size[1]}). Pass interpolate_pos_encoding=True "
                                  "to resize the position embeddings.")
