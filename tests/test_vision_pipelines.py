@@ -233,6 +233,15 @@ def test_object_detection_parity(pipes, images, threshold):
 
 
 @_needs("AutoModelForObjectDetection", "detr")
+def test_object_detection_array_inputs(pipes, images):
+    """Arrays (channels last or first) give the boxes of the image, in its pixels."""
+    detect = functools.partial(pipes("ours", "object-detection", "detr"), threshold=0.0)
+    expected = detect(images[0])
+    array = np.asarray(images[0])
+    assert detect(array) == detect(np.moveaxis(array, -1, 0)) == expected
+
+
+@_needs("AutoModelForObjectDetection", "detr")
 def test_object_detection_batches_images_of_different_sizes(folders, pipes, images, tmp_path):
     """Images kept at their aspect ratio and padded in a batch, with pixel_mask: as HF's model on HF's batch."""
     folder = folders["detr"]

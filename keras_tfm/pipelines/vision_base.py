@@ -19,7 +19,8 @@ import numpy as np
 
 from keras_tfm import backend
 from keras_tfm.pipelines.base import Pipeline
-from keras_tfm.processing.image_utils import infer_channel_format, load_image, require_pil
+from keras_tfm.processing import image_transforms as transforms
+from keras_tfm.processing.image_utils import load_image, require_pil
 
 IMAGE_INPUTS = ("pixel_values", "pixel_mask")
 
@@ -81,15 +82,10 @@ class ImagePipeline(Pipeline):
 
 
 def image_size(image):
-    """(height, width) of a PIL image or an array / tensor ((H, W), (H, W, C) or (C, H, W))."""
-    if hasattr(image, "height") and hasattr(image, "width") and not hasattr(image, "shape"):
-        return image.height, image.width
-    shape = tuple(np.shape(backend.to_numpy(image) if backend.is_tensor(image) else image))
-    if len(shape) == 2:
-        return shape
-    if len(shape) != 3:
-        raise ValueError(f"An image array must have 2 or 3 dimensions, got shape {shape}.")
-    return shape[1:] if infer_channel_format(np.broadcast_to(0, shape)) == "channels_first" else shape[:2]
+    """(height, width) of a PIL image or an array / tensor, the channel axis found as the image processors find it."""
+    if backend.is_tensor(image):
+        image = backend.to_numpy(image)
+    return tuple(int(n) for n in transforms.image_size(image if hasattr(image, "height") else np.asarray(image)))
 
 
 def pad_images(features):
