@@ -25,7 +25,10 @@ from keras_tfm.pipelines.collate import Padding
 from keras_tfm.pipelines.feature_extraction import FeatureExtractionPipeline
 from keras_tfm.pipelines.fill_mask import FillMaskPipeline
 from keras_tfm.pipelines.generation_base import GenerationPipeline
+from keras_tfm.pipelines.image_classification import ImageClassificationPipeline
+from keras_tfm.pipelines.image_segmentation import ImageSegmentationPipeline
 from keras_tfm.pipelines.loading import load_processors
+from keras_tfm.pipelines.object_detection import ObjectDetectionPipeline
 from keras_tfm.pipelines.question_answering import QuestionAnsweringPipeline
 from keras_tfm.pipelines.text2text_generation import (
     SummarizationPipeline,
@@ -51,6 +54,10 @@ def _task(impl, auto_class, model_id, revision, kind="text", by_options=None):
         {options: {"model": model} for options, model in by_options.items()}
     return {"impl": impl and _IMPL + impl, "auto": auto_class, "default": default, "type": kind}
 
+
+# image-segmentation takes a model of any of these (as transformers' pipeline), the first that has the model type.
+SEGMENTATION_AUTO_CLASSES = ("AutoModelForImageSegmentation", "AutoModelForSemanticSegmentation",
+                             "AutoModelForUniversalSegmentation")
 
 # Default models and revisions are those of Hugging Face transformers 5.23; tasks it removed
 # (question-answering, summarization, translation, text2text-generation, visual-question-answering,
@@ -81,12 +88,13 @@ SUPPORTED_TASKS = {
     "table-question-answering": _task(None, "AutoModelForTableQuestionAnswering", "google/tapas-base-finetuned-wtq",
                                       "e3dde19"),
     "text-to-audio": _task(None, "AutoModelForTextToWaveform", "suno/bark-small", "1dbd7a1"),
-    "image-classification": _task(None, "AutoModelForImageClassification", "google/vit-base-patch16-224", "3f49326",
-                                  "image"),
+    "image-classification": _task("image_classification.ImageClassificationPipeline",
+                                  "AutoModelForImageClassification", "google/vit-base-patch16-224", "3f49326", "image"),
     "image-feature-extraction": _task(None, "AutoModel", "google/vit-base-patch16-224", "3f49326", "image"),
-    "image-segmentation": _task(None, "AutoModelForImageSegmentation", "facebook/detr-resnet-50-panoptic", "d53b52a",
-                                "multimodal"),
-    "object-detection": _task(None, "AutoModelForObjectDetection", "facebook/detr-resnet-50", "1d5f47b", "multimodal"),
+    "image-segmentation": _task("image_segmentation.ImageSegmentationPipeline", SEGMENTATION_AUTO_CLASSES,
+                                "facebook/detr-resnet-50-panoptic", "d53b52a", "multimodal"),
+    "object-detection": _task("object_detection.ObjectDetectionPipeline", "AutoModelForObjectDetection",
+                              "facebook/detr-resnet-50", "1d5f47b", "multimodal"),
     "zero-shot-image-classification": _task(None, "AutoModelForZeroShotImageClassification",
                                             "openai/clip-vit-base-patch32", "3d74acf", "multimodal"),
     "zero-shot-object-detection": _task(None, "AutoModelForZeroShotObjectDetection", "google/owlvit-base-patch32",
@@ -129,6 +137,9 @@ ARCHITECTURE_TASKS = (
     ("ForAudioClassification", "audio-classification"),
     ("ForCTC", "automatic-speech-recognition"),
     ("ForObjectDetection", "object-detection"),
+    ("ForSegmentation", "image-segmentation"),  # DETR's panoptic head
+    ("ForSemanticSegmentation", "image-segmentation"),
+    ("ForImageSegmentation", "image-segmentation"),
     ("Model", "feature-extraction"),
 )
 
@@ -307,7 +318,12 @@ def cached_snapshot(model_id, revision, cache_dir=None):
 
 
 def load_model(auto_name, source, config, hub, dtype, model_kwargs):
-    """Loads ``source`` (folder or hub id) with the task's Auto class."""
+    """Loads ``source`` (folder or hub id) with the task's Auto class (of several: the first that has
+    the model's type)."""
+    if not isinstance(auto_name, str):
+        if not isinstance(config, PretrainedConfig):
+            config = auto.AutoConfig.from_pretrained(source, **{k: v for k, v in hub.items() if v is not None})
+        auto_name = next((name for name in auto_name if config.model_type in MODELS.get(name, {})), auto_name[0])
     auto_class = getattr(auto, auto_name, None)
     if auto_class is None:
         raise NotImplementedError(f"keras_tfm has no {auto_name} yet.")
@@ -336,7 +352,8 @@ def _reachable(model_id, hub):
 
 
 def _check_model_type(model, auto_name, task):
-    supported = MODELS.get(auto_name, {}).values()
+    names = (auto_name,) if isinstance(auto_name, str) else auto_name
+    supported = [cls for name in names for cls in MODELS.get(name, {}).values()]
     if supported and not isinstance(model, tuple(supported)):
         logger.error("The model %s is not supported for %s. Supported models are %s.", type(model).__name__, task,
                      sorted(cls.__name__ for cls in supported))
@@ -354,8 +371,11 @@ __all__ = [
     "FeatureExtractionPipeline",
     "FillMaskPipeline",
     "GenerationPipeline",
+    "ImageClassificationPipeline",
+    "ImageSegmentationPipeline",
     "KeyDataset",
     "NerPipeline",
+    "ObjectDetectionPipeline",
     "Padding",
     "Pipeline",
     "QuestionAnsweringPipeline",

@@ -36,10 +36,7 @@ class TextClassificationPipeline(Pipeline):
         elif top_k != "":
             raise ValueError(f"top_k must be an int or None, got {top_k!r}.")
         if function_to_apply is not None:
-            name = getattr(function_to_apply, "value", function_to_apply)
-            if not isinstance(name, str) or name.lower() not in FUNCTIONS:
-                raise ValueError(f"function_to_apply={function_to_apply!r} is not one of {FUNCTIONS}.")
-            postprocess["function_to_apply"] = name.lower()
+            postprocess["function_to_apply"] = check_function_to_apply(function_to_apply)
         return tokenizer_kwargs, {}, postprocess
 
     def __call__(self, inputs, **kwargs):
@@ -69,31 +66,43 @@ class TextClassificationPipeline(Pipeline):
         return self.tokenizer(inputs, **tokenizer_kwargs)
 
     def postprocess(self, outputs, function_to_apply=None, top_k=1, _legacy=True):
-        scores = _apply(function_to_apply or self._default_function(), outputs["logits"].astype("float64"))
+        scores = apply_function(function_to_apply or default_function(self.model.config),
+                                outputs["logits"].astype("float64"))
         id2label = self.model.config.id2label
         if top_k == 1 and _legacy:
             best = int(scores.argmax())
-            return {"label": _label(id2label, best), "score": float(scores[best])}
-        results = [{"label": _label(id2label, i), "score": float(s)} for i, s in enumerate(scores)]
+            return {"label": label_name(id2label, best), "score": float(scores[best])}
+        results = [{"label": label_name(id2label, i), "score": float(s)} for i, s in enumerate(scores)]
         if not _legacy:
             results.sort(key=lambda r: r["score"], reverse=True)
             if top_k is not None:
                 results = results[:top_k]
         return results
 
-    def _default_function(self):
-        config = self.model.config
-        problem_type = getattr(config, "problem_type", None)
-        if problem_type == "regression":
-            return "none"
-        if problem_type == "multi_label_classification" or config.num_labels == 1:
-            return "sigmoid"
-        if problem_type == "single_label_classification" or config.num_labels > 1:
-            return "softmax"
-        return getattr(config, "function_to_apply", None) or "none"
+
+def check_function_to_apply(function_to_apply):
+    """``function_to_apply`` (a str of FUNCTIONS, any case, or HF's ClassificationFunction) as a lower-case name."""
+    name = getattr(function_to_apply, "value", function_to_apply)
+    if not isinstance(name, str) or name.lower() not in FUNCTIONS:
+        raise ValueError(f"function_to_apply={function_to_apply!r} is not one of {FUNCTIONS}.")
+    return name.lower()
 
 
-def _apply(name, logits):
+def default_function(config):
+    """What a classification model's scores go through by default, as transformers: none for
+    regression, sigmoid for multi-label or single-label models, softmax otherwise."""
+    problem_type = getattr(config, "problem_type", None)
+    if problem_type == "regression":
+        return "none"
+    if problem_type == "multi_label_classification" or config.num_labels == 1:
+        return "sigmoid"
+    if problem_type == "single_label_classification" or config.num_labels > 1:
+        return "softmax"
+    return getattr(config, "function_to_apply", None) or "none"
+
+
+def apply_function(name, logits):
+    """``logits`` through the function ``name`` of FUNCTIONS (on the last axis)."""
     if name == "softmax":
         return softmax(logits)
     if name == "sigmoid":
@@ -101,5 +110,6 @@ def _apply(name, logits):
     return logits
 
 
-def _label(id2label, index):
+def label_name(id2label, index):
+    """The label of class ``index`` (``LABEL_<index>`` when ``id2label`` has none)."""
     return id2label.get(index, id2label.get(str(index), f"LABEL_{index}"))
