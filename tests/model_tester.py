@@ -17,6 +17,7 @@ import transformers
 
 import keras_tfm
 from keras_tfm import backend
+from keras_tfm.modeling_utils import named_variables
 
 ATOL = 1e-4
 
@@ -38,6 +39,27 @@ def make_inputs(vocab_size, uses_token_type_ids, batch=3, length=9, seed=0):
         tt[:, 4:] = 1
         inputs["token_type_ids"] = tt
     return inputs
+
+
+def randomise_hf_batch_norms(model, seed=0):
+    """Batch norms of an HF (torch) model get random statistics and affine parameters, so that comparing
+    eval-mode outputs tests them (fresh ones are the identity)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if getattr(module, "running_mean", None) is not None:
+                for tensor in (module.weight, module.bias, module.running_mean):
+                    tensor.copy_(torch.rand(tensor.shape, generator=generator) - 0.5)
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+
+
+def randomise_batch_norms(model, seed=0):
+    """The same for a keras_tfm model (every ``gamma`` / ``beta`` / ``moving_*`` variable)."""
+    rng = np.random.RandomState(seed)
+    for path, variable in named_variables(model).items():
+        if path.rsplit(".", 1)[-1] in ("gamma", "beta", "moving_mean", "moving_variance"):
+            low = 0.5 if path.endswith("moving_variance") else -0.5
+            variable.assign(rng.uniform(low, low + 1.0, variable.shape).astype("float32"))
 
 
 def num_labels_for(class_name):

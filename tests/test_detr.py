@@ -11,7 +11,7 @@ from safetensors import safe_open
 
 import keras_tfm
 from keras_tfm.modeling_utils import named_variables
-from tests.model_tester import ATOL, to_np
+from tests.model_tester import ATOL, randomise_hf_batch_norms, to_np
 
 HEADS = ["DetrModel", "DetrForObjectDetection", "DetrForSegmentation"]
 SKIPPED = {"loss", "loss_dict", "auxiliary_outputs"}
@@ -29,23 +29,10 @@ def hf_config(**overrides):
     return config
 
 
-def randomise_batch_norms(model):
-    """Frozen batch norms with statistics and affine parameters away from the identity."""
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for module in model.modules():
-            if getattr(module, "running_mean", None) is not None:
-                n = module.running_mean.shape[0]
-                module.running_mean.copy_(torch.rand(n, generator=gen) - 0.5)
-                module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-                module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
-                module.bias.copy_(torch.rand(n, generator=gen) - 0.5)
-
-
 def hf_model(name, path, **overrides):
     torch.manual_seed(0)
     model = getattr(transformers, name)(hf_config(**overrides)).eval()
-    randomise_batch_norms(model)
+    randomise_hf_batch_norms(model, seed=1)
     model.save_pretrained(path)
     return model
 

@@ -8,8 +8,15 @@ import transformers
 
 import keras_tfm
 from keras_tfm.layers import FrozenBatchNorm, to_internal
-from keras_tfm.modeling_utils import named_variables
-from tests.model_tester import ATOL, ModelTesterMixin, compare, num_labels_for, to_np
+from tests.model_tester import (
+    ATOL,
+    ModelTesterMixin,
+    compare,
+    num_labels_for,
+    randomise_batch_norms,
+    randomise_hf_batch_norms,
+    to_np,
+)
 
 
 def tiny_resnet_config(**overrides):
@@ -19,23 +26,6 @@ def tiny_resnet_config(**overrides):
 
 def pixel_values(config, batch=2, size=32, seed=0):
     return np.random.RandomState(seed).randn(batch, config.num_channels, size, size).astype("float32")
-
-
-def randomise_hf_batch_norms(model, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            for tensor in (module.weight, module.bias, module.running_mean):
-                tensor.data = torch.rand(tensor.shape, generator=generator) - 0.5
-            module.running_var.data = torch.rand(module.running_var.shape, generator=generator) + 0.5
-
-
-def randomise_batch_norms(model, seed=0):
-    rng = np.random.RandomState(seed)
-    for path, variable in named_variables(model).items():
-        if path.rsplit(".", 1)[-1] in ("gamma", "beta", "moving_mean", "moving_variance"):
-            low = 0.5 if path.endswith("moving_variance") else -0.5
-            variable.assign(rng.uniform(low, low + 1.0, variable.shape).astype("float32"))
 
 
 class TestResNet(ModelTesterMixin):

@@ -7,7 +7,15 @@ import torch
 import transformers
 
 import keras_tfm
-from tests.model_tester import ATOL, ModelTesterMixin, compare, num_labels_for, to_np
+from tests.model_tester import (
+    ATOL,
+    ModelTesterMixin,
+    compare,
+    num_labels_for,
+    randomise_batch_norms,
+    randomise_hf_batch_norms,
+    to_np,
+)
 
 HEIGHT, WIDTH = 30, 36  # not multiples of the strides: the padded convolutions and the resizes round
 
@@ -23,27 +31,6 @@ def tiny_segformer_config(**overrides):
 
 def pixel_values(batch=2, seed=0):
     return np.random.RandomState(seed).randn(batch, 3, HEIGHT, WIDTH).astype("float32")
-
-
-def randomize_batch_norm_hf(model):
-    """Gives the decode head's batch norm statistics and affine parameters that matter."""
-    bn = getattr(getattr(model, "decode_head", None), "batch_norm", None)
-    if bn is not None:
-        with torch.no_grad():
-            bn.running_mean.normal_()
-            bn.running_var.uniform_(0.5, 2.0)
-            bn.weight.uniform_(0.5, 1.5)
-            bn.bias.normal_()
-
-
-def randomize_batch_norm_ours(model):
-    head = getattr(model, "decode_head", None)
-    if head is not None:
-        rng = np.random.RandomState(3)
-        bn = head.batch_norm
-        for variable, values in ((bn.moving_mean, rng.randn), (bn.moving_variance, lambda n: rng.uniform(0.5, 2, n)),
-                                 (bn.gamma, lambda n: rng.uniform(0.5, 1.5, n)), (bn.beta, rng.randn)):
-            variable.assign(values(variable.shape[0]).astype("float32"))
 
 
 def segmentation_labels(rng, batch, num_labels, height=HEIGHT, width=WIDTH):
@@ -71,7 +58,7 @@ class TestSegformer(ModelTesterMixin):
         config = self.hf_config()
         config.num_labels = num_labels_for(hf_class_name)
         model = getattr(transformers, hf_class_name)(config).eval()
-        randomize_batch_norm_hf(model)
+        randomise_hf_batch_norms(model)
         path = tmp_path / "hf"
         model.save_pretrained(path)
         return model, path
@@ -82,7 +69,7 @@ class TestSegformer(ModelTesterMixin):
             hf_config.num_labels = num_labels_for(hf_name)
             config = keras_tfm.AutoConfig.for_model(**hf_config.to_dict())
             ours_model = getattr(keras_tfm, ours_name).from_config(config)
-            randomize_batch_norm_ours(ours_model)
+            randomise_batch_norms(ours_model)
             ours_model.save_pretrained(tmp_path / head)
             hf = getattr(transformers, hf_name).from_pretrained(tmp_path / head).eval()
             inputs = self.model_inputs(config)
