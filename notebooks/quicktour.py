@@ -106,6 +106,7 @@ def main():
             print(f"   reloaded on KERAS_BACKEND={other}: max abs diff of embeddings {np.abs(theirs - embeddings).max():.2e}")
     fine_tune_sentiment(path, tokenizer)
     train_seq2seq()
+    train_image_classifier()
     print("\nDone.")
 
 
@@ -181,6 +182,52 @@ def train_seq2seq():
           f"{len(held_out)} unseen strings: exact match {exact:.2f}")
     for s, a in list(zip(held_out, answers))[:3]:
         print(f"   {s!r} -> {a!r}")
+
+
+def train_image_classifier():
+    """9. The tour's image-classification pipeline. No pretrained ViT is available offline, so a small
+    ViT learns which colour the square in a picture is (pictures drawn here), with Trainer, then runs
+    in pipeline('image-classification') on pictures it never saw, through its image processor."""
+    import tempfile as _tempfile
+
+    from PIL import Image
+
+    from keras_tfm import DefaultDataCollator, Trainer, TrainingArguments, ViTConfig, ViTForImageClassification
+    from keras_tfm import ViTImageProcessor
+
+    colours = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "yellow": (230, 220, 30)}
+    names = list(colours)
+    rng = np.random.RandomState(0)
+
+    def pictures(n):  # grey noise with one coloured square of random size and place; the colour is the label
+        out, labels = [], rng.randint(0, len(names), n)
+        for label in labels:
+            pixels = rng.randint(90, 170, (48, 64, 3)).astype("uint8")
+            side = rng.randint(12, 25)
+            top, left = rng.randint(0, 48 - side), rng.randint(0, 64 - side)
+            pixels[top:top + side, left:left + side] = colours[names[label]]
+            out.append(Image.fromarray(pixels))
+        return out, labels
+
+    processor = ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    images, labels = pictures(512)
+    rows = [{"pixel_values": p, "labels": int(y)} for p, y in zip(processor(images)["pixel_values"], labels)]
+    config = ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, image_size=32,
+                       patch_size=8, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
+    keras_tfm.set_seed(0)
+    model = ViTForImageClassification.from_config(config)
+    with _tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(out, learning_rate=2e-3, num_train_epochs=3, per_device_train_batch_size=32,
+                                 save_strategy="no", logging_steps=50, disable_tqdm=True, seed=0)
+        result = Trainer(model=model, args=args, train_dataset=rows, data_collator=DefaultDataCollator()).train()
+    classifier = pipeline("image-classification", model=model, image_processor=processor)
+    held_out, truth = pictures(100)
+    answers = classifier(held_out, top_k=1, batch_size=50)
+    accuracy = np.mean([a[0]["label"] == names[y] for a, y in zip(answers, truth)])
+    print(f"9. Trainer: a ViT ({model.count_params() / 1e3:.0f}k parameters) trained from random on 512 drawn pictures "
+          f"in {result.metrics['train_runtime']:.0f}s; pipeline('image-classification') on {len(held_out)} unseen "
+          f"pictures: accuracy {accuracy:.2f}")
+    print(f"   picture 0 (a {names[truth[0]]} square) -> {classifier(held_out[0], top_k=2)}")
 
 
 if __name__ == "__main__":
