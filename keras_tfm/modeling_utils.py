@@ -16,6 +16,7 @@ from keras_tfm.checkpoints import saving
 from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.loading import load_pretrained_weights, report_loading, source_format
 from keras_tfm.configuration_utils import PretrainedConfig, pop_hub_kwargs
+from keras_tfm.deferred_init import deferred_initialization, forget_deferred, initialize_deferred
 from keras_tfm.training.keras_mixin import KerasTrainingMixin
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
                 )
             variable.assign(array.astype(variable.dtype) if hasattr(array, "astype") else array)
             loaded.add(path)
+        forget_deferred(variables[p] for p in loaded)
+        initialize_deferred(v for p, v in variables.items() if p not in loaded)
         skipped = {name for name, _, _ in mismatched}
         missing = [n for n in (self.weight_map.hf_name(p) for p in variables if p not in loaded) if n not in skipped]
         return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched}
@@ -198,9 +201,10 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
             config = cls.config_class.from_pretrained(pretrained_model_name_or_path, **hub_kwargs, **kwargs)
         else:
             config = cls.config_class.from_dict(config.to_dict(), **kwargs) if kwargs else copy.deepcopy(config)
-        model = cls(config, dtype=dtype or torch_dtype, **init_kwargs)
-        info = load_pretrained_weights(model, pretrained_model_name_or_path, weights_format,
-                                       ignore_mismatched_sizes=ignore_mismatched_sizes, **hub_kwargs)
+        with deferred_initialization():  # the checkpoint fills the variables: no random draws first
+            model = cls(config, dtype=dtype or torch_dtype, **init_kwargs)
+            info = load_pretrained_weights(model, pretrained_model_name_or_path, weights_format,
+                                           ignore_mismatched_sizes=ignore_mismatched_sizes, **hub_kwargs)
         report_loading(cls.__name__, pretrained_model_name_or_path, info)
         model.name_or_path = os.fspath(pretrained_model_name_or_path)
         return (model, info) if output_loading_info else model

@@ -11,6 +11,7 @@ import logging
 
 from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.formats import find_checkpoint, open_hf_state
+from keras_tfm.deferred_init import forget_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def load_pretrained_weights(model, path_or_id, fmt=None, ignore_mismatched_sizes
             model.load_weights(files[0])
         except Exception as e:
             raise CheckpointError(f"{files[0]} does not fit {type(model).__name__}: {e}") from None
+        forget_deferred(model.weights)  # Keras loaded every variable
         return {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
     state = open_hf_state(path_or_id, fmt, **hub_kwargs)
     return model.load_state_dict_hf(state, ignore_mismatched_sizes=ignore_mismatched_sizes)
