@@ -89,6 +89,7 @@ class ModelTesterMixin:
     heads = {}
     uses_token_type_ids = True
     pad_token_id = 1
+    has_batch_norms = False  # randomise their statistics on both sides, so that eval-mode batch norm is compared
 
     def model_inputs(self, config):
         """The inputs every test runs on; vision testers return ``{"pixel_values": ...}``."""
@@ -99,6 +100,8 @@ class ModelTesterMixin:
         config = self.hf_config()
         config.num_labels = num_labels_for(hf_class_name)
         model = getattr(transformers, hf_class_name)(config).eval()
+        if self.has_batch_norms:
+            randomise_hf_batch_norms(model)
         path = tmp_path / "hf"
         model.save_pretrained(path)
         return model, path
@@ -126,6 +129,8 @@ class ModelTesterMixin:
             hf_config.num_labels = num_labels_for(hf_name)
             config = keras_tfm.AutoConfig.for_model(**hf_config.to_dict())
             ours_model = getattr(keras_tfm, ours_name).from_config(config)
+            if self.has_batch_norms:
+                randomise_batch_norms(ours_model)
             path = tmp_path / head
             ours_model.save_pretrained(path)
             hf = getattr(transformers, hf_name).from_pretrained(path).eval()

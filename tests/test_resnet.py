@@ -29,6 +29,7 @@ def pixel_values(config, batch=2, size=32, seed=0):
 
 
 class TestResNet(ModelTesterMixin):
+    has_batch_norms = True
     hf_config = staticmethod(tiny_resnet_config)
     heads = {
         "base": ("ResNetModel", "ResNetModel", "AutoModel"),
@@ -41,16 +42,6 @@ class TestResNet(ModelTesterMixin):
     @staticmethod
     def loss_cases(hf_class_name, inputs, vocab_size, rng):
         return ModelTesterMixin.loss_cases(hf_class_name, inputs, vocab_size, rng) if "Image" in hf_class_name else []
-
-    def hf_model(self, hf_class_name, tmp_path):
-        torch.manual_seed(0)
-        config = self.hf_config()
-        config.num_labels = num_labels_for(hf_class_name)
-        model = getattr(transformers, hf_class_name)(config).eval()
-        randomise_hf_batch_norms(model)
-        path = tmp_path / "hf"
-        model.save_pretrained(path)
-        return model, path
 
     def test_keras_tfm_to_hf(self, tmp_path):
         for head, (hf_name, ours_name, _) in self._heads():

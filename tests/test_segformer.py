@@ -11,9 +11,6 @@ from tests.model_tester import (
     ATOL,
     ModelTesterMixin,
     compare,
-    num_labels_for,
-    randomise_batch_norms,
-    randomise_hf_batch_norms,
     to_np,
 )
 
@@ -41,6 +38,7 @@ def segmentation_labels(rng, batch, num_labels, height=HEIGHT, width=WIDTH):
 
 
 class TestSegformer(ModelTesterMixin):
+    has_batch_norms = True
     hf_config = staticmethod(tiny_segformer_config)
     heads = {
         "base": ("SegformerModel", "SegformerModel", "AutoModel"),
@@ -52,30 +50,6 @@ class TestSegformer(ModelTesterMixin):
 
     def model_inputs(self, config):
         return {"pixel_values": pixel_values()}
-
-    def hf_model(self, hf_class_name, tmp_path):
-        torch.manual_seed(0)
-        config = self.hf_config()
-        config.num_labels = num_labels_for(hf_class_name)
-        model = getattr(transformers, hf_class_name)(config).eval()
-        randomise_hf_batch_norms(model)
-        path = tmp_path / "hf"
-        model.save_pretrained(path)
-        return model, path
-
-    def test_keras_tfm_to_hf(self, tmp_path):
-        for head, (hf_name, ours_name, _) in self._heads():
-            hf_config = self.hf_config()
-            hf_config.num_labels = num_labels_for(hf_name)
-            config = keras_tfm.AutoConfig.for_model(**hf_config.to_dict())
-            ours_model = getattr(keras_tfm, ours_name).from_config(config)
-            randomise_batch_norms(ours_model)
-            ours_model.save_pretrained(tmp_path / head)
-            hf = getattr(transformers, hf_name).from_pretrained(tmp_path / head).eval()
-            inputs = self.model_inputs(config)
-            theirs = self.run_hf(hf, inputs)
-            ours = ours_model(**inputs, output_hidden_states=True)
-            compare(ours, theirs, list(theirs.keys()))
 
     def test_attentions_and_return_dict(self, tmp_path):
         for head, (hf_name, _, auto_name) in self._heads():
