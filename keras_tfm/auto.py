@@ -72,6 +72,9 @@ AutoModelForSemanticSegmentation = _auto("AutoModelForSemanticSegmentation")
 AutoModelForImageSegmentation = _auto("AutoModelForImageSegmentation")
 AutoModelForUniversalSegmentation = _auto("AutoModelForUniversalSegmentation")
 AutoBackbone = _auto("AutoBackbone")
+AutoModelForCTC = _auto("AutoModelForCTC")
+AutoModelForAudioClassification = _auto("AutoModelForAudioClassification")
+AutoModelForSpeechSeq2Seq = _auto("AutoModelForSpeechSeq2Seq")
 
 # The seed's TensorFlow code names these; on keras_tfm every model runs on every backend.
 TFAutoModel = AutoModel
@@ -83,3 +86,5 @@ TFAutoModelForCausalLM = AutoModelForCausalLM
 TFAutoModelForSeq2SeqLM = AutoModelForSeq2SeqLM
 TFAutoModelForImageClassification = AutoModelForImageClassification
 TFAutoModelForSemanticSegmentation = AutoModelForSemanticSegmentation
+TFAutoModelForAudioClassification = AutoModelForAudioClassification
+TFAutoModelForSpeechSeq2Seq = AutoModelForSpeechSeq2Seq

@@ -1,4 +1,4 @@
-"""The conv kit (layers/conv.py) against torch.nn: Conv2d (stride, padding, groups, dilation) and
+"""The conv kit (layers/conv.py) against torch.nn: Conv2d and Conv1d (stride, padding, groups, dilation) and
 BatchNorm2d in eval mode, through the conv2d / batch_norm conversion rules, on the current backend."""
 
 import numpy as np
@@ -6,9 +6,10 @@ import pytest
 import torch
 from keras import ops
 
-from keras_tfm.checkpoints.weight_map import CONV2D
+from keras_tfm.checkpoints.weight_map import CONV1D, CONV2D
 from keras_tfm.layers import (
     BatchNorm,
+    Conv1D,
     Conv2D,
     FrozenBatchNorm,
     MaxPool2D,
@@ -39,6 +40,24 @@ def test_conv2d_matches_torch(groups, stride, padding, dilation):
     assert out.shape == expected.shape
     np.testing.assert_allclose(out, expected, atol=1e-5)
     np.testing.assert_array_equal(CONV2D.to_hf(CONV2D.to_keras(ref.weight.detach().numpy())), ref.weight.detach())
+
+
+@pytest.mark.parametrize("kernel,groups,stride,padding,dilation", [(10, 1, 5, 0, 1), (7, 3, 2, 3, 1), (5, 6, 1, 2, 2)])
+def test_conv1d_matches_torch(kernel, groups, stride, padding, dilation):
+    """Wav2Vec2's feature encoder (wide kernels, strides) and positional conv (grouped, padded) shapes."""
+    signal = X[:, :, 0, :].repeat(4, axis=-1)  # (B, C, T)
+    ref = torch.nn.Conv1d(6, 12, kernel, stride=stride, padding=padding, groups=groups, dilation=dilation)
+    conv = Conv1D(12, kernel, strides=stride, padding=padding, groups=groups, dilation=dilation)
+    run(conv, signal)
+    conv.kernel.assign(CONV1D.to_keras(ref.weight.detach().numpy()))
+    conv.bias.assign(ref.bias.detach().numpy())
+    expected = ref(torch.tensor(signal)).detach().numpy()
+    out = run(conv, signal)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    internal_shape = tuple(ops.shape(to_internal(ops.convert_to_tensor(signal))))
+    assert conv.compute_output_shape(internal_shape) == tuple(ops.shape(to_internal(ops.convert_to_tensor(expected))))
+    np.testing.assert_array_equal(CONV1D.to_hf(CONV1D.to_keras(ref.weight.detach().numpy())), ref.weight.detach())
 
 
 @pytest.mark.parametrize("size,stride,padding", [(3, 2, 1), (2, None, 0), (3, 1, 1)])

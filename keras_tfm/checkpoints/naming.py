@@ -21,7 +21,7 @@ import re
 import numpy as np
 
 from keras_tfm.checkpoints.conversion_tables import conversion_tables
-from keras_tfm.checkpoints.weight_map import CONV2D, TRANSPOSE, modernize_name
+from keras_tfm.checkpoints.weight_map import CONV1D, CONV2D, TRANSPOSE, modernize_name
 from keras_tfm.registry import MODELS
 
 KINDS = ("linear", "norm", "embedding", "conv1d", "conv2d", "param", "skip")
@@ -108,7 +108,7 @@ def _weight_map_kind(weight_map, name):
     except KeyError:
         return None
     if path.endswith(".kernel"):
-        return {TRANSPOSE: "linear", CONV2D: "conv2d"}.get(transform, "param")
+        return {TRANSPOSE: "linear", CONV1D: "conv1d", CONV2D: "conv2d"}.get(transform, "param")
     if path.endswith((".gamma", ".beta")):
         return "norm"
     if path.endswith(".embeddings"):

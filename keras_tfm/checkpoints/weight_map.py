@@ -94,6 +94,14 @@ def layer_norm(hf, keras):
 CONV2D = Transform("conv2d", lambda a: np.transpose(a, (2, 3, 1, 0)), lambda a: np.transpose(a, (3, 2, 0, 1)))
 
 
+CONV1D = Transform("conv1d", lambda a: np.transpose(a, (2, 1, 0)), lambda a: np.transpose(a, (2, 1, 0)))
+
+
+def conv1d(hf, keras, bias=True):
+    """A torch Conv1d <-> a ``layers.Conv1D``: weight (transposed to Keras' layout) and, if ``bias``, bias."""
+    return [Rule(f"{hf}.weight", f"{keras}.kernel", CONV1D)] + ([Rule(f"{hf}.bias", f"{keras}.bias")] if bias else [])
+
+
 def conv2d(hf, keras, bias=True):
     """A torch Conv2d <-> a ``layers.Conv2D``: weight (transposed to Keras' layout) and, if ``bias``, bias."""
     return [Rule(f"{hf}.weight", f"{keras}.kernel", CONV2D)] + ([Rule(f"{hf}.bias", f"{keras}.bias")] if bias else [])

@@ -26,6 +26,7 @@ from keras_tfm.layers.boxes import (
 from keras_tfm.layers.cache import KVCache
 from keras_tfm.layers.conv import (
     BatchNorm,
+    Conv1D,
     Conv2D,
     FrozenBatchNorm,
     MaxPool2D,

@@ -1,13 +1,16 @@
-"""Convolutions and the image layout inside models.
+"""Convolutions and the image / signal layout inside models.
 
 Models take ``pixel_values`` as HF does, channels first (B, C, H, W), and return feature maps
 channels first. Inside, images run in ``image_data_format()``: channels first on torch (its
 convolutions' native layout), channels last on TensorFlow (its CPU convolutions take NHWC only)
 and JAX. Every layer here follows that layout; ``to_internal`` / ``to_channels_first`` cross the
 model's border, ``flatten_spatial`` / ``unflatten_spatial`` go between maps and token sequences.
+1-D signals (audio: (B, C, T)) follow the same rule with ``Conv1D``: ``to_internal`` /
+``to_channels_first`` take tensors of any rank.
 
-Kernels are stored as Keras stores them, (kh, kw, in / groups, out), whatever the layout; the
-``conv2d`` rule of ``checkpoints.weight_map`` transposes PyTorch's (out, in / groups, kh, kw).
+Kernels are stored as Keras stores them, (kh, kw, in / groups, out) or (k, in / groups, out),
+whatever the layout; the ``conv2d`` / ``conv1d`` rules of ``checkpoints.weight_map`` transpose
+PyTorch's (out, in / groups, kh, kw) / (out, in / groups, k).
 """
 
 import keras
@@ -24,7 +27,7 @@ def image_data_format():
 
 
 def channel_axis():
-    """The channel axis of a 4-D image tensor in ``image_data_format()``."""
+    """The channel axis of an image (or 1-D signal) tensor in ``image_data_format()``."""
     return 1 if image_data_format() == CHANNELS_FIRST else -1
 
 
@@ -35,13 +38,19 @@ def spatial_shape(x):
 
 
 def to_internal(pixel_values):
-    """(B, C, H, W) -> the internal layout."""
-    return pixel_values if image_data_format() == CHANNELS_FIRST else ops.transpose(pixel_values, (0, 2, 3, 1))
+    """(B, C, H, W) (or (B, C, T), any rank) -> the internal layout."""
+    if image_data_format() == CHANNELS_FIRST:
+        return pixel_values
+    rank = len(pixel_values.shape)
+    return ops.transpose(pixel_values, (0, *range(2, rank), 1))
 
 
 def to_channels_first(x):
-    """The internal layout -> (B, C, H, W), the layout of HF's outputs."""
-    return x if image_data_format() == CHANNELS_FIRST else ops.transpose(x, (0, 3, 1, 2))
+    """The internal layout -> (B, C, H, W) (or (B, C, T), any rank), the layout of HF's outputs."""
+    if image_data_format() == CHANNELS_FIRST:
+        return x
+    rank = len(x.shape)
+    return ops.transpose(x, (0, rank - 1, *range(1, rank - 1)))
 
 
 def flatten_spatial(x):
@@ -61,25 +70,27 @@ def unflatten_spatial(x, height, width):
     return ops.transpose(x, (0, 3, 1, 2)) if image_data_format() == CHANNELS_FIRST else x
 
 
-class Conv2D(FastCall, keras.layers.Layer):
-    """``torch.nn.Conv2d`` in the internal layout: symmetric zero ``padding`` (an int or (ph, pw)),
-    ``stride``, ``dilation`` and ``groups`` as torch counts them.
+class _Conv(FastCall, keras.layers.Layer):
+    """``torch.nn.Conv{rank}d`` in the internal layout: symmetric zero ``padding``, ``stride``,
+    ``dilation`` and ``groups`` as torch counts them. ``Conv1D`` / ``Conv2D`` fix the rank.
 
     Args:
         filters: output channels.
-        kernel_size: an int or (kh, kw).
-        strides, padding, dilation: ints or pairs, as torch's ``stride`` / ``padding`` / ``dilation``.
+        kernel_size: an int or a tuple of ``rank`` ints.
+        strides, padding, dilation: ints or tuples, as torch's ``stride`` / ``padding`` / ``dilation``.
         groups: input channels are split into this many groups (``in_channels`` for depthwise).
         use_bias: add a bias.
         kernel_initializer: a Keras initializer (default: He uniform, as torch's default scale).
     """
 
+    rank = None
+
     def __init__(self, filters, kernel_size, strides=1, padding=0, dilation=1, groups=1, use_bias=True,
                  kernel_initializer="he_uniform", **kwargs):
         super().__init__(**kwargs)
         self.filters, self.groups, self.use_bias = filters, groups, use_bias
-        self.kernel_size, self.strides = _pair(kernel_size), _pair(strides)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.kernel_size, self.strides = _tuple(kernel_size, self.rank), _tuple(strides, self.rank)
+        self.padding, self.dilation = _tuple(padding, self.rank), _tuple(dilation, self.rank)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
@@ -96,16 +107,29 @@ class Conv2D(FastCall, keras.layers.Layer):
         return self.convolve(x, self.kernel, self.bias)
 
     def convolve(self, x, kernel, bias=None):
-        """This layer's convolution with another ``kernel`` / ``bias`` (a batch norm folded in)."""
+        """This layer's convolution with another ``kernel`` / ``bias`` (a batch norm folded in, a
+        weight-normed kernel)."""
         x = _pad_spatial(x, self.padding)
         x = ops.conv(x, kernel, strides=self.strides, padding="valid", data_format=image_data_format(),
                      dilation_rate=self.dilation)
         if bias is not None:
-            x = x + (ops.reshape(bias, (1, -1, 1, 1)) if image_data_format() == CHANNELS_FIRST else bias)
+            x = x + (ops.reshape(bias, (1, -1) + (1,) * self.rank) if image_data_format() == CHANNELS_FIRST else bias)
         return x
 
     def compute_output_shape(self, input_shape):
         return _pooled_shape(input_shape, self.kernel_size, self.strides, self.padding, self.filters, self.dilation)
+
+
+class Conv1D(_Conv):
+    """``torch.nn.Conv1d`` on (B, C, T) / (B, T, C) signals in the internal layout (see ``_Conv``)."""
+
+    rank = 1
+
+
+class Conv2D(_Conv):
+    """``torch.nn.Conv2d`` on images in the internal layout (see ``_Conv``)."""
+
+    rank = 2
 
 
 class MaxPool2D(FastCall, keras.layers.Layer):
@@ -180,11 +204,10 @@ def conv_batch_norm(conv, norm, x, training=False):
 
 
 def _pad_spatial(x, padding, value=0.0):
-    """``x`` padded by ``padding`` = (ph, pw) cells of ``value`` on each side of H and W."""
-    ph, pw = padding
-    if not (ph or pw):
+    """``x`` padded by ``padding`` = (ph, pw) (or (pt,)) cells of ``value`` on each side of each spatial axis."""
+    if not any(padding):
         return x
-    spatial = [(ph, ph), (pw, pw)]
+    spatial = [(p, p) for p in padding]
     pads = [(0, 0), (0, 0), *spatial] if image_data_format() == CHANNELS_FIRST else [(0, 0), *spatial, (0, 0)]
     return ops.pad(x, pads, constant_values=value)
 
@@ -193,9 +216,10 @@ def _channels(shape):
     return shape[1] if image_data_format() == CHANNELS_FIRST else shape[-1]
 
 
-def _pooled_shape(input_shape, kernel_size, strides, padding, channels, dilation=(1, 1)):
+def _pooled_shape(input_shape, kernel_size, strides, padding, channels, dilation=None):
     """The output shape of a window op with torch's size arithmetic."""
-    spatial_in = input_shape[2:] if image_data_format() == CHANNELS_FIRST else input_shape[1:3]
+    spatial_in = input_shape[2:] if image_data_format() == CHANNELS_FIRST else input_shape[1:-1]
+    dilation = dilation or (1,) * len(kernel_size)
     spatial = [None if n is None else (n + 2 * p - d * (k - 1) - 1) // s + 1
                for n, k, s, p, d in zip(spatial_in, kernel_size, strides, padding, dilation)]
     if image_data_format() == CHANNELS_FIRST:
@@ -203,5 +227,9 @@ def _pooled_shape(input_shape, kernel_size, strides, padding, channels, dilation
     return (input_shape[0], *spatial, channels)
 
 
+def _tuple(value, rank):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * rank
+
+
 def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    return _tuple(value, 2)
