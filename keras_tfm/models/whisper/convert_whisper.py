@@ -34,7 +34,7 @@ BACKBONE = [
 # proj_out has a tensor of its own only when the config does not tie it to the decoder's embed_tokens
 LM_HEAD = [Rule("proj_out.weight", "proj_out.kernel", TRANSPOSE, optional=True)]
 
-# HF's TF Whisper named its blocks "layers.N" (not TF-Keras's "layers_._N").
-TF_RENAMES = [(r"/layers_\._(\d+)/", r"/layers.\1/")]
+# HF's TF Whisper named its blocks "layers.N" (not TF-Keras's "layers_._N") and its position tables "weight".
+TF_RENAMES = [(r"/layers_\._(\d+)/", r"/layers.\1/"), (r"/embed_positions/embeddings:0$", "/embed_positions/weight:0")]
 
 TABLES = register_conversion(ConversionTables(BACKBONE, heads={"lm": LM_HEAD}, tf_renames=TF_RENAMES), "whisper")
