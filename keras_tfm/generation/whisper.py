@@ -272,7 +272,8 @@ def generate(model, input_features=None, generation_config=None, logits_processo
         is_multilingual: overrides the generation config's.
         temperature: > 0 samples at that temperature (a list, HF's fallback, is not supported).
         attention_mask: accepted for HF's signature; short-form decoding does not read it.
-        return_segments: also return each row's segments (``{"start", "end", "tokens"}``).
+        return_segments: also return each row's segments (``{"start", "end", "tokens", "result"}``;
+            ``result``: the row's whole generation, decoder prompt included, as HF's).
         return_dict_in_generate: without timestamps, the generation output (its ``sequences``
             hold the decoder prompt, as HF's); with them, ``{"sequences", "segments"}``.
         **kwargs: ``GenerationConfig`` fields (``max_new_tokens``, ``num_beams``...) and
@@ -364,6 +365,8 @@ def generate(model, input_features=None, generation_config=None, logits_processo
             tokens = _strip(sequences[j, prompt.shape[1]:].astype(np.int64), pad, eos)
             found, offset = _segments(tokens, float(time_offset[i]), timestamp_begin, int(seek_num_frames[i]),
                                       input_stride)
+            for segment in found:  # HF's "result": the row's whole generation, decoder prompt (language) included
+                segment["result"] = sequences[j].astype(np.int64)
             segments[i] += found
             seek[i] += offset
             advanced |= offset > 0
