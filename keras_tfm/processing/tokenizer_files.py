@@ -180,8 +180,8 @@ def _added_tokens_decoder_from_legacy(added_tokens, config):
     special = {str(added_token(config[name])) for name in SPECIAL_TOKENS_ATTRIBUTES if config.get(name) is not None}
     special.update(extra_special_tokens_from_config(config))
     return {
-        str(index): {"content": token, "special": token in special, "normalized": False, "lstrip": False,
-                     "rstrip": False, "single_word": False}
+        str(index): {"content": token, "special": token in special, "normalized": token not in special,
+                     "lstrip": False, "rstrip": False, "single_word": False}
         for token, index in added_tokens.items()
     }
 
