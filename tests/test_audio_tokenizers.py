@@ -9,7 +9,6 @@ must equal transformers', and folders must load both ways.
 import json
 import pickle
 import random
-import shutil
 
 import keras
 import numpy as np
