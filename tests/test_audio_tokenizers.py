@@ -396,3 +396,9 @@ def test_whisper_processor(processor_folders, tmp_path):
     for processor in (ours, hf):
         processor.tokenizer.language = processor.tokenizer.task = None
         processor.tokenizer.set_prefix_tokens()
+    # The fine-tuning idiom: the language and task given to from_pretrained set the tokenizer's prefix.
+    hindi = AutoProcessor.from_pretrained(processor_folders["whisper"], language="Hindi", task="transcribe")
+    hf_hindi = transformers.AutoProcessor.from_pretrained(processor_folders["whisper"], language="Hindi",
+                                                          task="transcribe")
+    assert hindi.tokenizer.prefix_tokens == hf_hindi.tokenizer.prefix_tokens
+    assert hindi(text="the fox")["input_ids"] == hf_hindi(text="the fox")["input_ids"]
