@@ -147,6 +147,8 @@ def test_ctc_word_offsets_of_a_frame_sequence(ctc):
     assert out.word_offsets == [{"word": "HELLO", "start_offset": 1, "end_offset": 10},
                                 {"word": "WE", "start_offset": 12, "end_offset": 14}]
     assert [c["char"] for c in out.char_offsets] == list("HELLO WE")
+    assert ours._get_word_offsets(out.char_offsets, " ") == transformers.Wav2Vec2CTCTokenizer._get_word_offsets(
+        out.char_offsets, " ") == out.word_offsets
 
 
 def test_ctc_round_trips(ctc, folders, tmp_path):

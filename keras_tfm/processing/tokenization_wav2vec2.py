@@ -291,6 +291,11 @@ class Wav2Vec2CTCTokenizer(PreTrainedTokenizer):
             text = text.lower()
         return text, char_offsets, word_offsets
 
+    @staticmethod
+    def _get_word_offsets(offsets, word_delimiter_char=" "):
+        """Word offsets from character offsets (transformers' name: its ASR pipeline calls it)."""
+        return _word_offsets(offsets, word_delimiter_char)
+
     # ------------------------------------------------------------------ loading and saving
 
     @classmethod
