@@ -260,6 +260,12 @@ def test_other_rate_is_resampled_unless_resample_false(audio, caplog):
     with caplog.at_level("INFO", logger="keras_tfm.processing.audio_utils"):
         extractor(tone["array"], sampling_rate=44100)
     assert "44100 Hz to 16000 Hz" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="keras_tfm.processing.feature_extraction"):
+        extractor(tone["path"])  # a file carries its rate: no warning
+        assert not caplog.records
+        extractor(tone["array"])  # bare samples without a rate: taken to be 16 kHz, with a warning
+    assert "strongly recommended to pass the `sampling_rate`" in caplog.text
     for value, rate in ((tone["array"], 44100), ({"array": tone["array"], "sampling_rate": 44100}, None),
                         (tone["path"], None)):
         with pytest.raises(ValueError, match=r"raw_speech.* 44100 Hz but 16000 Hz .*resample=False"):
