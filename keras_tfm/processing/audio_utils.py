@@ -16,7 +16,8 @@ share. It takes:
   ``get_all_samples()`` giving ``.data`` (channels, samples) and ``.sample_rate``.
   torchcodec is never imported here.
 
-Resampling uses soxr ("HQ", as ``librosa.load`` and transformers' ``load_audio``).
+Resampling uses soxr ("HQ", as ``librosa.load`` and transformers' ``load_audio``). Integer
+samples become float32 unscaled, as transformers' extractors take them.
 Bad input (empty audio, NaN / inf samples, a 2-D array, an unreadable file, a dict
 without ``sampling_rate``, an unknown type) raises an error that names the input.
 """
