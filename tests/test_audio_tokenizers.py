@@ -132,6 +132,8 @@ def test_ctc_decoding_matches_transformers(ctc):
                 got = ours.decode(np.asarray(ids, dtype=np.int64), **kwargs)
                 assert (dict(got) if isinstance(got, Wav2Vec2CTCTokenizerOutput) else got) == (
                     dict(expected) if not isinstance(expected, str) else expected), (name, ids, kwargs)
+        frames = keras.ops.convert_to_tensor(np.array([[8, 8, 0, 8, 4, 5], [0, 5, 5, 5, 4, 0]], dtype="int32"))
+        assert ours.batch_decode(frames) == hf.batch_decode(np.asarray(frames)), name  # backend tensors
         for kwargs in ({}, {"output_char_offsets": True}, {"output_word_offsets": True}):
             got, expected = ours.batch_decode(sequences[:5], **kwargs), hf.batch_decode(sequences[:5], **kwargs)
             assert (got if isinstance(got, list) else dict(got)) == (
@@ -271,6 +273,9 @@ def test_whisper_decoding_matches_transformers(whisper):
                     name, ids, kwargs)
         assert ours.batch_decode(sequences[:4], skip_special_tokens=True) == hf.batch_decode(
             sequences[:4], skip_special_tokens=True)
+        generated = keras.ops.convert_to_tensor(np.array([seq[:6] for seq in sequences[-8:-4]], dtype="int32"))
+        assert ours.batch_decode(generated, decode_with_timestamps=True) == hf.batch_decode(
+            np.asarray(generated).tolist(), decode_with_timestamps=True)
 
 
 def test_whisper_basic_normalizer():
