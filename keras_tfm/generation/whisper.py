@@ -23,7 +23,7 @@ from keras_tfm import backend
 from keras_tfm.generation import logits_process as lp
 from keras_tfm.generation.configuration_utils import GenerationConfig
 from keras_tfm.generation.utils import GenerationMixin
-from keras_tfm.utils.whisper_languages import TASK_IDS, TO_LANGUAGE_CODE
+from keras_tfm.processing.tokenization_whisper import TASK_IDS, TO_LANGUAGE_CODE
 
 logger = logging.getLogger(__name__)
 
