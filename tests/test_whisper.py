@@ -17,7 +17,7 @@ import keras_tfm
 from keras_tfm.generation import GenerationConfig
 from keras_tfm.generation import logits_process as lp
 from keras_tfm.generation import whisper
-from tests.generation_tester import assert_logits_match  # noqa: F401  (also: one torch thread, as the suite runs)
+import tests.generation_tester  # noqa: F401  (one torch thread, as the suite runs: tiny matmuls)
 from tests.model_tester import ATOL, to_np
 
 # A vocabulary with Whisper's special tokens at its end, as the real one: <|endoftext|>, <|startoftranscript|>,

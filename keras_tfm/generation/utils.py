@@ -201,7 +201,8 @@ class GenerationMixin:
             if states is not None:
                 raise ValueError(f"Pass {feature_name} or encoder_outputs to generate, not both.")
             # the stepper's "input_ids" are the features; masks and lengths describe the encoder's states
-            ids, source_shape = None, (features.shape[0], int(self._get_feat_extract_output_lengths(features.shape[-1])))
+            states_length = int(self._get_feat_extract_output_lengths(features.shape[-1]))
+            ids, source_shape = None, (features.shape[0], states_length)
             attention_mask = None  # the encoder reads every frame (Whisper ignores a mask), so every state counts
         if ids is None and states is None and features is None:
             if not decoder_only:

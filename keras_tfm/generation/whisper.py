@@ -56,8 +56,8 @@ def _request_config(model, generation_config, kwargs):
         gc = generation_config.over(gc)
     unused = gc.update(**kwargs)
     if unused:
-        raise ValueError(f"The following `model_kwargs` are not used by the model: {sorted(unused)} (note: typos in the "
-                         "generate arguments will also show up in this list)")
+        raise ValueError(f"The following `model_kwargs` are not used by the model: {sorted(unused)} (note: typos in "
+                         "the generate arguments will also show up in this list)")
     return gc
 
 

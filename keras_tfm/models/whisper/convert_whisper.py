@@ -6,7 +6,8 @@ from keras_tfm.checkpoints.weight_map import TRANSPOSE, Rule, conv1d, embedding,
 
 def _attention(hf, keras):
     """q / v / o with biases, k without (Whisper's attention)."""
-    return [*linear(f"{hf}.q_proj", f"{keras}.q_proj"), Rule(f"{hf}.k_proj.weight", f"{keras}.k_proj.kernel", TRANSPOSE),
+    return [*linear(f"{hf}.q_proj", f"{keras}.q_proj"),
+            Rule(f"{hf}.k_proj.weight", f"{keras}.k_proj.kernel", TRANSPOSE),
             *linear(f"{hf}.v_proj", f"{keras}.v_proj"), *linear(f"{hf}.out_proj", f"{keras}.o_proj")]
 
 

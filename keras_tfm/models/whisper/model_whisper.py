@@ -180,6 +180,7 @@ class WhisperForConditionalGeneration(Seq2SeqForConditionalGeneration):
     head_rules = convert_whisper.LM_HEAD
     main_input_name = "input_features"
     generator = "whisper"
+    uses_learned_positions = True  # no decoder position past max_target_positions
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
