@@ -50,6 +50,7 @@ WEIGHT_NORM_NAMES = [(".conv.weight_g", ".conv.parametrizations.weight.original0
 TF_RENAMES = [(r"_\._(\d+)", r".\1")]
 
 TABLES = register_conversion(ConversionTables(
-    BACKBONE, heads={"ctc": CTC_HEAD, "classifier": CLASSIFIER_HEAD}, tf_renames=TF_RENAMES, pt_renames=WEIGHT_NORM_NAMES,
+    BACKBONE, heads={"ctc": CTC_HEAD, "classifier": CLASSIFIER_HEAD}, tf_renames=TF_RENAMES,
+    pt_renames=WEIGHT_NORM_NAMES,
     tf_reversed=(".conv.parametrizations.weight.original0",),
 ), "wav2vec2")
