@@ -40,6 +40,8 @@ TOKENIZER_CLASSES = {
     "BartTokenizer": (ROBERTA, WITHOUT_TOKEN_TYPES),
     "LongformerTokenizer": (ROBERTA, WITHOUT_TOKEN_TYPES),
     "GPT2Tokenizer": (GPT2, WITHOUT_TOKEN_TYPES),
+    # Whisper's byte-level BPE has GPT-2's pipeline; WhisperTokenizer sets its prefix-token template.
+    "WhisperTokenizer": (GPT2, WITHOUT_TOKEN_TYPES),
     "T5Tokenizer": (T5, WITHOUT_TOKEN_TYPES),
     "MT5Tokenizer": (T5, WITHOUT_TOKEN_TYPES),
 }
@@ -59,6 +61,7 @@ MODEL_TYPE_TO_TOKENIZER_CLASS = {
     "bart": "RobertaTokenizer",
     "longformer": "RobertaTokenizer",
     "gpt2": "GPT2Tokenizer",
+    "whisper": "WhisperTokenizer",
     "t5": "T5Tokenizer",
     "mt5": "T5Tokenizer",
 }
@@ -245,8 +248,13 @@ def register_special_tokens(tokenizer, tokens):
         if token is not None and str(token) not in known:
             known.add(str(token))
             new.append(token if isinstance(token, AddedToken) else AddedToken(token, special=True))
-    if new:
-        tokenizer.add_special_tokens(new)
+    # add_special_tokens would make every token special: add runs of each kind, in order (ids follow it).
+    start = 0
+    for end in range(1, len(new) + 1):
+        if end == len(new) or new[end].special != new[start].special:
+            run = new[start:end]
+            (tokenizer.add_special_tokens if run[0].special else tokenizer.add_tokens)(run)
+            start = end
 
 
 def post_processor(family, tokenizer, config, special_tokens):
