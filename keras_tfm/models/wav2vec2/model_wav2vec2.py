@@ -183,6 +183,10 @@ class Wav2Vec2Inputs:
         samples = max(feat_extract_input_length(self.config, 2), 400)
         return {"input_values": np.zeros((1, samples), "float32")}
 
+    def _get_feat_extract_output_lengths(self, input_lengths):
+        """Frames of ``input_lengths`` samples (HF's name, which its pipelines and collators call)."""
+        return feat_extract_output_lengths(self.config, input_lengths)
+
     def freeze_feature_encoder(self):
         """Stops training the conv feature encoder (HF's ``freeze_feature_encoder``)."""
         self.base_model.feature_extractor.trainable = False
@@ -226,9 +230,6 @@ class Wav2Vec2Model(Wav2Vec2Inputs, Backbone):
             if c.mask_time_prob > 0.0 or c.mask_feature_prob > 0.0 else None)
         self.spec_augment_seed = keras.random.SeedGenerator(0)
         self.encoder = Wav2Vec2Encoder(c, dtype=d)
-
-    def _get_feat_extract_output_lengths(self, input_lengths):
-        return feat_extract_output_lengths(self.config, input_lengths)
 
     def mask_hidden_states(self, x, mask_time_indices=None, frame_mask=None, training=False):
         """SpecAugment (HF's ``_mask_hidden_states``): masked time steps take ``masked_spec_embed``,
