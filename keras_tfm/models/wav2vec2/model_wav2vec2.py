@@ -226,7 +226,8 @@ class Wav2Vec2Model(Wav2Vec2Inputs, Backbone):
         self.feature_projection = Dense(c.hidden_size, dtype=d)
         self.feature_dropout = Dropout(c.feat_proj_dropout, dtype=d)
         self.masked_spec_embed = (
-            self.add_weight(shape=(c.hidden_size,), initializer="random_uniform", name="masked_spec_embed")
+            self.add_weight(shape=(c.hidden_size,), initializer=keras.initializers.RandomUniform(0.0, 1.0),
+                            name="masked_spec_embed")
             if c.mask_time_prob > 0.0 or c.mask_feature_prob > 0.0 else None)
         self.spec_augment_seed = keras.random.SeedGenerator(0)
         self.encoder = Wav2Vec2Encoder(c, dtype=d)
@@ -293,6 +294,14 @@ class Wav2Vec2ForCTC(Wav2Vec2TaskModel):
     With ``labels`` (B, L) (-100, or any negative value, marks padding), ``loss`` is the CTC loss as
     HF computes it: log-softmax in float32, blank = ``pad_token_id``, input lengths from
     ``attention_mask``, ``config.ctc_loss_reduction`` and ``config.ctc_zero_infinity``.
+
+    Example (greedy CTC decoding; ``audio`` a 16 kHz float array)::
+
+        processor = keras_tfm.AutoProcessor.from_pretrained("facebook/wav2vec2-base-960h")
+        model = keras_tfm.Wav2Vec2ForCTC.from_pretrained("facebook/wav2vec2-base-960h")
+        inputs = processor(audio, sampling_rate=16000, return_tensors="np")
+        ids = keras.ops.argmax(model(**inputs).logits, axis=-1)
+        processor.batch_decode(ids)  # ["A MAN SAID TO THE UNIVERSE SIR I EXIST"]
     """
 
     head_rules = convert_wav2vec2.CTC_HEAD
