@@ -71,9 +71,9 @@ class TestWav2Vec2(ModelTesterMixin):
         long_label = rng.randint(1, 12, (2, 60))  # 60 tokens > the padded row's 49 frames: infinite
         long_label[0, 30:] = -100
         hf, ours = _hf_and_ours(tmp_path / "ctc", "Wav2Vec2ForCTC")
-        for reduction, zero_infinity, case_labels in [("sum", False, labels), ("mean", False, labels),
-                                                      ("sum", False, long_label), ("mean", True, long_label),
-                                                      ("sum", True, long_label)]:
+        # (mean over feasible targets: test_ctc_loss_matches_torch; each case compiles a CTC on JAX)
+        for reduction, zero_infinity, case_labels in [("sum", False, labels), ("sum", False, long_label),
+                                                      ("mean", True, long_label)]:
             for config in (hf.config, ours.config):  # both read these at every call
                 config.ctc_loss_reduction, config.ctc_zero_infinity = reduction, zero_infinity
             theirs, mine = _losses(hf, ours, inputs, case_labels)
