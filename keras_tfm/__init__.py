@@ -156,6 +156,12 @@ from keras_tfm.models.whisper import (  # noqa: E402
     WhisperForConditionalGeneration,
     WhisperModel,
 )
+from keras_tfm.models.wav2vec2 import (  # noqa: E402
+    Wav2Vec2Config,
+    Wav2Vec2ForCTC,
+    Wav2Vec2ForSequenceClassification,
+    Wav2Vec2Model,
+)
 from keras_tfm.training import (  # noqa: E402
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,
