@@ -73,6 +73,12 @@ CONFIGS = {
         vocab_size=64, d_model=8, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=12, decoder_ffn_dim=12, max_position_embeddings=16,
         scale_embedding=True),
+    # Speech: Whisper (conv stem over 16 mel frames, sinusoidal encoder positions, k_proj without bias).
+    "whisper": lambda: transformers.WhisperConfig(
+        vocab_size=64, num_mel_bins=4, d_model=8, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=12, decoder_ffn_dim=12, max_source_positions=8,
+        max_target_positions=16, pad_token_id=1, bos_token_id=1, eos_token_id=1, decoder_start_token_id=2,
+        begin_suppress_tokens=None),
     # Vision: ResNet with bottleneck layers (a projection shortcut in each stage), images of 32 px.
     "resnet": lambda: transformers.ResNetConfig(
         embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="bottleneck"),
@@ -93,17 +99,19 @@ CONFIGS = {
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
           "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
-          "resnet": "ResNet", "vit": "ViT", "segformer": "Segformer",
+          "whisper": "Whisper", "resnet": "ResNet", "vit": "ViT", "segformer": "Segformer",
           "wav2vec2": "Wav2Vec2"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
          "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
-         "mbart": ["ForConditionalGeneration"], "resnet": ["ForImageClassification", "Model"],
+         "mbart": ["ForConditionalGeneration"], "whisper": ["ForConditionalGeneration"],
+         "resnet": ["ForImageClassification", "Model"],
          "vit": ["ForImageClassification", "Model"], "segformer": ["ForSemanticSegmentation", "Model"],
          "wav2vec2": ["ForCTC"]}
 # T5: its sharded files would add 0.6 MB
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "resnet", "vit", "segformer", "wav2vec2")
+UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "whisper", "resnet", "vit", "segformer",
+                  "wav2vec2")
 SEQ2SEQ = ("bart", "mbart")
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
@@ -115,6 +123,12 @@ SHARD = "4KB"  # small enough to split every format into several files
 
 def make_inputs(arch, head="", batch=2, length=7, seed=0):
     rng = np.random.RandomState(seed)
+    if arch == "whisper":  # log-mel features (B, mel bins, 2 * max_source_positions) and decoder ids from its start 2
+        config = CONFIGS[arch]()
+        decoder_ids = rng.randint(3, 64, (batch, 5)).astype("int64")
+        decoder_ids[:, 0] = 2
+        return {"input_features": rng.randn(batch, config.num_mel_bins, 2 * config.max_source_positions)
+                .astype("float32"), "decoder_input_ids": decoder_ids}
     if arch in AUDIO:  # 400 samples (36 frames), the second row right-padded after 300 (26 frames)
         values, mask = rng.randn(batch, 400).astype("float32"), np.ones((batch, 400), "int64")
         mask[1, 300:] = 0

@@ -49,7 +49,8 @@ def formats_of(name):
 # Tensors tied to another one, which some writers list again (.bin files, TF / Flax heads).
 TIED_COPIES = {"vocab_projector.weight", "lm_head.decoder.weight", "lm_head.decoder.bias",
                "cls.predictions.decoder.weight", "cls.predictions.decoder.bias", "lm_head.weight",
-               *(f"{p}{side}.embed_tokens.weight" for p in ("", "model.") for side in ("encoder", "decoder"))}  # BART
+               *(f"{p}{side}.embed_tokens.weight" for p in ("", "model.") for side in ("encoder", "decoder")),  # BART
+               "proj_out.weight"}  # Whisper
 
 
 def reference(name):
@@ -69,10 +70,10 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 28  # 13 + T5 (v1.0: three classes; v1.1) + BART (three) and MBart + ResNet, ViT, SegFormer
-    # + Wav2Vec2
+    assert len(NAMES) == 29  # 13 + T5 (v1.0: three classes; v1.1) + BART (three) and MBart + ResNet, ViT, SegFormer
+    # + Wav2Vec2, Whisper
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
-    assert total < 5.72e6  # 5 MB of text models, 0.6 MB of vision ones, 0.11 MB of audio
+    assert total < 5.86e6  # 5 MB of text models, 0.6 MB of vision ones, 0.11 MB of Wav2Vec2, 0.14 MB of Whisper
     for name in NAMES:
         files = set(os.listdir(fixture(name)))
         wanted = {FILES[f] + (".index.json" if name.endswith("sharded") else "") for f in formats_of(name)}
