@@ -18,6 +18,7 @@ from keras_tfm.processing.image_processing_vit import ViTFeatureExtractor, ViTIm
 from keras_tfm.processing.json_config import JsonConfigMixin
 from keras_tfm.processing.processing_utils import ProcessorMixin
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
+from keras_tfm.processing.tokenization_wav2vec2 import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
 
 __all__ = [
     "AutoFeatureExtractor",
@@ -42,6 +43,8 @@ __all__ = [
     "SequenceFeatureExtractor",
     "ViTFeatureExtractor",
     "ViTImageProcessor",
+    "Wav2Vec2CTCTokenizer",
+    "Wav2Vec2CTCTokenizerOutput",
     "Wav2Vec2FeatureExtractor",
     "WhisperFeatureExtractor",
 ]

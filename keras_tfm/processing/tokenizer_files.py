@@ -55,25 +55,10 @@ class TokenizerFilesMixin:
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
         """Loads the tokenizer of a local folder or hub id (see ``AutoTokenizer.from_pretrained``)."""
         path = os.fspath(pretrained_model_name_or_path)
-        hub = pop_hub_kwargs(kwargs)
-
-        def find(filename):
-            return resolve_file(path, filename, required=False, **hub)
-
-        try:
-            config = _read_json(find(TOKENIZER_CONFIG_FILE)) or {}
-        except ModelNotFoundError as e:
-            raise ModelNotFoundError(
-                f"Cannot load a tokenizer from {path!r}: {e} A tokenizer needs {TOKENIZER_FILE}, "
-                "or vocab.txt (WordPiece), or vocab.json + merges.txt (byte-level BPE), or spiece.model (T5)."
-            ) from None
-        if "added_tokens_decoder" not in config:
-            # Legacy folders keep special tokens in special_tokens_map.json, which then wins.
-            for key, value in (_read_json(find(SPECIAL_TOKENS_MAP_FILE)) or {}).items():
-                if key not in kwargs:
-                    config[key] = value
-        config.update(kwargs)
-        config.pop("name_or_path", None)
+        config, find = read_tokenizer_config(
+            path, kwargs, f"A tokenizer needs {TOKENIZER_FILE}, or vocab.txt (WordPiece), or vocab.json + "
+            "merges.txt (byte-level BPE), or spiece.model (T5)."
+        )
         tokenizer_class = config.get("tokenizer_class") or _class_from_model_config(find("config.json"))
         tokenizer_file = find(TOKENIZER_FILE)
         family = builders.family_of(tokenizer_class)
@@ -154,6 +139,32 @@ class TokenizerFilesMixin:
         if family == builders.ROBERTA and post.get("type") == "RobertaProcessing":
             options["trim_offsets"] = post["trim_offsets"]
         return options
+
+
+def read_tokenizer_config(path, kwargs, needs):
+    """(tokenizer_config.json merged with a legacy special_tokens_map.json and ``kwargs``, ``find``).
+
+    ``kwargs`` are from_pretrained's: hub arguments (taken out) and options that win over
+    the files. ``find(filename)`` is the local path of a file of the folder / hub id, or None.
+    ``needs`` (what the tokenizer needs) ends the error for a folder that does not exist.
+    """
+    hub = pop_hub_kwargs(kwargs)
+
+    def find(filename):
+        return resolve_file(path, filename, required=False, **hub)
+
+    try:
+        config = _read_json(find(TOKENIZER_CONFIG_FILE)) or {}
+    except ModelNotFoundError as e:
+        raise ModelNotFoundError(f"Cannot load a tokenizer from {path!r}: {e} {needs}") from None
+    if "added_tokens_decoder" not in config:
+        # Legacy folders keep special tokens in special_tokens_map.json, which then wins.
+        for key, value in (_read_json(find(SPECIAL_TOKENS_MAP_FILE)) or {}).items():
+            if key not in kwargs:
+                config[key] = value
+    config.update(kwargs)
+    config.pop("name_or_path", None)
+    return config, find
 
 
 def _read_json(path):
