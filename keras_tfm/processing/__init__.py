@@ -19,6 +19,7 @@ from keras_tfm.processing.json_config import JsonConfigMixin
 from keras_tfm.processing.processing_utils import ProcessorMixin
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
 from keras_tfm.processing.tokenization_wav2vec2 import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
+from keras_tfm.processing.tokenization_whisper import WhisperTokenizer, WhisperTokenizerFast
 
 __all__ = [
     "AutoFeatureExtractor",
@@ -47,4 +48,6 @@ __all__ = [
     "Wav2Vec2CTCTokenizerOutput",
     "Wav2Vec2FeatureExtractor",
     "WhisperFeatureExtractor",
+    "WhisperTokenizer",
+    "WhisperTokenizerFast",
 ]

@@ -19,6 +19,7 @@ from keras_tfm.processing import tokenizer_builders as builders
 from keras_tfm.processing.json_config import check_save_directory
 from keras_tfm.processing.special_tokens import (
     SPECIAL_TOKENS_ATTRIBUTES,
+    added_token,
     extra_special_tokens_from_config,
     special_tokens_from_config,
     tokens_to_register,
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+ADDED_TOKENS_FILE = "added_tokens.json"  # legacy: {token: id} of the tokens added to the vocabulary
 
 # Keys of tokenizer_config.json that describe where files were, not how to tokenize.
 _NOT_SAVED_KEYS = {
@@ -162,9 +164,26 @@ def read_tokenizer_config(path, kwargs, needs):
         for key, value in (_read_json(find(SPECIAL_TOKENS_MAP_FILE)) or {}).items():
             if key not in kwargs:
                 config[key] = value
+        legacy_added = _read_json(find(ADDED_TOKENS_FILE))
+        if legacy_added:
+            config["added_tokens_decoder"] = _added_tokens_decoder_from_legacy(legacy_added, config)
     config.update(kwargs)
     config.pop("name_or_path", None)
     return config, find
+
+
+def _added_tokens_decoder_from_legacy(added_tokens, config):
+    """added_tokens.json ({token: id}) as tokenizer_config.json's ``added_tokens_decoder``.
+
+    A token is special when the config names it (named or extra special tokens), as transformers reads it.
+    """
+    special = {str(added_token(config[name])) for name in SPECIAL_TOKENS_ATTRIBUTES if config.get(name) is not None}
+    special.update(extra_special_tokens_from_config(config))
+    return {
+        str(index): {"content": token, "special": token in special, "normalized": False, "lstrip": False,
+                     "rstrip": False, "single_word": False}
+        for token, index in added_tokens.items()
+    }
 
 
 def _read_json(path):
