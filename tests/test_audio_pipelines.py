@@ -18,6 +18,7 @@ import torch
 import transformers
 
 from keras_tfm.pipelines import KeyDataset, infer_task, pipeline
+from keras_tfm.processing import AutoTokenizer
 from keras_tfm.registry import MODELS
 
 ATOL = 1e-4
@@ -283,6 +284,7 @@ def test_decode_asr_matches_hf(tmp_path):
     from keras_tfm.pipelines.asr_decoding import decode_asr
 
     tokenizer, ids = save_whisper_tokenizer(tmp_path)
+    ours_tokenizer = AutoTokenizer.from_pretrained(tmp_path)
     begin = ids["<|notimestamps|>"] + 1
     rng = np.random.RandomState(0)
 
@@ -305,8 +307,9 @@ def test_decode_asr_matches_hf(tmp_path):
         for timestamps in (None, True):
             for language in (None, True):
                 options = {"return_timestamps": timestamps, "return_language": language, "time_precision": 0.02}
-                assert (decode_asr(tokenizer, copy.deepcopy(case), **options)
-                        == tokenizer._decode_asr(copy.deepcopy(case), **options))
+                want = tokenizer._decode_asr(copy.deepcopy(case), **options)
+                assert decode_asr(tokenizer, copy.deepcopy(case), **options) == want
+                assert decode_asr(ours_tokenizer, copy.deepcopy(case), **options) == want
 
 
 # ---- pipeline() and bad input ------------------------------------------------------------
