@@ -111,6 +111,8 @@ def _save_whisper(root):
         max_source_positions=1500, max_target_positions=64, pad_token_id=eot, bos_token_id=eot, eos_token_id=eot,
         decoder_start_token_id=sot, begin_suppress_tokens=None, suppress_tokens=None, init_std=0.5)
     model = transformers.WhisperForConditionalGeneration(config).eval()
+    with torch.no_grad():  # a random model prefers timestamps to text: tone them down (timestamp segments remain)
+        model.model.decoder.embed_tokens.weight[ids["<|notimestamps|>"] + 1:] *= 0.3
     model.generation_config = transformers.GenerationConfig(
         decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, max_length=64,
         lang_to_id={f"<|{code}|>": ids[f"<|{code}|>"] for code in ("en", "fr", "de")},
