@@ -253,19 +253,19 @@ def test_seed_snippet_datasets_audio_column(hf, ours, tmp_path):
 # ---- Whisper -------------------------------------------------------------------------
 @needs_whisper
 def test_whisper_matches_hf(hf, ours):
-    clip = _noise(2.0, 5)
+    clips = [_noise(2.0, 5), _noise(1.0, 6)]
     asr = ours("whisper")
-    greedy = {"num_beams": 1, "max_new_tokens": 12}
-    assert asr(clip, **greedy) == hf("whisper")(clip, **greedy)
-    assert asr(clip, max_new_tokens=6) == hf("whisper")(clip, max_new_tokens=6)  # the pipeline's 5 beams
-    got = asr(clip, return_timestamps=True, generate_kwargs=greedy)
-    assert got == hf("whisper")(clip, return_timestamps=True, generate_kwargs=greedy)
-    language = {"language": "fr", "task": "transcribe", **greedy}
-    assert asr(clip, generate_kwargs=language) == hf("whisper")(clip, generate_kwargs=language)
-    got = asr(clip, generate_kwargs=language, return_language=True, return_timestamps=True)
-    assert got == hf("whisper")(clip, generate_kwargs=language, return_language=True, return_timestamps=True)
-    two = [clip, _noise(1.0, 6)]
-    assert asr(two, batch_size=2, **greedy) == [hf("whisper")(c, **greedy) for c in two]
+    greedy = {"num_beams": 1, "max_new_tokens": 10}
+    want = [hf("whisper")(clip, **greedy) for clip in clips]
+    assert asr(clips[0], **greedy) == want[0]
+    assert asr(clips, batch_size=2, **greedy) == want
+    # forced language and task, timestamp segments, the segments' language
+    options = {"generate_kwargs": {"language": "fr", "task": "transcribe", **greedy}, "return_timestamps": True,
+               "return_language": True}
+    got = asr(clips[0], **options)
+    assert got == hf("whisper")(clips[0], **options) and got["chunks"][0]["language"] == "french"
+    assert asr(clips[1], return_language=True, **greedy) == hf("whisper")(clips[1], return_language=True, **greedy)
+    assert asr(clips[1], max_new_tokens=4) == hf("whisper")(clips[1], max_new_tokens=4)  # the pipeline's 5 beams
 
 
 @needs_whisper

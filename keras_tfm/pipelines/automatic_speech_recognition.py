@@ -225,8 +225,21 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, GenerationPipeline):
         if return_timestamps:
             kwargs["return_timestamps"] = True
         output = self.model.generate(input_features=batch["input_features"], **kwargs)
-        sequences = getattr(output, "sequences", output)
-        return {"tokens": np.asarray(backend.to_numpy(sequences))}
+        tokens = np.asarray(backend.to_numpy(getattr(output, "sequences", output)))
+        if return_language:  # generate() drops the decoder prompt: put each row's language token back for decode_asr
+            tokens = np.concatenate([self._language_ids(batch["input_features"], kwargs)[:, None], tokens], axis=1)
+        return {"tokens": tokens}
+
+    def _language_ids(self, features, generate_kwargs):
+        """The language token id of each row: the one asked for, else the one Whisper detects in the audio."""
+        from keras_tfm.generation.whisper import _language_id, detect_language
+
+        config = generate_kwargs.get("generation_config") or self.model.generation_config
+        language = generate_kwargs.get("language", getattr(config, "language", None))
+        if language is None:
+            return np.asarray(backend.to_numpy(detect_language(self.model, features, config))).astype(np.int64)
+        languages = language if isinstance(language, (list, tuple)) else [language] * len(features)
+        return np.array([_language_id(config, code) for code in languages], np.int64)
 
     def _unbatch(self, outputs, i, length):
         return {key: value[i, :length] for key, value in outputs.items()}
