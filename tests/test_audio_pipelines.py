@@ -231,8 +231,8 @@ def test_seed_snippet_datasets_audio_column(hf, ours, tmp_path):
     speech_recognizer = ours("ctc")
     dataset = datasets.Dataset.from_dict({"audio": paths, "id": list(range(len(paths)))})
     # datasets 4+ decode only through torchcodec + FFmpeg: the pipeline reads the undecoded rows itself
-    dataset = dataset.cast_column("audio", datasets.Audio(sampling_rate=speech_recognizer.feature_extractor.sampling_rate,
-                                                          decode=False))
+    rate = speech_recognizer.feature_extractor.sampling_rate
+    dataset = dataset.cast_column("audio", datasets.Audio(sampling_rate=rate, decode=False))
     want = [hf("ctc")(audio) for audio in resampled]
     assert speech_recognizer(dataset[:4]["audio"]) == want
     assert list(speech_recognizer(KeyDataset(dataset, "audio"), batch_size=2)) == want

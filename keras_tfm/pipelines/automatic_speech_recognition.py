@@ -264,10 +264,10 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, GenerationPipeline):
             key = f"{return_timestamps}_offsets"
             offsets = self.tokenizer.decode(ids, skip_special_tokens=False, output_char_offsets=True,
                                             output_word_offsets=return_timestamps == "word")[key]
-            rate = self.sampling_rate
+            align_to, rate = self._align_to, self.sampling_rate
             result["chunks"] = [
                 {"text": item[return_timestamps],
-                 "timestamp": (item["start_offset"] * self._align_to / rate, item["end_offset"] * self._align_to / rate)}
+                 "timestamp": (item["start_offset"] * align_to / rate, item["end_offset"] * align_to / rate)}
                 for item in offsets
             ]
         return result
