@@ -16,7 +16,7 @@ As Hugging Face transformers 5's pipeline:
   longest-common-sequence logic of ``asr_decoding.decode_asr``. Whisper without chunking takes at
   most the feature extractor's 30 s.
 - A dict input may carry ``"stride": (left, right)`` in samples: the CTC logits of that much audio
-  at each end are dropped (streaming).
+  at each end are dropped (streaming); Whisper merges its timestamps as a chunk's.
 
 Inputs are those of ``AudioPipeline`` (arrays, files, bytes, ``datasets`` rows decoded or not, lists,
 generators, datasets). Result: ``{"text": ...}`` (plus ``"chunks"``).
@@ -173,8 +173,6 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, GenerationPipeline):
             if stride[0] + stride[1] > waveform.shape[0]:
                 raise ValueError(f"{name}: stride {tuple(stride)} is too large for an input of {waveform.shape[0]} "
                                  "samples.")
-            if self.type != "ctc":
-                raise ValueError(f"{name}: a 'stride' is only usable with CTC models; remove it.")
             stride = (waveform.shape[0], int(round(stride[0] * ratio)), int(round(stride[1] * ratio)))
 
         if chunk_length_s:
