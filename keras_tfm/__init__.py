@@ -145,9 +145,11 @@ from keras_tfm.models.segformer import (  # noqa: E402
     SegformerModel,
 )
 from keras_tfm.training import (  # noqa: E402
+    DataCollatorCTCWithPadding,
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,
     DataCollatorForTokenClassification,
+    DataCollatorSpeechSeq2SeqWithPadding,
     DataCollatorWithPadding,
     DefaultDataCollator,
     EarlyStoppingCallback,
