@@ -53,6 +53,8 @@ from keras_tfm.processing import (  # noqa: E402
     SequenceFeatureExtractor,
     ViTFeatureExtractor,
     ViTImageProcessor,
+    Wav2Vec2FeatureExtractor,
+    WhisperFeatureExtractor,
 )
 from keras_tfm.modeling_outputs import ModelOutput  # noqa: E402
 from keras_tfm.modeling_utils import PreTrainedModel  # noqa: E402

@@ -6,12 +6,14 @@ for that Auto class and the config's ``model_type``;
 ``@register_processor("AutoImageProcessor", model_types=("vit",))`` on an image processor,
 feature extractor or processor records it by its class name (the name saved in its JSON
 file: ``image_processor_type``, ``feature_extractor_type``, ``processor_class``) and by
-the ``model_type`` values of config.json it serves.
+the ``model_type`` values of config.json it serves. A tokenizer class that is more than the
+generic ``PreTrainedTokenizer`` (Wav2Vec2's CTC tokenizer, Whisper's) registers for
+``"AutoTokenizer"`` by the ``tokenizer_class`` name tokenizer_config.json records.
 """
 
 CONFIGS = {}  # model_type -> config class
 MODELS = {}  # auto class name -> {model_type: model class}
-PROCESSOR_AUTO_CLASSES = ("AutoImageProcessor", "AutoFeatureExtractor", "AutoProcessor")
+PROCESSOR_AUTO_CLASSES = ("AutoImageProcessor", "AutoFeatureExtractor", "AutoProcessor", "AutoTokenizer")
 PROCESSORS = {name: {} for name in PROCESSOR_AUTO_CLASSES}  # auto class name -> {class name: class}
 PROCESSOR_MODEL_TYPES = {name: {} for name in PROCESSOR_AUTO_CLASSES}  # auto class name -> {model_type: class}
 

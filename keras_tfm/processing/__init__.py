@@ -8,6 +8,8 @@ from keras_tfm.processing.auto_processing import AutoFeatureExtractor, AutoImage
 from keras_tfm.processing.auto_tokenizer import AutoTokenizer
 from keras_tfm.processing.batch import BatchEncoding, BatchFeature
 from keras_tfm.processing.feature_extraction import FeatureExtractionMixin, SequenceFeatureExtractor
+from keras_tfm.processing.feature_extraction_wav2vec2 import Wav2Vec2FeatureExtractor
+from keras_tfm.processing.feature_extraction_whisper import WhisperFeatureExtractor
 from keras_tfm.processing.image_processing import BaseImageProcessor, ImageProcessingMixin
 from keras_tfm.processing.image_processing_convnext import ConvNextFeatureExtractor, ConvNextImageProcessor
 from keras_tfm.processing.image_processing_detr import DetrFeatureExtractor, DetrImageProcessor
@@ -16,6 +18,8 @@ from keras_tfm.processing.image_processing_vit import ViTFeatureExtractor, ViTIm
 from keras_tfm.processing.json_config import JsonConfigMixin
 from keras_tfm.processing.processing_utils import ProcessorMixin
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
+from keras_tfm.processing.tokenization_wav2vec2 import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
+from keras_tfm.processing.tokenization_whisper import WhisperTokenizer, WhisperTokenizerFast
 
 __all__ = [
     "AutoFeatureExtractor",
@@ -40,4 +44,10 @@ __all__ = [
     "SequenceFeatureExtractor",
     "ViTFeatureExtractor",
     "ViTImageProcessor",
+    "Wav2Vec2CTCTokenizer",
+    "Wav2Vec2CTCTokenizerOutput",
+    "Wav2Vec2FeatureExtractor",
+    "WhisperFeatureExtractor",
+    "WhisperTokenizer",
+    "WhisperTokenizerFast",
 ]

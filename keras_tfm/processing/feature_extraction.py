@@ -6,13 +6,17 @@ options of its ``preprocessor_config.json``. A model's feature extractor subclas
 then ``self.pad``) and registers itself with ``@register_processor("AutoFeatureExtractor")``.
 """
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
 
+from keras_tfm.processing.audio_utils import is_audio_decoder, load_audio_batch
 from keras_tfm.processing.batch import BatchFeature, check_return_tensors, to_numpy
 from keras_tfm.processing.json_config import PREPROCESSOR_CONFIG_FILE, JsonConfigMixin
 from keras_tfm.processing.padding_truncation import check_side, padding_strategy, round_up
+
+logger = logging.getLogger(__name__)
 
 
 class FeatureExtractionMixin(JsonConfigMixin):
@@ -119,6 +123,26 @@ class SequenceFeatureExtractor(FeatureExtractionMixin):
                 batch.setdefault(key, []).append(value)
         return BatchFeature(batch, tensor_type=return_tensors)
 
+    def load_raw_speech(self, raw_speech, sampling_rate=None, resample=True):
+        """One audio input or a batch as a list of 1-D float32 arrays at ``self.sampling_rate``.
+
+        Takes what ``keras_tfm.processing.audio_utils.load_audio`` takes (arrays, tensors,
+        paths, bytes, ``datasets`` rows, decoders), or a list / 2-D array of them.
+        ``sampling_rate`` is the rate of bare arrays; dicts, files and decoders carry their
+        own. Audio at another rate is resampled (logged at info), or a ValueError naming
+        both rates when ``resample`` is False.
+
+        Returns:
+            (list of arrays, whether ``raw_speech`` was a batch).
+        """
+        arrays, batched = load_audio_batch(raw_speech, sampling_rate, self.sampling_rate, "raw_speech", resample)
+        if sampling_rate is None and any(_is_bare_samples(item) for item in (raw_speech if batched else [raw_speech])):
+            logger.warning(
+                "It is strongly recommended to pass the `sampling_rate` argument to `%s()`: arrays without it are "
+                "taken to be at %d Hz, and a wrong rate fails silently.", type(self).__name__, self.sampling_rate
+            )
+        return arrays, batched
+
     def _padding_strategy(self, padding, max_length):
         strategy = padding_strategy(padding)
         if strategy == "max_length" and max_length is None:
@@ -161,6 +185,12 @@ class SequenceFeatureExtractor(FeatureExtractionMixin):
         if "attention_mask" in example:
             example["attention_mask"] = np.pad(example["attention_mask"], steps)
         return example
+
+
+def _is_bare_samples(value):
+    """Whether ``value`` is samples without a rate (an array, list or tensor, not a file, dict or decoder)."""
+    return not isinstance(value, (str, bytes, bytearray, memoryview, Mapping)) and not is_audio_decoder(value) and (
+        hasattr(value, "__len__") or hasattr(value, "shape"))
 
 
 def _examples(value):

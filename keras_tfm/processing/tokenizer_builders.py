@@ -40,6 +40,8 @@ TOKENIZER_CLASSES = {
     "BartTokenizer": (ROBERTA, WITHOUT_TOKEN_TYPES),
     "LongformerTokenizer": (ROBERTA, WITHOUT_TOKEN_TYPES),
     "GPT2Tokenizer": (GPT2, WITHOUT_TOKEN_TYPES),
+    # Whisper's byte-level BPE has GPT-2's pipeline; WhisperTokenizer sets its prefix-token template.
+    "WhisperTokenizer": (GPT2, WITHOUT_TOKEN_TYPES),
     "T5Tokenizer": (T5, WITHOUT_TOKEN_TYPES),
     "MT5Tokenizer": (T5, WITHOUT_TOKEN_TYPES),
 }
@@ -59,6 +61,7 @@ MODEL_TYPE_TO_TOKENIZER_CLASS = {
     "bart": "RobertaTokenizer",
     "longformer": "RobertaTokenizer",
     "gpt2": "GPT2Tokenizer",
+    "whisper": "WhisperTokenizer",
     "t5": "T5Tokenizer",
     "mt5": "T5Tokenizer",
 }

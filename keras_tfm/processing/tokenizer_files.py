@@ -19,6 +19,7 @@ from keras_tfm.processing import tokenizer_builders as builders
 from keras_tfm.processing.json_config import check_save_directory
 from keras_tfm.processing.special_tokens import (
     SPECIAL_TOKENS_ATTRIBUTES,
+    added_token,
     extra_special_tokens_from_config,
     special_tokens_from_config,
     tokens_to_register,
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+ADDED_TOKENS_FILE = "added_tokens.json"  # legacy: {token: id} of the tokens added to the vocabulary
 
 # Keys of tokenizer_config.json that describe where files were, not how to tokenize.
 _NOT_SAVED_KEYS = {
@@ -55,25 +57,10 @@ class TokenizerFilesMixin:
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
         """Loads the tokenizer of a local folder or hub id (see ``AutoTokenizer.from_pretrained``)."""
         path = os.fspath(pretrained_model_name_or_path)
-        hub = pop_hub_kwargs(kwargs)
-
-        def find(filename):
-            return resolve_file(path, filename, required=False, **hub)
-
-        try:
-            config = _read_json(find(TOKENIZER_CONFIG_FILE)) or {}
-        except ModelNotFoundError as e:
-            raise ModelNotFoundError(
-                f"Cannot load a tokenizer from {path!r}: {e} A tokenizer needs {TOKENIZER_FILE}, "
-                "or vocab.txt (WordPiece), or vocab.json + merges.txt (byte-level BPE), or spiece.model (T5)."
-            ) from None
-        if "added_tokens_decoder" not in config:
-            # Legacy folders keep special tokens in special_tokens_map.json, which then wins.
-            for key, value in (_read_json(find(SPECIAL_TOKENS_MAP_FILE)) or {}).items():
-                if key not in kwargs:
-                    config[key] = value
-        config.update(kwargs)
-        config.pop("name_or_path", None)
+        config, find = read_tokenizer_config(
+            path, kwargs, f"A tokenizer needs {TOKENIZER_FILE}, or vocab.txt (WordPiece), or vocab.json + "
+            "merges.txt (byte-level BPE), or spiece.model (T5)."
+        )
         tokenizer_class = config.get("tokenizer_class") or _class_from_model_config(find("config.json"))
         tokenizer_file = find(TOKENIZER_FILE)
         family = builders.family_of(tokenizer_class)
@@ -154,6 +141,49 @@ class TokenizerFilesMixin:
         if family == builders.ROBERTA and post.get("type") == "RobertaProcessing":
             options["trim_offsets"] = post["trim_offsets"]
         return options
+
+
+def read_tokenizer_config(path, kwargs, needs):
+    """(tokenizer_config.json merged with a legacy special_tokens_map.json and ``kwargs``, ``find``).
+
+    ``kwargs`` are from_pretrained's: hub arguments (taken out) and options that win over
+    the files. ``find(filename)`` is the local path of a file of the folder / hub id, or None.
+    ``needs`` (what the tokenizer needs) ends the error for a folder that does not exist.
+    """
+    hub = pop_hub_kwargs(kwargs)
+
+    def find(filename):
+        return resolve_file(path, filename, required=False, **hub)
+
+    try:
+        config = _read_json(find(TOKENIZER_CONFIG_FILE)) or {}
+    except ModelNotFoundError as e:
+        raise ModelNotFoundError(f"Cannot load a tokenizer from {path!r}: {e} {needs}") from None
+    if "added_tokens_decoder" not in config:
+        # Legacy folders keep special tokens in special_tokens_map.json, which then wins.
+        for key, value in (_read_json(find(SPECIAL_TOKENS_MAP_FILE)) or {}).items():
+            if key not in kwargs:
+                config[key] = value
+        legacy_added = _read_json(find(ADDED_TOKENS_FILE))
+        if legacy_added:
+            config["added_tokens_decoder"] = _added_tokens_decoder_from_legacy(legacy_added, config)
+    config.update(kwargs)
+    config.pop("name_or_path", None)
+    return config, find
+
+
+def _added_tokens_decoder_from_legacy(added_tokens, config):
+    """added_tokens.json ({token: id}) as tokenizer_config.json's ``added_tokens_decoder``.
+
+    A token is special when the config names it (named or extra special tokens), as transformers reads it.
+    """
+    special = {str(added_token(config[name])) for name in SPECIAL_TOKENS_ATTRIBUTES if config.get(name) is not None}
+    special.update(extra_special_tokens_from_config(config))
+    return {
+        str(index): {"content": token, "special": token in special, "normalized": False, "lstrip": False,
+                     "rstrip": False, "single_word": False}
+        for token, index in added_tokens.items()
+    }
 
 
 def _read_json(path):
