@@ -146,6 +146,11 @@ from keras_tfm.models.segformer import (  # noqa: E402
     SegformerForSemanticSegmentation,
     SegformerModel,
 )
+from keras_tfm.models.whisper import (  # noqa: E402
+    WhisperConfig,
+    WhisperForConditionalGeneration,
+    WhisperModel,
+)
 from keras_tfm.training import (  # noqa: E402
     DataCollatorCTCWithPadding,
     DataCollatorForLanguageModeling,

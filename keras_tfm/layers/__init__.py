@@ -49,6 +49,7 @@ from keras_tfm.layers.heads import ClassificationHead, MaskedLMHead, last_positi
 from keras_tfm.layers.mlp import MLP, GatedMLP
 from keras_tfm.layers.norms import LayerNorm, RMSNorm
 from keras_tfm.layers.positions import (
+    ConcatenatedSinusoids,
     RelativePositionBias,
     SinusoidalPositions,
     default_position_ids,

@@ -37,11 +37,12 @@ class _Attention(Layer):
         return Dense(units, use_bias=use_bias, kernel_initializer=normal_init(self.initializer_range),
                      dtype=self.dtype_policy)
 
-    def separate_projections(self, use_bias, output_bias):
-        """q / k / v / o projections (``output_bias`` None: as ``use_bias``)."""
+    def separate_projections(self, use_bias, output_bias, key_bias=None):
+        """q / k / v / o projections (``output_bias`` / ``key_bias`` None: as ``use_bias``; Whisper's
+        k_proj alone has no bias)."""
         kv_units = self.num_kv_heads * self.head_dim
         self.q_proj = self.dense(self.num_heads * self.head_dim, use_bias)
-        self.k_proj = self.dense(kv_units, use_bias)
+        self.k_proj = self.dense(kv_units, use_bias if key_bias is None else key_bias)
         self.v_proj = self.dense(kv_units, use_bias)
         self.o_proj = self.dense(self.hidden_size, use_bias if output_bias is None else output_bias)
 
@@ -86,9 +87,9 @@ class SelfAttention(_SelfAttention):
     """Self-attention with separate q / k / v / o projections (grouped-query with ``num_kv_heads``)."""
 
     def __init__(self, hidden_size, num_heads, num_kv_heads=None, head_dim=None, use_bias=True, output_bias=None,
-                 **kwargs):
+                 key_bias=None, **kwargs):
         super().__init__(hidden_size, num_heads, num_kv_heads, head_dim, **kwargs)
-        self.separate_projections(use_bias, output_bias)
+        self.separate_projections(use_bias, output_bias, key_bias)
 
     def project(self, x, positions=None):
         qk = x if positions is None else x + positions
@@ -117,9 +118,9 @@ class CrossAttention(_Attention):
     """
 
     def __init__(self, hidden_size, num_heads, num_kv_heads=None, head_dim=None, use_bias=True, output_bias=None,
-                 **kwargs):
+                 key_bias=None, **kwargs):
         super().__init__(hidden_size, num_heads, num_kv_heads, head_dim, **kwargs)
-        self.separate_projections(use_bias, output_bias)
+        self.separate_projections(use_bias, output_bias, key_bias)
 
     def call(self, x, encoder_hidden_states=None, attention_mask=None, cache=None, bias=None, output_attentions=False,
              training=False, query_positions=None, key_positions=None):

@@ -35,6 +35,28 @@ class SinusoidalPositions(keras.initializers.Initializer):
         return ops.cast(table, dtype or "float32")
 
 
+class ConcatenatedSinusoids(keras.initializers.Initializer):
+    """The fixed table (P, C) of Whisper's encoder: sin of every timescale on the first C / 2
+    channels, cos on the rest, timescales from 1 to 1 / ``max_timescale`` in C / 2 geometric steps
+    (HF's ``sinusoids``). Only the initial value: a checkpoint's table is loaded over it."""
+
+    def __init__(self, max_timescale=10000):
+        self.max_timescale = max_timescale
+
+    def __call__(self, shape, dtype=None):
+        length, channels = shape
+        if channels % 2:
+            raise ValueError(f"Sinusoidal positions need an even number of channels, got {channels}.")
+        increment = math.log(self.max_timescale) / (channels // 2 - 1)
+        inv_timescales = np.exp(-increment * np.arange(channels // 2, dtype="float32"))
+        scaled = np.arange(length, dtype="float32")[:, None] * inv_timescales[None, :]
+        table = np.concatenate([np.sin(scaled), np.cos(scaled)], axis=1).astype("float32")
+        return ops.cast(table, dtype or "float32")
+
+    def get_config(self):
+        return {"max_timescale": self.max_timescale}
+
+
 def relative_position_buckets(query_positions, key_positions, bidirectional=True, num_buckets=32, max_distance=128):
     """T5's bucket of each (query, key) distance: (T,) and (S,) positions -> (T, S) int32.
 

@@ -1,0 +1,2 @@
+from keras_tfm.models.whisper.config_whisper import WhisperConfig
+from keras_tfm.models.whisper.model_whisper import WhisperForConditionalGeneration, WhisperModel
