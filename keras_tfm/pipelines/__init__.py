@@ -20,6 +20,8 @@ import huggingface_hub
 from keras_tfm import auto
 from keras_tfm.checkpoints.hub import ModelNotFoundError, resolve_file
 from keras_tfm.configuration_utils import PretrainedConfig
+from keras_tfm.pipelines.audio_classification import AudioClassificationPipeline
+from keras_tfm.pipelines.automatic_speech_recognition import AutomaticSpeechRecognitionPipeline
 from keras_tfm.pipelines.base import KeyDataset, Pipeline
 from keras_tfm.pipelines.collate import Padding
 from keras_tfm.pipelines.feature_extraction import FeatureExtractionPipeline
@@ -58,6 +60,10 @@ def _task(impl, auto_class, model_id, revision, kind="text", by_options=None):
 # image-segmentation takes a model of any of these (as transformers' pipeline), the first that has the model type.
 SEGMENTATION_AUTO_CLASSES = ("AutoModelForImageSegmentation", "AutoModelForSemanticSegmentation",
                              "AutoModelForUniversalSegmentation")
+
+# automatic-speech-recognition takes CTC models and Whisper (as transformers' pipeline), the first class that has
+# the model type.
+ASR_AUTO_CLASSES = ("AutoModelForCTC", "AutoModelForSpeechSeq2Seq")
 
 # Default models and revisions are those of Hugging Face transformers 5.23; tasks it removed
 # (question-answering, summarization, translation, text2text-generation, visual-question-answering,
@@ -103,10 +109,11 @@ SUPPORTED_TASKS = {
     "mask-generation": _task(None, "AutoModelForMaskGeneration", "facebook/sam-vit-huge", "87aecf0", "multimodal"),
     "video-classification": _task(None, "AutoModelForVideoClassification", "MCG-NJU/videomae-base-finetuned-kinetics",
                                   "488eb9a", "video"),
-    "audio-classification": _task(None, "AutoModelForAudioClassification", "superb/wav2vec2-base-superb-ks", "372e048",
+    "audio-classification": _task("audio_classification.AudioClassificationPipeline",
+                                  "AutoModelForAudioClassification", "superb/wav2vec2-base-superb-ks", "372e048",
                                   "audio"),
-    "automatic-speech-recognition": _task(None, "AutoModelForCTC", "facebook/wav2vec2-base-960h", "22aad52",
-                                          "multimodal"),
+    "automatic-speech-recognition": _task("automatic_speech_recognition.AutomaticSpeechRecognitionPipeline",
+                                          ASR_AUTO_CLASSES, "facebook/wav2vec2-base-960h", "22aad52", "multimodal"),
     "zero-shot-audio-classification": _task(None, "AutoModel", "laion/clap-htsat-fused", "cca9e28", "multimodal"),
     "visual-question-answering": _task(None, "AutoModelForVisualQuestionAnswering", "dandelin/vilt-b32-finetuned-vqa",
                                        "d0a1f6a", "multimodal"),
@@ -126,6 +133,9 @@ TASK_ALIASES = {
 
 # config.architectures suffix -> task, to infer the task of a model (most specific first).
 ARCHITECTURE_TASKS = (
+    # audio models whose head names a text task
+    ("WhisperForConditionalGeneration", "automatic-speech-recognition"),
+    ("Wav2Vec2ForSequenceClassification", "audio-classification"),
     ("ForSequenceClassification", "text-classification"),
     ("ForTokenClassification", "token-classification"),
     ("ForQuestionAnswering", "question-answering"),
@@ -367,6 +377,8 @@ def _import(path):
 NerPipeline = TokenClassificationPipeline
 
 __all__ = [
+    "AudioClassificationPipeline",
+    "AutomaticSpeechRecognitionPipeline",
     "AGGREGATION_STRATEGIES",
     "FeatureExtractionPipeline",
     "FillMaskPipeline",

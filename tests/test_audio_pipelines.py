@@ -1,0 +1,346 @@
+"""Audio pipelines: parity with HF 5's ``transformers.pipeline`` on the same tiny random models (saved by HF,
+loaded by us) and audio: audio-classification (labels, scores), automatic-speech-recognition with a CTC model
+(text, char / word timestamps, 60 s chunked) and Whisper (text, segments, language, 60 s chunked); inputs
+(arrays, files, bytes, lists, generators, the quick tour's ``datasets`` Audio column, datasets 3's decoded rows);
+Whisper's chunk merging against HF's ``_decode_asr``; bad input.
+
+HF's pipelines resample only through torchaudio (not installed): HF gets the audio already at the model's rate
+(channels averaged, resampled with soxr HQ, as ``load_audio`` does)."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import soundfile
+import soxr
+import torch
+import transformers
+
+from keras_tfm.pipelines import KeyDataset, infer_task, pipeline
+from keras_tfm.registry import MODELS
+
+ATOL = 1e-4
+RATE = 16000
+CHAR_VOCAB = ["<pad>", "<s>", "</s>", "<unk>", "|", *"abcdefghijklmnop"]
+WHISPER_SPECIALS = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|fr|>", "<|de|>", "<|translate|>",
+                    "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]
+
+
+def _needs(auto_name, model_type):
+    return pytest.mark.skipif(model_type not in MODELS.get(auto_name, {}),
+                              reason=f"keras_tfm has no {model_type} model for {auto_name} in this checkout")
+
+
+needs_ctc = _needs("AutoModelForCTC", "wav2vec2")
+needs_audio_classification = _needs("AutoModelForAudioClassification", "wav2vec2")
+needs_whisper = _needs("AutoModelForSpeechSeq2Seq", "whisper")
+
+
+def _noise(seconds, seed, rate=RATE):
+    return (np.random.RandomState(seed).randn(int(seconds * rate)) * 0.3).astype("float32")
+
+
+def _wav2vec2_config(**kwargs):
+    # conv strides 5 * 4 * 4: 80 samples per frame, so that 60 s of audio is quick; layer norms and an attention
+    # mask: padded batches give the unpadded results
+    return transformers.Wav2Vec2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(16, 16, 16),
+        conv_kernel=(10, 5, 5), conv_stride=(5, 4, 4), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+        feat_extract_norm="layer", do_stable_layer_norm=True, initializer_range=0.5, **kwargs)
+
+
+def _wav2vec2_extractor():
+    return transformers.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=RATE, padding_value=0.0,
+                                                 do_normalize=True, return_attention_mask=True)
+
+
+def _save_ctc(root):
+    root.mkdir()
+    (root / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(CHAR_VOCAB)}))
+    tokenizer = transformers.Wav2Vec2CTCTokenizer(str(root / "vocab.json"))
+    torch.manual_seed(0)
+    model = transformers.Wav2Vec2ForCTC(_wav2vec2_config(vocab_size=len(CHAR_VOCAB), pad_token_id=0))
+    model.eval().save_pretrained(root)
+    tokenizer.save_pretrained(root)
+    _wav2vec2_extractor().save_pretrained(root)
+    return str(root)
+
+
+def _save_classifier(root):
+    labels = ["yes", "no", "up", "down", "left"]
+    torch.manual_seed(1)
+    config = _wav2vec2_config(id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+                              classifier_proj_size=8)
+    transformers.Wav2Vec2ForSequenceClassification(config).eval().save_pretrained(root)
+    _wav2vec2_extractor().save_pretrained(root)
+    return str(root)
+
+
+def save_whisper_tokenizer(root):
+    """A tiny byte-level BPE Whisper tokenizer (256 bytes, a few merges) with Whisper's special, language
+    (en, fr, de), task and 1501 timestamp tokens; returns {special token: id}."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    vocab = {char: i for i, char in enumerate(bytes_to_unicode().values())}
+    merges = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("a", "n"), ("Ġ", "a")]
+    for pair in merges:
+        vocab["".join(pair)] = len(vocab)
+    (root / "vocab.json").write_text(json.dumps(vocab))
+    (root / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(pair) for pair in merges) + "\n")
+    eot = WHISPER_SPECIALS[0]
+    tokenizer = transformers.WhisperTokenizer(str(root / "vocab.json"), str(root / "merges.txt"), unk_token=eot,
+                                              bos_token=eot, eos_token=eot, pad_token=eot)
+    tokenizer.add_special_tokens({"additional_special_tokens": WHISPER_SPECIALS[1:]})
+    tokenizer.add_tokens([f"<|{i * 0.02:.2f}|>" for i in range(1501)])
+    tokenizer.save_pretrained(root)
+    return tokenizer, {token: tokenizer.convert_tokens_to_ids(token) for token in WHISPER_SPECIALS}
+
+
+def _save_whisper(root):
+    """A tiny Whisper of real time shapes (30 s -> 3000 log-mel frames, 1500 encoder positions: 0.02 s per
+    timestamp) with 8 mel bins, and a generation config as a real multilingual checkpoint's."""
+    root.mkdir()
+    tokenizer, ids = save_whisper_tokenizer(root)
+    eot, sot = ids["<|endoftext|>"], ids["<|startoftranscript|>"]
+    torch.manual_seed(0)
+    config = transformers.WhisperConfig(
+        vocab_size=len(tokenizer), num_mel_bins=8, d_model=16, encoder_layers=1, decoder_layers=1,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+        max_source_positions=1500, max_target_positions=64, pad_token_id=eot, bos_token_id=eot, eos_token_id=eot,
+        decoder_start_token_id=sot, begin_suppress_tokens=None, suppress_tokens=None, init_std=0.5)
+    model = transformers.WhisperForConditionalGeneration(config).eval()
+    model.generation_config = transformers.GenerationConfig(
+        decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, max_length=64,
+        lang_to_id={f"<|{code}|>": ids[f"<|{code}|>"] for code in ("en", "fr", "de")},
+        task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
+        no_timestamps_token_id=ids["<|notimestamps|>"], prev_sot_token_id=ids["<|startofprev|>"],
+        is_multilingual=True, max_initial_timestamp_index=50, suppress_tokens=[5, 6], begin_suppress_tokens=[220, eot])
+    model.save_pretrained(root)
+    transformers.WhisperFeatureExtractor(feature_size=8).save_pretrained(root)
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    base = tmp_path_factory.mktemp("audio_pipelines")
+    return {"ctc": _save_ctc(base / "ctc"), "classifier": _save_classifier(base / "classifier"),
+            "whisper": _save_whisper(base / "whisper")}
+
+
+@pytest.fixture(scope="module")
+def hf(folders):
+    """HF 5's pipelines, built lazily (Whisper's only where our Whisper exists)."""
+    tasks = {"ctc": "automatic-speech-recognition", "classifier": "audio-classification",
+             "whisper": "automatic-speech-recognition"}
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = transformers.pipeline(tasks[name], model=folders[name])
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def ours(folders):
+    tasks = {"ctc": "automatic-speech-recognition", "classifier": "audio-classification",
+             "whisper": "automatic-speech-recognition"}
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = pipeline(tasks[name], model=folders[name])
+        return cache[name]
+
+    return get
+
+
+def _same_scores(got, want):
+    assert [r["label"] for r in got] == [r["label"] for r in want]
+    np.testing.assert_allclose([r["score"] for r in got], [r["score"] for r in want], atol=ATOL)
+
+
+# ---- audio classification ------------------------------------------------------------
+@needs_audio_classification
+def test_audio_classification_matches_hf(hf, ours):
+    clips = [_noise(1.0, 0), _noise(0.6, 1)]
+    classifier = ours("classifier")
+    assert classifier.feature_extractor.sampling_rate == RATE
+    for clip in clips:
+        _same_scores(classifier(clip), hf("classifier")(clip))  # no top_k in the call: every label, as HF 5
+        _same_scores(classifier(clip, top_k=2), hf("classifier")(clip, top_k=2))
+        _same_scores(classifier(clip, top_k=2, function_to_apply="sigmoid"),
+                     hf("classifier")(clip, top_k=2, function_to_apply="sigmoid"))
+    batched = classifier(clips, batch_size=2, top_k=3)  # padded with a mask: the unpadded results
+    for got, clip in zip(batched, clips):
+        _same_scores(got, hf("classifier")(clip, top_k=3))
+    streamed = list(classifier((clip for clip in clips), top_k=3))
+    for got, want in zip(streamed, batched):
+        _same_scores(got, want)
+
+
+# ---- CTC -----------------------------------------------------------------------------
+@needs_ctc
+def test_ctc_matches_hf(hf, ours):
+    clips = [_noise(1.0, 2), _noise(0.55, 3)]
+    asr = ours("ctc")
+    for clip in clips:
+        assert asr(clip) == hf("ctc")(clip)
+        for kind in ("word", "char"):
+            got, want = asr(clip, return_timestamps=kind), hf("ctc")(clip, return_timestamps=kind)
+            assert got["text"] == want["text"]
+            assert got["chunks"] == [{"text": c["text"], "timestamp": tuple(map(float, c["timestamp"]))}
+                                     for c in want["chunks"]]
+    want = [hf("ctc")(clip) for clip in clips]
+    assert asr(clips, batch_size=2) == want
+    assert list(asr(clip for clip in clips)) == want
+    assert asr({"raw": clips[0], "sampling_rate": RATE}) == want[0]
+
+
+@needs_ctc
+def test_ctc_long_audio_chunked_as_hf(hf, ours):
+    audio = _noise(60.0, 4)
+    want = hf("ctc")(audio, chunk_length_s=10, stride_length_s=2)
+    got = ours("ctc")(audio, chunk_length_s=10, stride_length_s=2)
+    assert got == want and len(got["text"]) > 1000
+    # a streaming stride on a dict input: the logits of that much audio at each end are dropped
+    clip = {"raw": audio[:24000], "sampling_rate": RATE, "stride": (4000, 2000)}
+    assert ours("ctc")(dict(clip)) == hf("ctc")(dict(clip))
+
+
+# ---- the quick tour's datasets snippet -------------------------------------------------
+def _write_wavs(folder, count=4, rate=44100):
+    """Stereo 16-bit wav files at 44.1 kHz; their audio as HF's pipeline needs it (mono, 16 kHz, soxr HQ)."""
+    paths, resampled = [], []
+    for i in range(count):
+        stereo = np.stack([_noise(0.4 + 0.15 * i, 10 + i, rate), _noise(0.4 + 0.15 * i, 20 + i, rate)], axis=1)
+        path = folder / f"clip{i}.wav"
+        soundfile.write(path, stereo, rate, subtype="FLOAT")
+        data, _ = soundfile.read(path, dtype="float32")
+        resampled.append(soxr.resample(data.mean(axis=1), rate, RATE, quality="HQ").astype("float32"))
+        paths.append(str(path))
+    return paths, resampled
+
+
+@needs_ctc
+def test_seed_snippet_datasets_audio_column(hf, ours, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    paths, resampled = _write_wavs(tmp_path)
+    speech_recognizer = ours("ctc")
+    dataset = datasets.Dataset.from_dict({"audio": paths, "id": list(range(len(paths)))})
+    # datasets 4+ decode only through torchcodec + FFmpeg: the pipeline reads the undecoded rows itself
+    dataset = dataset.cast_column("audio", datasets.Audio(sampling_rate=speech_recognizer.feature_extractor.sampling_rate,
+                                                          decode=False))
+    want = [hf("ctc")(audio) for audio in resampled]
+    assert speech_recognizer(dataset[:4]["audio"]) == want
+    assert speech_recognizer(dataset[:4]["audio"], batch_size=4) == want
+    assert list(speech_recognizer(KeyDataset(dataset, "audio"))) == want
+    assert list(speech_recognizer(dataset)) == want  # whole rows: their "audio" column
+    # datasets 3's decoded rows (mono, the file's rate: resampled here), file paths and bytes
+    decoded = [{"path": p, "array": soundfile.read(p, dtype="float32")[0].mean(axis=1), "sampling_rate": 44100}
+               for p in paths]
+    assert speech_recognizer(decoded[:2]) == want[:2]
+    assert speech_recognizer(paths[2]) == want[2]
+    with open(paths[3], "rb") as file:
+        assert speech_recognizer(file.read()) == want[3]
+
+
+# ---- Whisper -------------------------------------------------------------------------
+@needs_whisper
+def test_whisper_matches_hf(hf, ours):
+    clip = _noise(2.0, 5)
+    asr = ours("whisper")
+    greedy = {"num_beams": 1, "max_new_tokens": 12}
+    assert asr(clip, **greedy) == hf("whisper")(clip, **greedy)
+    assert asr(clip, max_new_tokens=6) == hf("whisper")(clip, max_new_tokens=6)  # the pipeline's 5 beams
+    got = asr(clip, return_timestamps=True, generate_kwargs=greedy)
+    assert got == hf("whisper")(clip, return_timestamps=True, generate_kwargs=greedy)
+    language = {"language": "fr", "task": "transcribe", **greedy}
+    assert asr(clip, generate_kwargs=language) == hf("whisper")(clip, generate_kwargs=language)
+    got = asr(clip, generate_kwargs=language, return_language=True, return_timestamps=True)
+    assert got == hf("whisper")(clip, generate_kwargs=language, return_language=True, return_timestamps=True)
+    two = [clip, _noise(1.0, 6)]
+    assert asr(two, batch_size=2, **greedy) == [hf("whisper")(c, **greedy) for c in two]
+
+
+@needs_whisper
+def test_whisper_long_audio_chunked_as_hf(hf, ours):
+    audio = _noise(60.0, 7)
+    options = {"chunk_length_s": 30, "num_beams": 1, "max_new_tokens": 16, "ignore_warning": True}
+    for timestamps in (None, True):
+        want = hf("whisper")(audio, return_timestamps=timestamps, **options)
+        assert ours("whisper")(audio, return_timestamps=timestamps, **options) == want
+    with pytest.raises(ValueError, match="chunk_length_s=30"):
+        ours("whisper")(audio, num_beams=1)
+
+
+def test_decode_asr_matches_hf(tmp_path):
+    """Whisper's chunk merging on made-up chunk outputs (timestamps in and out of the strides, a language
+    change, chunks without timestamps) against HF 5's WhisperTokenizer._decode_asr."""
+    pytest.importorskip("keras_tfm.processing.tokenization_whisper")
+    from keras_tfm.pipelines.asr_decoding import decode_asr
+
+    tokenizer, ids = save_whisper_tokenizer(tmp_path)
+    begin = ids["<|notimestamps|>"] + 1
+    rng = np.random.RandomState(0)
+
+    def segment(n, start, end):
+        return [begin + start, *rng.randint(256, 262, n).tolist(), begin + end]
+
+    en, fr = ids["<|en|>"], ids["<|fr|>"]
+    text = rng.randint(256, 262, 30).tolist()
+    cases = [
+        [{"tokens": np.array([[en, *segment(5, 0, 40), *segment(3, 40, 90)]])}],
+        [{"tokens": np.array([[en, *segment(6, 0, 300), *segment(4, 300, 900), *segment(5, 1000, 1400)]]),
+          "stride": (30.0, 0.0, 5.0)},
+         {"tokens": np.array([[en, *segment(4, 0, 200), *segment(5, 250, 700), *segment(5, 900, 1450)]]),
+          "stride": (30.0, 5.0, 5.0)},
+         {"tokens": np.array([[fr, *segment(3, 0, 100), *segment(6, 150, 600)]]), "stride": (20.0, 5.0, 0.0)}],
+        [{"tokens": np.array([text[:20]]), "stride": (30.0, 0.0, 5.0)},
+         {"tokens": np.array([text[12:]]), "stride": (25.0, 5.0, 0.0)}],
+    ]
+    for case in cases:
+        for timestamps in (None, True):
+            for language in (None, True):
+                options = {"return_timestamps": timestamps, "return_language": language, "time_precision": 0.02}
+                assert (decode_asr(tokenizer, copy.deepcopy(case), **options)
+                        == tokenizer._decode_asr(copy.deepcopy(case), **options))
+
+
+# ---- pipeline() and bad input ------------------------------------------------------------
+@needs_ctc
+def test_pipeline_builds_parts_and_infers_task(folders, ours):
+    asr = ours("ctc")
+    assert type(asr).__name__ == "AutomaticSpeechRecognitionPipeline"
+    assert asr.feature_extractor.sampling_rate == RATE and asr.tokenizer is not None
+    assert infer_task(folders["ctc"], None, {}) == "automatic-speech-recognition"
+    assert infer_task(folders["classifier"], None, {}) == "audio-classification"
+    assert infer_task(folders["whisper"], None, {}) == "automatic-speech-recognition"
+
+
+@needs_ctc
+def test_bad_input_names_the_item(ours, tmp_path):
+    asr = ours("ctc")
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("these are not samples")
+    good = _noise(0.3, 8)
+    bad = {
+        "empty": np.zeros(0, "float32"),
+        "NaN": np.array([0.1, np.nan] * 2000, "float32"),
+        "channel": np.stack([good, good], axis=1),  # (samples, 2): which axis is the channels?
+        str(not_audio.name): str(not_audio),
+        "sampling_rate": {"array": good},
+    }
+    for what, value in bad.items():
+        with pytest.raises((ValueError, TypeError)) as error:
+            asr([good, value])
+        message = str(error.value)
+        assert "inputs[1]" in message and what.lower() in message.lower(), message
+    with pytest.raises(ValueError, match="superior to stride"):
+        asr(good, chunk_length_s=1, stride_length_s=0.5)
+    with pytest.raises(ValueError, match="return_timestamps='char'"):
+        asr(good, return_timestamps=True)
+    with pytest.raises(TypeError, match="max_new_tokens"):
+        asr(good, max_new_tokens=3)
