@@ -3,8 +3,8 @@
 - ``DataCollatorCTCWithPadding`` / ``DataCollatorSpeechSeq2SeqWithPadding`` give the batches of the
   collators in HF's docs (run with HF's processors) from keras_tfm's processors.
 - Wav2Vec2ForCTC: the CTC loss and its gradient equal HF's for the same batch and weights
-  (SpecAugment off); one ``Trainer`` step equals HF's ``Trainer`` step (loss and weights); ``Trainer``
-  and Keras ``fit`` lower the loss on "words" spelled by tone sequences.
+  (SpecAugment off); ``Trainer`` steps equal HF ``Trainer``'s (losses and weights) and lower the loss;
+  Keras ``fit`` lowers the loss on "words" spelled by tone sequences.
 - WhisperForConditionalGeneration: ``Seq2SeqTrainer`` lowers the loss and ``predict_with_generate``
   gives ``generate``'s tokens.
 - Wav2Vec2ForSequenceClassification: ``fit`` learns which of three pitches a noisy tone has.
@@ -40,7 +40,7 @@ if keras.backend.backend() == "torch" and "OMP_NUM_THREADS" not in os.environ:
 RATE = 16000
 LETTERS = {"a": 300.0, "b": 1200.0, "c": 3600.0}  # CTC: each letter is a tone of its own pitch
 WORDS = ["abc", "acb", "bac", "bca", "cab", "cba"]
-PITCHES = {"low": 300.0, "mid": 1200.0, "high": 3600.0}  # classification and Whisper: the pitch is the answer
+PITCHES = {"low": 300.0, "mid": 1200.0, "top": 3600.0}  # classification and Whisper: the pitch is the answer (words of one length: one label shape)
 CTC_VOCAB = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4, "a": 5, "b": 6, "c": 7}
 WAV2VEC2 = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(16, 16),
                 conv_stride=(8, 8), conv_kernel=(16, 8), num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2,
@@ -243,35 +243,32 @@ def test_ctc_loss_and_gradient_equal_transformers(folders):
     assert len(hf_grads) > 20
 
 
-def test_trainer_step_equals_transformers_and_training_lowers_the_loss(folders, tmp_path):
+def test_trainer_steps_equal_transformers_and_lower_the_loss(folders, tmp_path):
+    """Six ``Trainer`` steps on one batch of 8 (the whole data set: the same batch whatever the shuffling) give
+    HF ``Trainer``'s losses step by step and its weights, and the loss falls."""
     hf_processor = transformers.Wav2Vec2Processor.from_pretrained(folders / "ctc")
     processor = keras_tfm.AutoProcessor.from_pretrained(folders / "ctc")
     rows = ctc_rows(processor, 8, seed=1)
-    settings = dict(max_steps=1, per_device_train_batch_size=8, learning_rate=1e-3, weight_decay=0.1,
+    settings = dict(max_steps=6, per_device_train_batch_size=8, learning_rate=3e-3, weight_decay=0.1,
                     max_grad_norm=0.5, warmup_steps=0, logging_steps=1, save_strategy="no", disable_tqdm=True,
                     report_to="none")
     hf_model = transformers.Wav2Vec2ForCTC.from_pretrained(folders / "ctc")
-    hf_out = transformers.Trainer(
+    hf_trainer = transformers.Trainer(
         model=hf_model, args=transformers.TrainingArguments(str(tmp_path / "hf"), use_cpu=True, **settings),
         train_dataset=datasets.Dataset.from_list(rows),
-        data_collator=lambda features: hf_docs_ctc_collator(hf_processor, features)).train()
+        data_collator=lambda features: hf_docs_ctc_collator(hf_processor, features))
+    hf_trainer.train()
     ours = Trainer(model=keras_tfm.Wav2Vec2ForCTC.from_pretrained(folders / "ctc"),
                    args=TrainingArguments(str(tmp_path / "ours"), **settings), train_dataset=rows,
                    data_collator=DataCollatorCTCWithPadding(processor))
-    out = ours.train()
-    assert abs(out.training_loss - hf_out.training_loss) < 1e-5, (out.training_loss, hf_out.training_loss)
+    ours.train()
+    losses = [entry["loss"] for entry in ours.state.log_history if "loss" in entry]
+    hf_losses = [entry["loss"] for entry in hf_trainer.state.log_history if "loss" in entry]
+    np.testing.assert_allclose(losses, hf_losses, atol=1e-4)
+    assert len(losses) == 6 and losses[-1] < 0.8 * losses[0], losses
     theirs = {k: v.detach().numpy() for k, v in hf_model.state_dict().items()}
     for name, value in np_weights(ours.model).items():
-        np.testing.assert_allclose(value, theirs[name], atol=1e-5, err_msg=name)
-
-    model = keras_tfm.Wav2Vec2ForCTC.from_pretrained(folders / "ctc")
-    train = ctc_rows(processor, 64, seed=2)
-    args = TrainingArguments(str(tmp_path / "more"), learning_rate=3e-3, per_device_train_batch_size=16,
-                             num_train_epochs=4, save_strategy="no", disable_tqdm=True, logging_steps=4)
-    trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=DataCollatorCTCWithPadding(processor))
-    trainer.train()
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    assert losses[-1] < 0.8 * losses[0], losses
+        np.testing.assert_allclose(value, theirs[name], atol=1e-4, err_msg=name)
 
 
 def test_fit_lowers_the_ctc_loss(folders):
@@ -289,7 +286,7 @@ def test_seq2seq_trainer_trains_whisper_and_generates(folders, tmp_path):
     processor = keras_tfm.AutoProcessor.from_pretrained(folders / "whisper")
     model = keras_tfm.AutoModelForSpeechSeq2Seq.from_pretrained(folders / "whisper")
     collator = DataCollatorSpeechSeq2SeqWithPadding(processor, model.config.decoder_start_token_id)
-    train, held_out = whisper_rows(processor, 48, seed=4), whisper_rows(processor, 6, seed=5)
+    train, held_out = whisper_rows(processor, 32, seed=4), whisper_rows(processor, 6, seed=5)
     args = Seq2SeqTrainingArguments(str(tmp_path / "out"), learning_rate=1e-2, per_device_train_batch_size=16,
                                     per_device_eval_batch_size=6, num_train_epochs=6, save_strategy="no",
                                     disable_tqdm=True, logging_steps=3, predict_with_generate=True,
