@@ -146,6 +146,12 @@ from keras_tfm.models.segformer import (  # noqa: E402
     SegformerForSemanticSegmentation,
     SegformerModel,
 )
+from keras_tfm.models.wav2vec2 import (  # noqa: E402
+    Wav2Vec2Config,
+    Wav2Vec2ForCTC,
+    Wav2Vec2ForSequenceClassification,
+    Wav2Vec2Model,
+)
 from keras_tfm.models.whisper import (  # noqa: E402
     WhisperConfig,
     WhisperForConditionalGeneration,

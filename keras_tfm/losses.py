@@ -64,3 +64,42 @@ def span_loss(start_logits, end_logits, start_positions, end_positions):
         return ops.where(ops.equal(p, length), IGNORE_INDEX, p)
 
     return (cross_entropy(start_logits, clamp(start_positions)) + cross_entropy(end_logits, clamp(end_positions))) / 2
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """``torch.nn.functional.ctc_loss`` on every backend, batch first.
+
+    Args:
+        log_probs: (B, T, C) log-probabilities (torch takes (T, B, C)).
+        targets: (B, L) label ids, each row's first ``target_lengths`` count (the rest is ignored).
+        input_lengths, target_lengths: (B,) ints.
+        blank: the blank id.
+        reduction: "mean" (each loss divided by its target length, then the batch mean), "sum" or "none".
+        zero_infinity: infinite losses (an alignment is impossible: the target needs more frames than
+            the input has) and their gradients become 0.
+
+    ``keras.ops.ctc_loss`` computes the losses; a target that cannot fit its frames (its length plus
+    its repeated neighbours, which need a blank between them, exceeds the input length) is inf as
+    torch's, whatever the backend's own answer, and is computed on an empty target so that its
+    gradients stay finite.
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"ctc_loss reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
+    log_probs = ops.cast(log_probs, "float32")
+    targets = ops.cast(targets, "int32")
+    input_lengths = ops.cast(input_lengths, "int32")
+    target_lengths = ops.cast(target_lengths, "int32")
+    length = ops.shape(targets)[1]
+    in_target = ops.arange(length, dtype="int32")[None, :] < target_lengths[:, None]
+    repeats = ops.sum(ops.cast(ops.logical_and(ops.equal(targets[:, 1:], targets[:, :-1]), in_target[:, 1:]), "int32"),
+                      axis=-1)
+    feasible = input_lengths >= target_lengths + repeats
+    targets = ops.where(in_target, targets, blank)
+    losses = ops.ctc_loss(targets, log_probs, ops.where(feasible, target_lengths, 0), input_lengths, mask_index=blank)
+    ok = ops.logical_and(feasible, ops.isfinite(losses))
+    losses = ops.where(ok, losses, 0.0 if zero_infinity else float("inf"))
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return ops.sum(losses)
+    return ops.mean(losses / ops.cast(ops.maximum(target_lengths, 1), "float32"))

@@ -79,3 +79,8 @@ ImageClassifierOutputWithNoAttention = _output("ImageClassifierOutputWithNoAtten
 # A backbone's feature maps (``out_features`` of its config) for a detection / segmentation model.
 BackboneOutput = _output("BackboneOutput", "feature_maps", "hidden_states", "attentions")
 SemanticSegmenterOutput = _output("SemanticSegmenterOutput", "loss", "logits", "hidden_states", "attentions")
+# Audio. CTC models: per-frame logits (B, frames, vocab); Wav2Vec2's base model also returns the conv
+# features after the feature projection's norm (B, frames, conv_dim[-1]).
+CausalLMOutput = _output("CausalLMOutput", "loss", "logits", "hidden_states", "attentions")
+Wav2Vec2BaseModelOutput = _output("Wav2Vec2BaseModelOutput", "last_hidden_state", "extract_features", "hidden_states",
+                                  "attentions")

@@ -1,0 +1,2 @@
+from keras_tfm.models.wav2vec2.config_wav2vec2 import Wav2Vec2Config
+from keras_tfm.models.wav2vec2.model_wav2vec2 import Wav2Vec2ForCTC, Wav2Vec2ForSequenceClassification, Wav2Vec2Model
