@@ -42,6 +42,8 @@ DEFAULTS = {
     "decoder_start_token_id": None,
     "forced_bos_token_id": None,
     "forced_eos_token_id": None,
+    "suppress_tokens": None,
+    "begin_suppress_tokens": None,
 }
 SPECIAL_TOKENS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
 # Accepted (HF names) but with no effect here: they do not change which tokens come out.

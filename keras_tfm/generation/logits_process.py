@@ -222,7 +222,120 @@ class MinPLogitsWarper:
         return np.where(remove, NEG_INF, scores).astype(np.float32)
 
 
-def build_processors(gc, prompt_length, padding_lengths, eos, max_length, encoder_input_ids=None):
+class SuppressTokensLogitsProcessor:
+    """``suppress_tokens`` are never generated (score -inf)."""
+
+    def __init__(self, suppress_tokens):
+        self.suppress_tokens = [int(t) for t in suppress_tokens]
+
+    def __call__(self, input_ids, scores):
+        tokens = [t for t in self.suppress_tokens if 0 <= t < scores.shape[-1]]  # HF's isin ignores the others
+        scores = scores.copy()
+        scores[:, tokens] = NEG_INF
+        return scores
+
+
+class SuppressTokensAtBeginLogitsProcessor:
+    """``begin_suppress_tokens`` are not generated at the first generated position, where the rows
+    are ``begin_index`` long (Whisper's blank and eos)."""
+
+    def __init__(self, begin_suppress_tokens, begin_index):
+        self.begin_suppress_tokens = [int(t) for t in begin_suppress_tokens]
+        self.begin_index = begin_index
+
+    def set_begin_index(self, begin_index):
+        self.begin_index = begin_index
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[-1] != self.begin_index:
+            return scores
+        return SuppressTokensLogitsProcessor(self.begin_suppress_tokens)(input_ids, scores)
+
+
+class WhisperTimeStampLogitsProcessor:
+    """Whisper's timestamp rules (HF's processor of the same name, after openai/whisper):
+    ``<|notimestamps|>`` never; timestamps in pairs (after a pair, text; after a lone timestamp,
+    another or eos); never decreasing (no repeat of the last paired one); the first generated
+    token a timestamp of index at most ``max_initial_timestamp_index``; and a timestamp whenever
+    the timestamps' total probability beats every text token's.
+
+    Args:
+        generate_config: with ``no_timestamps_token_id`` (timestamps are the ids after it),
+            ``eos_token_id`` (else ``bos_token_id``) and optionally ``max_initial_timestamp_index``.
+        begin_index: the rows' length when generation starts (the decoder prompt's).
+    """
+
+    def __init__(self, generate_config, begin_index, _detect_timestamp_from_logprob=None):
+        if begin_index is None:
+            raise ValueError("WhisperTimeStampLogitsProcessor needs begin_index (the decoder prompt's length).")
+        self.no_timestamps_token_id = generate_config.no_timestamps_token_id
+        self.timestamp_begin = generate_config.no_timestamps_token_id + 1
+        eos = generate_config.eos_token_id or generate_config.bos_token_id
+        self.eos_token_id = eos[0] if isinstance(eos, (list, tuple)) else eos
+        self._detect_timestamp_from_logprob = (
+            _detect_timestamp_from_logprob if _detect_timestamp_from_logprob is not None
+            else getattr(generate_config, "_detect_timestamp_from_logprob", True))
+        self.begin_index = begin_index
+        self.max_initial_timestamp_index = getattr(generate_config, "max_initial_timestamp_index", None)
+
+    def set_begin_index(self, begin_index):
+        self.begin_index = begin_index
+
+    def __call__(self, input_ids, scores):
+        begin = self.timestamp_begin
+        scores = scores.copy()
+        scores[:, self.no_timestamps_token_id] = NEG_INF
+        vocab = np.arange(scores.shape[-1])
+        for k, seq in enumerate(input_ids.tolist()):
+            seq = seq[self.begin_index:]
+            last_was_timestamp = len(seq) >= 1 and seq[-1] >= begin
+            penultimate_was_timestamp = len(seq) < 2 or seq[-2] >= begin
+            if last_was_timestamp:
+                if penultimate_was_timestamp:  # a pair just closed: text next
+                    scores[k, begin:] = NEG_INF
+                else:  # a lone timestamp: another one (or eos), no text
+                    scores[k, :self.eos_token_id] = NEG_INF
+            timestamp_last = begin
+            timestamps = [t for t in seq if t >= begin]
+            if timestamps:
+                timestamp_last = timestamps[-1] if last_was_timestamp and not penultimate_was_timestamp \
+                    else timestamps[-1] + 1  # no second <|0.00|>
+            scores[k, (vocab >= begin) & (vocab < timestamp_last)] = NEG_INF
+        if input_ids.shape[1] == self.begin_index:
+            scores[:, :begin] = NEG_INF
+            if self.max_initial_timestamp_index is not None:
+                scores[:, begin + self.max_initial_timestamp_index + 1:] = NEG_INF
+        if self._detect_timestamp_from_logprob:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                logprobs = log_softmax(scores.astype(np.float32))
+                timestamp_logprob = _logsumexp(logprobs[:, begin:])
+                max_text = logprobs[:, :begin].max(axis=-1)
+            scores[timestamp_logprob > max_text, :begin] = NEG_INF
+        return scores
+
+
+def _logsumexp(x):
+    """Row-wise log(sum(exp(x))) of (B, N), -inf for rows of -inf only (torch's ``logsumexp``)."""
+    top = np.max(x, axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return (np.log(np.sum(np.exp(x - top), axis=-1, keepdims=True)) + top)[:, 0]
+
+
+def merge_processors(default, custom):
+    """HF's ``_merge_criteria_processor_list``: a custom processor replaces the default of the same
+    type (in its place); the other custom ones follow the defaults."""
+    if not custom:
+        return default
+    merged = LogitsProcessorList()
+    for processor in default:
+        replacement = next((c for c in custom if type(c) is type(processor)), None)
+        merged.append(processor if replacement is None else replacement)
+    merged.extend(c for c in custom if not any(c is m for m in merged))
+    return merged
+
+
+def build_processors(gc, prompt_length, padding_lengths, eos, max_length, encoder_input_ids=None, custom=None):
     """HF's ``_get_logits_processor``, its order and conditions: penalties and bans, length
     constraints, forced tokens, then (sampling) the warpers.
 
@@ -234,6 +347,7 @@ def build_processors(gc, prompt_length, padding_lengths, eos, max_length, encode
         eos: the eos ids (a list).
         max_length: the full length the rows may reach (``ForcedEOSTokenLogitsProcessor``).
         encoder_input_ids: an encoder-decoder's input ids (B, S), one row per input.
+        custom: the caller's processors (``generate(logits_processor=...)``), merged as HF does.
     """
     p = LogitsProcessorList()
     if gc.repetition_penalty is not None and gc.repetition_penalty != 1.0:
@@ -256,6 +370,13 @@ def build_processors(gc, prompt_length, padding_lengths, eos, max_length, encode
         p.append(ForcedBOSTokenLogitsProcessor(gc.forced_bos_token_id))
     if gc.forced_eos_token_id is not None:
         p.append(ForcedEOSTokenLogitsProcessor(max_length, gc.forced_eos_token_id))
+    if getattr(gc, "suppress_tokens", None) is not None:
+        p.append(SuppressTokensLogitsProcessor(gc.suppress_tokens))
+    if getattr(gc, "begin_suppress_tokens", None) is not None:
+        # HF: one position later when a 1-token start is followed by a forced BOS
+        begin = prompt_length if prompt_length > 1 or gc.forced_bos_token_id is None else prompt_length + 1
+        p.append(SuppressTokensAtBeginLogitsProcessor(gc.begin_suppress_tokens, begin))
+    p = merge_processors(p, list(custom or ()))
     if gc.do_sample:
         keep = 2 if gc.num_beams > 1 else 1
         if gc.temperature is not None and gc.temperature != 1.0:

@@ -55,9 +55,10 @@ def top_k(x, k):
     return chosen
 
 
-def _processors(gc, session, prompt, max_new, eos):
+def _processors(gc, session, prompt, max_new, eos, custom=None):
     length = prompt.shape[1]
-    return lp.build_processors(gc, length, session.prompt_padding, eos, length + max_new, session.encoder_input_ids)
+    return lp.build_processors(gc, length, session.prompt_padding, eos, length + max_new, session.encoder_input_ids,
+                               custom)
 
 
 def greedy_chunks(session, sequences, tokens, remaining, unfinished, eos, pad):
@@ -75,7 +76,7 @@ def greedy_chunks(session, sequences, tokens, remaining, unfinished, eos, pad):
     return sequences
 
 
-def sample(stepper, inputs, gc, max_new, eos, stop, streamer):
+def sample(stepper, inputs, gc, max_new, eos, stop, streamer, custom=None):
     """Greedy search, or multinomial sampling with ``do_sample=True``.
 
     ``inputs``: the stepper's ``start`` arguments (the prompt, or an encoder-decoder's input and
@@ -83,7 +84,7 @@ def sample(stepper, inputs, gc, max_new, eos, stop, streamer):
     """
     logits, session, sequences = stepper.start(max_new, expand=gc.num_return_sequences, **inputs)
     batch = sequences.shape[0]
-    processors = _processors(gc, session, sequences, max_new, eos)
+    processors = _processors(gc, session, sequences, max_new, eos, custom)
     if streamer is not None:
         streamer.put(sequences)
     on_device = (session.can_loop_on_device and not gc.do_sample and not processors and stop is None
@@ -119,14 +120,14 @@ def sample(stepper, inputs, gc, max_new, eos, stop, streamer):
                                      logits=tuple(raw) if gc.output_logits else None)
 
 
-def beam_search(stepper, inputs, gc, max_new, eos, stop):
+def beam_search(stepper, inputs, gc, max_new, eos, stop, custom=None):
     """Beam search, step for step as transformers 5 computes it (``GenerationMixin._beam_search``)."""
     num_beams = gc.num_beams
     logits, session, prompt = stepper.start(max_new, expand=num_beams, **inputs)
     batch, prompt_len = prompt.shape[0] // num_beams, prompt.shape[1]
     max_length = prompt_len + max_new
     length_penalty, early_stopping = gc.length_penalty, gc.early_stopping
-    processors = _processors(gc, session, prompt, max_new, eos)
+    processors = _processors(gc, session, prompt, max_new, eos, custom)
     beams_to_keep = max(2, 1 + len(eos)) * num_beams
     top_num_beam_mask = np.arange(beams_to_keep) < num_beams
     fill = (gc.pad_token_id or eos[0]) if eos else -1

@@ -230,8 +230,9 @@ class EncoderDecoderStepper(Stepper):
 
         Args:
             max_new_tokens: tokens to make room for after the decoder prompt.
-            input_ids: the encoder's input (B, S), or None when ``encoder_states`` are given.
-            attention_mask: the encoder's mask (B, S).
+            input_ids: the encoder's input (B, S) (float features (B, C, frames) for an encoder of
+                features), or None when ``encoder_states`` are given.
+            attention_mask: the mask over the encoder's output states (B, S).
             decoder_input_ids: the decoder prompt (B, T), ``decoder_start_token_id`` first.
             expand: rows per input (beams, returned sequences).
             encoder_states: (B, S, C) encoder output to use instead of running the encoder.
@@ -243,12 +244,15 @@ class EncoderDecoderStepper(Stepper):
         rows = np.repeat(np.arange(batch), expand)
         length = decoder_input_ids.shape[1]
         slots = cache_slots(length + max_new_tokens)
+        # float inputs (Whisper's input_features) are the encoder's features, not token ids
+        is_ids = input_ids is not None and np.asarray(input_ids).dtype.kind in "iu"
         session = DecodingSession(self, self.new_cache(len(rows), slots, cross_slots=source_length),
                                   _tensor(np.ones((len(rows), slots))), np.full((len(rows), 1), length, np.int64),
                                   length, extra=(_tensor(attention_mask[rows]),),
-                                  prompt_padding=np.zeros(len(rows), np.int64), encoder_input_ids=input_ids)
-        prefill, source = ((self.compiled()[0], _tensor(input_ids)) if encoder_states is None
-                           else (self.compiled_states_prefill(), encoder_states))
+                                  prompt_padding=np.zeros(len(rows), np.int64),
+                                  encoder_input_ids=input_ids if is_ids else None)
+        prefill, source = ((self.compiled()[0], _tensor(input_ids, "int32" if is_ids else "float32"))
+                           if encoder_states is None else (self.compiled_states_prefill(), encoder_states))
         logits, session.cache = prefill(session.cache, _tensor(decoder_input_ids),
                                         _tensor(np.broadcast_to(np.arange(length), decoder_input_ids.shape)),
                                         _tensor(np.ones((batch, slots))), _tensor(np.int32(0)),

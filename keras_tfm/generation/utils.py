@@ -40,6 +40,15 @@ def _to_ids(x, name):
     return array.astype(np.int64)
 
 
+def _to_features(x, name):
+    """An encoder's float input (Whisper's ``input_features`` (B, mel bins, frames)) as float32 numpy."""
+    array = np.asarray(backend.to_numpy(x))
+    if array.ndim != 3 or array.dtype.kind != "f":
+        raise ValueError(f"generate: {name} must be floats of shape (batch, channels, frames), got {array.dtype} "
+                         f"{array.shape}.")
+    return array.astype(np.float32)
+
+
 def _encoder_states(model, encoder_outputs):
     """``encoder_outputs`` (a ``BaseModelOutput``, a dict or tuple whose first entry is the
     last hidden state, or the states themselves) as a (B, S, C) tensor of the compute dtype."""
@@ -127,7 +136,8 @@ class GenerationMixin:
 
         Args:
             inputs / input_ids: prompt ids ``(batch, length)`` (numpy, list or backend tensor),
-                left-padded for batches.
+                left-padded for batches; a model whose ``main_input_name`` is not ``input_ids``
+                takes its float encoder input here or under that name (``input_features``).
             attention_mask: 1 for real tokens, 0 for padding (inferred from ``pad_token_id``
                 when not given, as HF does).
             encoder_outputs: encoder-decoders: the encoder's output (a ``BaseModelOutput`` with
@@ -137,6 +147,9 @@ class GenerationMixin:
                 count the decoder's tokens, the start token included.
             generation_config: a ``GenerationConfig``; by default the model's own
                 (``generation_config.json`` when loaded with ``from_pretrained``).
+            logits_processor: processors (callables ``(ids, scores) -> scores`` on numpy) run after
+                the ones the generation config makes, before the sampling warpers (one of the same
+                type replaces the config's, as HF merges them).
             streamer: a ``TextStreamer`` / ``TextIteratorStreamer`` (greedy and sampling).
             tokenizer: needed for ``stop_strings``.
             **kwargs: fields of ``GenerationConfig`` (``max_new_tokens``, ``do_sample``,
@@ -149,13 +162,20 @@ class GenerationMixin:
             kinds) with ``sequences`` and, on request, ``scores`` / ``logits`` (numpy, one
             ``(batch, vocab)`` array per step).
         """
+        # an encoder of features (Whisper's input_features) rather than token ids
+        feature_name = getattr(self, "main_input_name", "input_ids")
+        feature_name = None if feature_name == "input_ids" else feature_name
+        features = None
+        if feature_name is not None:
+            features = kwargs.pop(feature_name, None) if inputs is None else inputs
+            inputs = None
         input_ids = kwargs.pop("input_ids", None) if inputs is None else inputs
         attention_mask = kwargs.pop("attention_mask", None)
         token_type_ids = kwargs.pop("token_type_ids", None)
         if token_type_ids is not None and np.any(np.asarray(backend.to_numpy(token_type_ids))):
             raise ValueError(f"{type(self).__name__}.generate does not take token_type_ids.")
-        if logits_processor or stopping_criteria:
-            raise NotImplementedError("Custom logits_processor / stopping_criteria lists are not supported yet.")
+        if stopping_criteria:
+            raise NotImplementedError("Custom stopping_criteria lists are not supported yet.")
         if generation_config is not None and not isinstance(generation_config, GenerationConfig):
             raise TypeError(f"generation_config must be a GenerationConfig, got {type(generation_config).__name__}.")
         # A config passed in sets what it was given; the model's generation config fills the rest (HF 5).
@@ -176,7 +196,14 @@ class GenerationMixin:
 
         ids = _to_ids(input_ids, "input_ids")
         states = None if encoder_outputs is None else _encoder_states(self, encoder_outputs)
-        if ids is None and states is None:
+        if features is not None:
+            features = _to_features(features, feature_name)
+            if states is not None:
+                raise ValueError(f"Pass {feature_name} or encoder_outputs to generate, not both.")
+            # the stepper's "input_ids" are the features; masks and lengths describe the encoder's states
+            ids, source_shape = None, (features.shape[0], int(self._get_feat_extract_output_lengths(features.shape[-1])))
+            attention_mask = None  # the encoder reads every frame (Whisper ignores a mask), so every state counts
+        if ids is None and states is None and features is None:
             if not decoder_only:
                 raise ValueError(f"{type(self).__name__}.generate needs input_ids (the encoder's input) or "
                                  "encoder_outputs.")
@@ -185,7 +212,8 @@ class GenerationMixin:
             ids = np.array([[gc.bos_token_id]], np.int64)
         if ids is not None and ids.shape[1] == 0:
             raise ValueError("generate: input_ids is empty; pass at least one token per row.")
-        source_shape = tuple(ids.shape) if states is None else tuple(states.shape[:2])
+        if features is None:
+            source_shape = tuple(ids.shape) if states is None else tuple(states.shape[:2])
         if ids is not None and tuple(ids.shape) != source_shape:
             raise ValueError(f"input_ids has shape {ids.shape}, encoder_outputs {tuple(states.shape)}: they must "
                              "describe the same batch and length.")
@@ -211,11 +239,12 @@ class GenerationMixin:
             inputs, length, prompt_name = {"input_ids": ids, "attention_mask": mask}, ids.shape[1], "input_ids"
         else:
             decoder_ids = _decoder_prompt(self, gc, batch, decoder_input_ids)
-            inputs = {"input_ids": ids, "attention_mask": mask, "decoder_input_ids": decoder_ids,
-                      "encoder_states": states}
+            inputs = {"input_ids": ids if features is None else features, "attention_mask": mask,
+                      "decoder_input_ids": decoder_ids, "encoder_states": states}
             length, prompt_name = decoder_ids.shape[1], "decoder_input_ids"
         # lengths count the decoder's tokens: the prompt (decoder-only) or decoder_start_token_id onwards
-        limit = getattr(self.config, "max_position_embeddings", None)
+        limit = getattr(self.config, "max_position_embeddings", None) or getattr(self.config, "max_target_positions",
+                                                                                 None)
         if gc.max_new_tokens is not None:
             max_new = gc.max_new_tokens
         elif "max_length" in gc._given:
@@ -257,12 +286,13 @@ class GenerationMixin:
         stepper = stepper_for(self)
         with backend.inference_mode():
             if gc.num_beams > 1:
-                out = search.beam_search(stepper, inputs, gc, max_new, eos, stop)
+                out = search.beam_search(stepper, inputs, gc, max_new, eos, stop, logits_processor)
             else:
-                out = search.sample(stepper, inputs, gc, max_new, eos, stop, streamer)
+                out = search.sample(stepper, inputs, gc, max_new, eos, stop, streamer, logits_processor)
         out["sequences"] = ops.convert_to_tensor(out["sequences"].astype(np.int32))
         if not decoder_only:
-            out = search.as_encoder_decoder_output(out, **_encoder_outputs_asked(self, gc, ids, mask, encoder_outputs))
+            out = search.as_encoder_decoder_output(out, **_encoder_outputs_asked(
+                self, gc, ids if features is None else features, mask, encoder_outputs))
         if gc.return_dict_in_generate:
             return out
         return out["sequences"]

@@ -40,12 +40,14 @@ class GenerativeModel:
     model, and calls that take a ``past_key_values`` cache.
 
     ``stepper``: how ``generate()`` drives the model, ``"causal_lm"`` (decoder-only) or
-    ``"encoder_decoder"``. ``uses_learned_positions``: positions past
+    ``"encoder_decoder"``. ``generator``: the name of a model family's own ``generate()``
+    (Whisper's language / task prompt and timestamps), None for the generic one. ``uses_learned_positions``: positions past
     ``max_position_embeddings`` do not exist (GPT-2), so generation may not run past them.
     """
 
     stepper = "causal_lm"
     uses_learned_positions = False
+    generator = None  # a generate() of its own in keras_tfm.generation.GENERATORS ("whisper")
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
