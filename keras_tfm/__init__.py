@@ -53,8 +53,13 @@ from keras_tfm.processing import (  # noqa: E402
     SequenceFeatureExtractor,
     ViTFeatureExtractor,
     ViTImageProcessor,
+    Wav2Vec2CTCTokenizer,
     Wav2Vec2FeatureExtractor,
+    Wav2Vec2Processor,
     WhisperFeatureExtractor,
+    WhisperProcessor,
+    WhisperTokenizer,
+    WhisperTokenizerFast,
 )
 from keras_tfm.modeling_outputs import ModelOutput  # noqa: E402
 from keras_tfm.modeling_utils import PreTrainedModel  # noqa: E402

@@ -6,8 +6,12 @@
 - ``save_t5_tokenizer(folder)`` / ``save_bart_tokenizer(folder)``: the tokenizer files
   transformers 5 writes for them (tokenizer.json + tokenizer_config.json), ready to sit beside a
   tiny model's config.json. A T5 tokenizer has ``vocab_size + extra_ids`` ids, a BART one ``vocab_size``.
+- ``save_ctc_tokenizer(folder)`` / ``save_whisper_tokenizer(folder)``: the speech tokenizers, as
+  transformers 5 saves them (Wav2Vec2's 32-character CTC vocabulary; a tiny Whisper BPE with all
+  of Whisper's special, language and timestamp tokens).
 """
 
+import json
 import random
 import tempfile
 from pathlib import Path
@@ -70,3 +74,55 @@ def save_bart_tokenizer(folder, vocab_size=500, **config):
         tokenizer = transformers.BartTokenizer.from_pretrained(scratch, **config)
     tokenizer.save_pretrained(str(folder))
     return tokenizer
+
+
+# Wav2Vec2's character vocabulary (facebook/wav2vec2-base-960h's ids): <pad> is the CTC blank, | the space.
+CTC_VOCAB = {token: index for index, token in enumerate(
+    ["<pad>", "<s>", "</s>", "<unk>", "|"] + list("ETAONIHSRDLUMWCFGYPBVK'XJQZ"))}
+
+
+def save_ctc_tokenizer(folder, vocab=None, **config):
+    """Writes the files transformers 5's Wav2Vec2CTCTokenizer saves (vocab.json, tokenizer_config.json); returns it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab_file = folder / "vocab.json"
+    vocab_file.write_text(json.dumps(vocab or CTC_VOCAB), encoding="utf-8")
+    tokenizer = transformers.Wav2Vec2CTCTokenizer(str(vocab_file), **config)
+    tokenizer.save_pretrained(str(folder))
+    return tokenizer
+
+
+def whisper_special_tokens(n_languages=99):
+    """Whisper's special tokens in its order: <|endoftext|>, <|startoftranscript|>, languages, tasks..."""
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    return (["<|endoftext|>", "<|startoftranscript|>"] + [f"<|{code}|>" for code in list(LANGUAGES)[:n_languages]]
+            + ["<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>",
+               "<|notimestamps|>"])
+
+
+def whisper_timestamp_tokens():
+    return [f"<|{i * 0.02:.2f}|>" for i in range(1501)]
+
+
+def save_whisper_tokenizer(folder, vocab_size=300, **config):
+    """A tiny Whisper tokenizer saved by transformers 5 (tokenizer.json + tokenizer_config.json); returns it.
+
+    Its layout is Whisper's: the byte-level BPE, then <|endoftext|>, <|startoftranscript|>, 99
+    language tokens, the task and <|notimestamps|> tokens (special), then the 1501 timestamp
+    tokens <|0.00|> ... <|30.00|> (not special): ``vocab_size + 1608`` ids in all.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        train_byte_level_bpe_plain(vocab_size).save_model(scratch)
+        tokenizer = transformers.WhisperTokenizer.from_pretrained(scratch, **config)
+    tokenizer.add_special_tokens({"additional_special_tokens": whisper_special_tokens()})
+    tokenizer.add_tokens(whisper_timestamp_tokens())
+    tokenizer.save_pretrained(str(folder))
+    return transformers.AutoTokenizer.from_pretrained(str(folder))
+
+
+def train_byte_level_bpe_plain(vocab_size=300, lines=None):
+    """A byte-level BPE without special tokens (Whisper adds its own after the merges)."""
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(lines or corpus(seed=2), vocab_size=vocab_size, min_frequency=2)
+    return bpe

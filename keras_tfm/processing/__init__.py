@@ -16,7 +16,10 @@ from keras_tfm.processing.image_processing_detr import DetrFeatureExtractor, Det
 from keras_tfm.processing.image_processing_segformer import SegformerFeatureExtractor, SegformerImageProcessor
 from keras_tfm.processing.image_processing_vit import ViTFeatureExtractor, ViTImageProcessor
 from keras_tfm.processing.json_config import JsonConfigMixin
+from keras_tfm.processing.processing_audio import SpeechProcessorMixin
 from keras_tfm.processing.processing_utils import ProcessorMixin
+from keras_tfm.processing.processing_wav2vec2 import Wav2Vec2Processor
+from keras_tfm.processing.processing_whisper import WhisperProcessor
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
 from keras_tfm.processing.tokenization_wav2vec2 import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
 from keras_tfm.processing.tokenization_whisper import WhisperTokenizer, WhisperTokenizerFast
@@ -42,12 +45,15 @@ __all__ = [
     "SegformerFeatureExtractor",
     "SegformerImageProcessor",
     "SequenceFeatureExtractor",
+    "SpeechProcessorMixin",
     "ViTFeatureExtractor",
     "ViTImageProcessor",
     "Wav2Vec2CTCTokenizer",
     "Wav2Vec2CTCTokenizerOutput",
     "Wav2Vec2FeatureExtractor",
+    "Wav2Vec2Processor",
     "WhisperFeatureExtractor",
+    "WhisperProcessor",
     "WhisperTokenizer",
     "WhisperTokenizerFast",
 ]

@@ -16,12 +16,12 @@ from itertools import groupby
 from tokenizers import AddedToken, Regex, Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 
+from keras_tfm.configuration_utils import write_json_file
 from keras_tfm.modeling_outputs import ModelOutput
 from keras_tfm.processing.json_config import check_save_directory
 from keras_tfm.processing.text_inputs import clean_up_tokenization, ids_to_python
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer
-from keras_tfm.processing.tokenizer_files import TOKENIZER_CONFIG_FILE, _added_token_json, read_tokenizer_config
-from keras_tfm.configuration_utils import write_json_file
+from keras_tfm.processing.tokenizer_files import TOKENIZER_CONFIG_FILE, added_token_json, read_tokenizer_config
 from keras_tfm.registry import register_processor
 from keras_tfm.utils.io import atomic_write_text
 
@@ -121,7 +121,8 @@ class Wav2Vec2CTCTokenizer(PreTrainedTokenizer):
         tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("(?m)."), behavior="isolated")
         if added_tokens is None:
             # As transformers: tokens of several characters are never split, and eat the spaces around them.
-            added_tokens = [AddedToken(t, lstrip=True, rstrip=True, normalized=False) for t in self.encoder if len(t) > 1]
+            added_tokens = [AddedToken(t, lstrip=True, rstrip=True, normalized=False)
+                            for t in self.encoder if len(t) > 1]
         tokenizer.add_tokens(added_tokens)
         return tokenizer
 
@@ -299,7 +300,9 @@ class Wav2Vec2CTCTokenizer(PreTrainedTokenizer):
         config, find = read_tokenizer_config(path, kwargs, f"Wav2Vec2CTCTokenizer needs {VOCAB_FILE}.")
         vocab_file = find(VOCAB_FILE)
         if vocab_file is None:
-            raise FileNotFoundError(f"{path!r} has no {VOCAB_FILE}: Wav2Vec2CTCTokenizer needs its character vocabulary.")
+            raise FileNotFoundError(
+                f"{path!r} has no {VOCAB_FILE}: Wav2Vec2CTCTokenizer needs its character vocabulary."
+            )
         for key in ("vocab_file", "tokenizer_file", "backend"):
             config.pop(key, None)
         return cls(vocab_file, name_or_path=path, **config)
@@ -314,7 +317,7 @@ class Wav2Vec2CTCTokenizer(PreTrainedTokenizer):
         config["added_tokens_decoder"] = {
             str(i): token.__getstate__() for i, token in sorted(self._tokenizer.get_added_tokens_decoder().items())
         }
-        write_json_file(config_path, config, ensure_ascii=False, default=_added_token_json)
+        write_json_file(config_path, config, ensure_ascii=False, default=added_token_json)
         atomic_write_text(vocab_path, json.dumps(self.vocab_dict, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
         logger.info("Tokenizer saved in %s", save_directory)
         return config_path, vocab_path

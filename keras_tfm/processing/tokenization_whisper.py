@@ -173,7 +173,9 @@ class WhisperTokenizer(PreTrainedTokenizer):
     def _required_id(self, token):
         index = self._tokenizer.token_to_id(token)
         if index is None:
-            raise ValueError(f"This Whisper tokenizer has no {token} token (its vocabulary lacks Whisper's special tokens).")
+            raise ValueError(
+                f"This Whisper tokenizer has no {token} token (its vocabulary lacks Whisper's special tokens)."
+            )
         return index
 
     def get_decoder_prompt_ids(self, task=None, language=None, no_timestamps=True):

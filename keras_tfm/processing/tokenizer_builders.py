@@ -248,8 +248,13 @@ def register_special_tokens(tokenizer, tokens):
         if token is not None and str(token) not in known:
             known.add(str(token))
             new.append(token if isinstance(token, AddedToken) else AddedToken(token, special=True))
-    if new:
-        tokenizer.add_special_tokens(new)
+    # add_special_tokens would make every token special: add runs of each kind, in order (ids follow it).
+    start = 0
+    for end in range(1, len(new) + 1):
+        if end == len(new) or new[end].special != new[start].special:
+            run = new[start:end]
+            (tokenizer.add_special_tokens if run[0].special else tokenizer.add_tokens)(run)
+            start = end
 
 
 def post_processor(family, tokenizer, config, special_tokens):

@@ -90,8 +90,8 @@ class TokenizerFilesMixin:
         prefix = f"{filename_prefix}-" if filename_prefix else ""
         paths = [os.path.join(save_directory, prefix + name)
                  for name in (TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, TOKENIZER_FILE)]
-        write_json_file(paths[0], self._config_to_save(), ensure_ascii=False, default=_added_token_json)
-        write_json_file(paths[1], self._special_tokens_to_save(), ensure_ascii=False, default=_added_token_json)
+        write_json_file(paths[0], self._config_to_save(), ensure_ascii=False, default=added_token_json)
+        write_json_file(paths[1], self._special_tokens_to_save(), ensure_ascii=False, default=added_token_json)
         atomic_write_text(paths[2], self._tokenizer.to_str(pretty=True))
         logger.info("Tokenizer saved in %s", save_directory)
         return tuple(paths)
@@ -180,8 +180,8 @@ def _added_tokens_decoder_from_legacy(added_tokens, config):
     special = {str(added_token(config[name])) for name in SPECIAL_TOKENS_ATTRIBUTES if config.get(name) is not None}
     special.update(extra_special_tokens_from_config(config))
     return {
-        str(index): {"content": token, "special": token in special, "normalized": False, "lstrip": False,
-                     "rstrip": False, "single_word": False}
+        str(index): {"content": token, "special": token in special, "normalized": token not in special,
+                     "lstrip": False, "rstrip": False, "single_word": False}
         for token, index in added_tokens.items()
     }
 
@@ -190,7 +190,8 @@ def _read_json(path):
     return None if path is None else read_config_dict(path)
 
 
-def _added_token_json(obj):  # an AddedToken passed as an option
+def added_token_json(obj):
+    """``json.dump``'s ``default=`` for tokenizer configs: an AddedToken passed as an option, as its dict."""
     if isinstance(obj, AddedToken):
         return obj.__getstate__()
     raise TypeError(f"Cannot save {type(obj).__name__} in a tokenizer config: {obj!r:.80}")
