@@ -275,9 +275,9 @@ def train_audio_classifier():
         held_out, truth = tones(60, 22050)
         answers = classifier([{"array": c, "sampling_rate": 22050} for c in held_out], top_k=1, batch_size=20)
     accuracy = np.mean([a[0]["label"] == names[y] for a, y in zip(answers, truth)])
-    print(f"10. Trainer: a Wav2Vec2 ({model.count_params() / 1e3:.0f}k parameters) trained from random on {len(rows)} tones in "
-          f"{result.metrics['train_runtime']:.0f}s; pipeline('audio-classification') on {len(held_out)} unseen tones "
-          f"at 22.05 kHz: accuracy {accuracy:.2f}")
+    print(f"10. Trainer: a Wav2Vec2 ({model.count_params() / 1e3:.0f}k parameters) trained from random on {len(rows)} "
+          f"tones in {result.metrics['train_runtime']:.0f}s; pipeline('audio-classification') on {len(held_out)} "
+          f"unseen tones at 22.05 kHz: accuracy {accuracy:.2f}")
     print(f"   tone 0 ({names[truth[0]]}) -> {classifier({'array': held_out[0], 'sampling_rate': 22050}, top_k=2)}")
 
 

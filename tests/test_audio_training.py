@@ -40,7 +40,8 @@ if keras.backend.backend() == "torch" and "OMP_NUM_THREADS" not in os.environ:
 RATE = 16000
 LETTERS = {"a": 300.0, "b": 1200.0, "c": 3600.0}  # CTC: each letter is a tone of its own pitch
 WORDS = ["abc", "acb", "bac", "bca", "cab", "cba"]
-PITCHES = {"low": 300.0, "mid": 1200.0, "top": 3600.0}  # classification and Whisper: the pitch is the answer (words of one length: one label shape)
+# Classification and Whisper: the pitch is the answer (words of one length: one label shape).
+PITCHES = {"low": 300.0, "mid": 1200.0, "top": 3600.0}
 CTC_VOCAB = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4, "a": 5, "b": 6, "c": 7}
 WAV2VEC2 = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(16, 16),
                 conv_stride=(8, 8), conv_kernel=(16, 8), num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2,
@@ -168,8 +169,8 @@ def test_collators_give_the_batches_of_hf_docs(folders):
     rng = np.random.RandomState(0)
     clips = [rng.standard_normal(n).astype("float32") for n in (700, 1000, 400)]
     texts = ["abc", "a", "cab|ba"]
-    rows = [{"input_values": ours_ctc(c, sampling_rate=RATE)["input_values"][0], "labels": ours_ctc(text=t)["input_ids"]}
-            for c, t in zip(clips, texts)]
+    rows = [{"input_values": ours_ctc(c, sampling_rate=RATE)["input_values"][0],
+             "labels": ours_ctc(text=t)["input_ids"]} for c, t in zip(clips, texts)]
     want = {k: v.numpy() for k, v in hf_docs_ctc_collator(hf_ctc, rows).items()}
     got = to_numpy(DataCollatorCTCWithPadding(ours_ctc)(rows))
     assert sorted(got) == sorted(want) == ["attention_mask", "input_values", "labels"]
@@ -327,7 +328,8 @@ def test_fit_trains_an_audio_classifier(folders):
 
     train = rows(64, seed=6)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    history = model.fit({"input_values": train["input_values"]}, train["labels"], batch_size=16, epochs=6, verbose=0).history["loss"]
+    history = model.fit({"input_values": train["input_values"]}, train["labels"], batch_size=16, epochs=6,
+                        verbose=0).history["loss"]
     assert history[-1] < 0.7 * history[0], history
     test = rows(48, seed=7)
     logits = backend.to_numpy(model(input_values=test["input_values"]).logits)

@@ -408,7 +408,8 @@ class DataCollatorSpeechSeq2SeqWithPadding:
     """Batches speech-to-text examples (Whisper's ``input_features`` and token ``labels``), as HF's docs do.
 
     The input features are stacked (Whisper's extractor pads or cuts every clip to 30 s, so
-    they have one shape; HF's docs call the extractor's ``pad``, which then only stacks); ``labels`` are padded by the tokenizer, with -100 where it padded, and when
+    they have one shape; HF's docs call the extractor's ``pad``, which then only stacks); ``labels``
+    are padded by the tokenizer, with -100 where it padded, and when
     every label starts with ``decoder_start_token_id`` that token is removed (the model puts it
     back when it shifts the labels right into ``decoder_input_ids``).
 
