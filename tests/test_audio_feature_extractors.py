@@ -118,7 +118,8 @@ def test_wav2vec2_padding_options(audio):
         hf = transformers.Wav2Vec2FeatureExtractor(**options)
         ours = Wav2Vec2FeatureExtractor(**options)
         for call in ({}, {"padding": True}, {"padding": "max_length", "max_length": 5000, "truncation": True},
-                     {"padding": True, "pad_to_multiple_of": 1000}, {"padding": "longest", "return_attention_mask": True}):
+                     {"padding": True, "pad_to_multiple_of": 1000},
+                     {"padding": "longest", "return_attention_mask": True}):
             expected = hf(waves, sampling_rate=16000, **call)
             got = ours(waves, sampling_rate=16000, **call)
             assert sorted(got) == sorted(expected), call
@@ -126,6 +127,10 @@ def test_wav2vec2_padding_options(audio):
                 assert len(got[key]) == len(expected[key])
                 for ours_row, hf_row in zip(got[key], expected[key]):
                     np.testing.assert_allclose(ours_row, hf_row, atol=1e-5, rtol=0, err_msg=f"{options} {call} {key}")
+    ragged = np.empty(len(waves), dtype=object)  # numpy's batch of rows of different lengths
+    ragged[:] = waves
+    np.testing.assert_array_equal(ours(ragged, sampling_rate=16000, padding=True, return_tensors="np")["input_values"],
+                                  ours(waves, sampling_rate=16000, padding=True, return_tensors="np")["input_values"])
     # do_normalize=False keeps the samples; one example is a batch of one.
     single = Wav2Vec2FeatureExtractor(do_normalize=False)(waves[1], sampling_rate=16000, return_tensors="np")
     np.testing.assert_array_equal(single["input_values"], waves[1][None])
@@ -196,7 +201,8 @@ def test_inputs_of_every_kind_agree(audio):
         np.testing.assert_array_equal(extractor(value, return_tensors="np")["input_values"], reference)
     reference = extractor(mono["array"], sampling_rate=8000, return_tensors="np")["input_values"]
     tensor = keras.ops.convert_to_tensor(mono["array"])
-    for value, rate in ((mono["array"].tolist(), 8000), (tensor, 8000), ({"raw": mono["array"], "sampling_rate": 8000}, None)):
+    for value, rate in ((mono["array"].tolist(), 8000), (tensor, 8000),
+                        ({"raw": mono["array"], "sampling_rate": 8000}, None)):
         np.testing.assert_allclose(extractor(value, sampling_rate=rate, return_tensors="np")["input_values"],
                                    reference, atol=1e-6)
 
@@ -216,7 +222,8 @@ def test_return_tensors_on_this_backend(audio):
 def test_save_load_round_trip(tmp_path):
     for ours, hf_class in ((Wav2Vec2FeatureExtractor(do_normalize=False, return_attention_mask=True),
                             transformers.Wav2Vec2FeatureExtractor),
-                           (WhisperFeatureExtractor(feature_size=128, chunk_length=10), transformers.WhisperFeatureExtractor)):
+                           (WhisperFeatureExtractor(feature_size=128, chunk_length=10),
+                            transformers.WhisperFeatureExtractor)):
         folder = tmp_path / type(ours).__name__
         ours.save_pretrained(folder)
         assert type(ours).from_pretrained(folder) == ours
@@ -253,6 +260,12 @@ def test_other_rate_is_resampled_unless_resample_false(audio, caplog):
     with caplog.at_level("INFO", logger="keras_tfm.processing.audio_utils"):
         extractor(tone["array"], sampling_rate=44100)
     assert "44100 Hz to 16000 Hz" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="keras_tfm.processing.feature_extraction"):
+        extractor(tone["path"])  # a file carries its rate: no warning
+        assert not caplog.records
+        extractor(tone["array"])  # bare samples without a rate: taken to be 16 kHz, with a warning
+    assert "strongly recommended to pass the `sampling_rate`" in caplog.text
     for value, rate in ((tone["array"], 44100), ({"array": tone["array"], "sampling_rate": 44100}, None),
                         (tone["path"], None)):
         with pytest.raises(ValueError, match=r"raw_speech.* 44100 Hz but 16000 Hz .*resample=False"):
@@ -272,7 +285,8 @@ def test_bad_input_errors_name_the_input(tmp_path):
     cases = [
         (np.zeros(0, dtype=np.float32), ValueError, r"raw_speech\[1\]: the audio is empty"),
         (np.array([0.0, np.nan, np.inf]), ValueError, r"raw_speech\[1\]: the audio has 2 NaN / inf samples"),
-        (np.zeros((2, 160)), ValueError, r"raw_speech\[1\]: expected mono audio.*shape \(2, 160\).*Average the channels"),
+        (np.zeros((2, 160)), ValueError,
+         r"raw_speech\[1\]: expected mono audio.*shape \(2, 160\).*Average the channels"),
         ({"array": good}, ValueError, r"raw_speech\[1\].*needs 'sampling_rate'"),
         ({"array": good, "path": "a.wav"}, ValueError, r"raw_speech\[1\] \(a.wav\).*needs 'sampling_rate'"),
         (str(text_file), ValueError, r"raw_speech\[1\] \('.*notes.wav'\) as audio"),

@@ -132,6 +132,8 @@ def test_ctc_decoding_matches_transformers(ctc):
                 got = ours.decode(np.asarray(ids, dtype=np.int64), **kwargs)
                 assert (dict(got) if isinstance(got, Wav2Vec2CTCTokenizerOutput) else got) == (
                     dict(expected) if not isinstance(expected, str) else expected), (name, ids, kwargs)
+        frames = keras.ops.convert_to_tensor(np.array([[8, 8, 0, 8, 4, 5], [0, 5, 5, 5, 4, 0]], dtype="int32"))
+        assert ours.batch_decode(frames) == hf.batch_decode(np.asarray(frames)), name  # backend tensors
         for kwargs in ({}, {"output_char_offsets": True}, {"output_word_offsets": True}):
             got, expected = ours.batch_decode(sequences[:5], **kwargs), hf.batch_decode(sequences[:5], **kwargs)
             assert (got if isinstance(got, list) else dict(got)) == (
@@ -147,6 +149,8 @@ def test_ctc_word_offsets_of_a_frame_sequence(ctc):
     assert out.word_offsets == [{"word": "HELLO", "start_offset": 1, "end_offset": 10},
                                 {"word": "WE", "start_offset": 12, "end_offset": 14}]
     assert [c["char"] for c in out.char_offsets] == list("HELLO WE")
+    assert ours._get_word_offsets(out.char_offsets, " ") == transformers.Wav2Vec2CTCTokenizer._get_word_offsets(
+        out.char_offsets, " ") == out.word_offsets
 
 
 def test_ctc_round_trips(ctc, folders, tmp_path):
@@ -269,6 +273,9 @@ def test_whisper_decoding_matches_transformers(whisper):
                     name, ids, kwargs)
         assert ours.batch_decode(sequences[:4], skip_special_tokens=True) == hf.batch_decode(
             sequences[:4], skip_special_tokens=True)
+        generated = keras.ops.convert_to_tensor(np.array([seq[:6] for seq in sequences[-8:-4]], dtype="int32"))
+        assert ours.batch_decode(generated, decode_with_timestamps=True) == hf.batch_decode(
+            np.asarray(generated).tolist(), decode_with_timestamps=True)
 
 
 def test_whisper_basic_normalizer():
@@ -396,3 +403,9 @@ def test_whisper_processor(processor_folders, tmp_path):
     for processor in (ours, hf):
         processor.tokenizer.language = processor.tokenizer.task = None
         processor.tokenizer.set_prefix_tokens()
+    # The fine-tuning idiom: the language and task given to from_pretrained set the tokenizer's prefix.
+    hindi = AutoProcessor.from_pretrained(processor_folders["whisper"], language="Hindi", task="transcribe")
+    hf_hindi = transformers.AutoProcessor.from_pretrained(processor_folders["whisper"], language="Hindi",
+                                                          task="transcribe")
+    assert hindi.tokenizer.prefix_tokens == hf_hindi.tokenizer.prefix_tokens
+    assert hindi(text="the fox")["input_ids"] == hf_hindi(text="the fox")["input_ids"]

@@ -121,7 +121,9 @@ def whisper_log_mel(waveforms, mel_filters, window, hop_length):
     waveforms = np.asarray(waveforms)
     num_frames = waveforms.shape[-1] // hop_length
     power = power_spectrogram(waveforms, window, hop_length, num_frames=num_frames)  # (B, F, bins)
-    log_spec = np.log10(np.maximum(power @ mel_filters, 1e-10)).transpose(0, 2, 1)  # (B, n_mels, F)
+    batch, frames, bins = power.shape
+    mel = np.dot(power.reshape(batch * frames, bins), mel_filters)  # one 2-D BLAS call: faster than a batched @
+    log_spec = np.log10(np.maximum(mel, 1e-10)).reshape(batch, frames, -1).transpose(0, 2, 1)  # (B, n_mels, F)
     peak = log_spec.max(axis=(1, 2), keepdims=True)
     log_spec = np.maximum(log_spec, peak - 8.0)
     return ((log_spec + 4.0) / 4.0).astype(np.float32)

@@ -16,7 +16,8 @@ share. It takes:
   ``get_all_samples()`` giving ``.data`` (channels, samples) and ``.sample_rate``.
   torchcodec is never imported here.
 
-Resampling uses soxr ("HQ", as ``librosa.load`` and transformers' ``load_audio``).
+Resampling uses soxr ("HQ", as ``librosa.load`` and transformers' ``load_audio``). Integer
+samples become float32 unscaled, as transformers' extractors take them.
 Bad input (empty audio, NaN / inf samples, a 2-D array, an unreadable file, a dict
 without ``sampling_rate``, an unknown type) raises an error that names the input.
 """
@@ -181,10 +182,9 @@ def _decode_dict(value, name):
     array = value.get("array", value.get("raw"))
     if array is not None:
         if value.get("sampling_rate") is None:
-            raise ValueError(
-                f"{where}: a dict of samples needs 'sampling_rate' beside its {'array' if 'array' in value else 'raw'!r}"
-                f" (it has {sorted(value)})."
-            )
+            key = "array" if "array" in value else "raw"
+            raise ValueError(f"{where}: a dict of samples needs 'sampling_rate' beside its {key!r} (it has "
+                             f"{sorted(value)}).")
         return array, value["sampling_rate"], where
     if value.get("bytes") is not None:  # an undecoded datasets row (Audio(decode=False))
         return (*read_audio_file(value["bytes"], where), where)
@@ -227,10 +227,13 @@ def is_single_audio(value):
     """Whether ``value`` is one audio input (else a batch of them: a list / tuple / 2-D array of inputs).
 
     A list of numbers is one input; a list whose items are arrays, lists, paths,
-    bytes, dicts, tensors or decoders is a batch.
+    bytes, dicts, tensors or decoders is a batch, as are 2-D arrays / tensors (rows)
+    and numpy object arrays (ragged rows).
     """
     if isinstance(value, (list, tuple)):
         return len(value) > 0 and isinstance(value[0], (int, float, np.number))
+    if isinstance(value, np.ndarray) and value.dtype == object:  # numpy's ragged batch: one array per item
+        return value.ndim == 0
     ndim = getattr(value, "ndim", None)
     if ndim is None and hasattr(value, "shape"):
         ndim = len(value.shape)

@@ -2,8 +2,9 @@
 
 A feature extractor turns raw signals (audio) into the features a model takes, with the
 options of its ``preprocessor_config.json``. A model's feature extractor subclasses
-``SequenceFeatureExtractor``, defines ``__call__(raw_speech, ...)`` (features per example,
-then ``self.pad``) and registers itself with ``@register_processor("AutoFeatureExtractor")``.
+``SequenceFeatureExtractor``, defines ``__call__(raw_speech, ...)`` (``self.load_raw_speech``
+for audio of any form, features per example, then ``self.pad``) and registers itself with
+``@register_processor("AutoFeatureExtractor")``.
 """
 
 import logging

@@ -6,6 +6,8 @@ training targets), the features alone, or the tokenizer's encoding alone, as
 transformers' ``Wav2Vec2Processor`` and ``WhisperProcessor`` do.
 """
 
+from keras_tfm.configuration_utils import pop_hub_kwargs
+from keras_tfm.processing.auto_tokenizer import AutoTokenizer
 from keras_tfm.processing.processing_utils import ProcessorMixin, _call_options
 
 
@@ -13,6 +15,17 @@ class SpeechProcessorMixin(ProcessorMixin):
     """A processor of ``feature_extractor`` (audio) and ``tokenizer`` (text, and decoding)."""
 
     attributes = ["feature_extractor", "tokenizer"]
+    # from_pretrained options that are the tokenizer's (``language="hindi"`` for Whisper fine-tuning).
+    tokenizer_options = ()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Loads both parts (see ``ProcessorMixin.from_pretrained``); ``tokenizer_options`` go to the tokenizer."""
+        options = {key: kwargs.pop(key) for key in cls.tokenizer_options if key in kwargs}
+        if options and "tokenizer" not in kwargs:
+            hub_kwargs = pop_hub_kwargs(dict(kwargs))
+            kwargs["tokenizer"] = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **hub_kwargs, **options)
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     def __call__(self, audio=None, text=None, *, return_tensors=None, **kwargs):
         """Featurises ``audio`` and tokenizes ``text`` (the targets).

@@ -18,6 +18,8 @@ class Wav2Vec2Processor(SpeechProcessorMixin):
         >>> processor.batch_decode(logits.argmax(-1))
     """
 
+    tokenizer_options = ("do_lower_case", "word_delimiter_token", "target_lang")
+
     def pad(self, *args, **kwargs):
         """Pads features with the feature extractor and ``labels`` with the tokenizer (a collator's step).
 

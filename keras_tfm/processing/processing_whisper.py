@@ -17,6 +17,8 @@ class WhisperProcessor(SpeechProcessorMixin):
         >>> forced = processor.get_decoder_prompt_ids(language="french", task="transcribe")
     """
 
+    tokenizer_options = ("language", "task", "predict_timestamps")
+
     def get_decoder_prompt_ids(self, task=None, language=None, no_timestamps=True):
         """The tokenizer's forced ``(position, token id)`` pairs for generation (see ``WhisperTokenizer``)."""
         return self.tokenizer.get_decoder_prompt_ids(task=task, language=language, no_timestamps=no_timestamps)

@@ -63,7 +63,10 @@ class Wav2Vec2CTCTokenizer(PreTrainedTokenizer):
 
     Example:
         >>> tokenizer = AutoTokenizer.from_pretrained("facebook/wav2vec2-base-960h")
-        >>> tokenizer.decode([0, 11, 11, 0, 8, 8, 15, 0, 15, 8, 4])  # grouped, blanks dropped
+        >>> tokenizer.decode([0, 11, 11, 5, 0, 15, 15, 0, 15, 8, 4])  # repeats grouped, blanks (0) dropped
+        'HELLO'
+        >>> tokenizer("HELLO WORLD")["input_ids"][:7]
+        [11, 5, 15, 15, 8, 4, 18]
     """
 
     def __init__(self, vocab_file=None, *, vocab=None, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
@@ -290,6 +293,11 @@ class Wav2Vec2CTCTokenizer(PreTrainedTokenizer):
         if self.do_lower_case:
             text = text.lower()
         return text, char_offsets, word_offsets
+
+    @staticmethod
+    def _get_word_offsets(offsets, word_delimiter_char=" "):
+        """Word offsets from character offsets (transformers' name: its ASR pipeline calls it)."""
+        return _word_offsets(offsets, word_delimiter_char)
 
     # ------------------------------------------------------------------ loading and saving
 

@@ -295,7 +295,11 @@ class WhisperTokenizer(PreTrainedTokenizer):
             raise ValueError("normalize=True asks for Whisper's English text normalizer, which keras_tfm does not "
                              "have; use basic_normalize=True (Whisper's multilingual normalizer).")
         self._check_ids(token_ids)
-        filtered = self._strip_prompt(token_ids) if skip_special_tokens else token_ids
+        if skip_special_tokens:
+            filtered = self._strip_prompt(token_ids, self._tokenizer.token_to_id("<|startofprev|>"),
+                                          self._tokenizer.token_to_id("<|startoftranscript|>"))
+        else:
+            filtered = token_ids
         if decode_with_timestamps:
             text = self._decode_with_timestamps(filtered, skip_special_tokens, time_precision)
         else:
@@ -319,12 +323,15 @@ class WhisperTokenizer(PreTrainedTokenizer):
             raise ValueError(f"Token id {bad} is not in this Whisper tokenizer's vocabulary (ids 0 to {size - 1}); "
                              "labels padded with -100 must have it replaced (by the eos / pad id) before decoding.")
 
-    def _strip_prompt(self, token_ids):
-        """Drops a ``<|startofprev|>`` prompt: what comes before ``<|startoftranscript|>`` (all, if none)."""
-        if not token_ids or token_ids[0] != self._tokenizer.token_to_id("<|startofprev|>"):
+    def _strip_prompt(self, token_ids, prompt_token_id, decoder_start_token_id):
+        """Drops a prompt (ids from ``prompt_token_id`` up to ``decoder_start_token_id``; all if it never comes).
+
+        transformers' signature: its ASR chunk merging calls it.
+        """
+        token_ids = ids_to_python(token_ids)
+        if not token_ids or token_ids[0] != prompt_token_id:
             return token_ids
-        start = self._tokenizer.token_to_id("<|startoftranscript|>")
-        return token_ids[token_ids.index(start):] if start in token_ids else []
+        return token_ids[token_ids.index(decoder_start_token_id):] if decoder_start_token_id in token_ids else []
 
     @staticmethod
     def basic_normalize(text, remove_diacritics=False):
