@@ -85,28 +85,41 @@ CONFIGS = {
         num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[4, 8], patch_sizes=[7, 3], strides=[4, 2],
         num_attention_heads=[1, 2], mlp_ratios=[2, 2], decoder_hidden_size=4,
         initializer_range=0.3),  # large enough for logits that vary: HF 4 draws every weight from N(0, 0.02)
+    # Audio: Wav2Vec2 with the stable-layer-norm encoder (the only one HF 4's Flax Wav2Vec2 has), LayerNorm convs.
+    "wav2vec2": lambda: transformers.Wav2Vec2Config(
+        vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12, conv_dim=(8, 8),
+        conv_kernel=(10, 3), conv_stride=(5, 2), conv_bias=True, num_conv_pos_embeddings=4,
+        num_conv_pos_embedding_groups=2, feat_extract_norm="layer", do_stable_layer_norm=True),
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
           "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
-          "resnet": "ResNet", "vit": "ViT", "segformer": "Segformer"}
+          "resnet": "ResNet", "vit": "ViT", "segformer": "Segformer",
+          "wav2vec2": "Wav2Vec2"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
          "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
          "mbart": ["ForConditionalGeneration"], "resnet": ["ForImageClassification", "Model"],
-         "vit": ["ForImageClassification", "Model"], "segformer": ["ForSemanticSegmentation", "Model"]}
+         "vit": ["ForImageClassification", "Model"], "segformer": ["ForSemanticSegmentation", "Model"],
+         "wav2vec2": ["ForCTC"]}
 # T5: its sharded files would add 0.6 MB
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "resnet", "vit", "segformer")
+UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "resnet", "vit", "segformer", "wav2vec2")
 SEQ2SEQ = ("bart", "mbart")
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
 HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}, "segformer": {"Flax"}}
 VISION = ("resnet", "vit", "segformer")  # inputs: pixel_values (B, C, H, W) float32
+AUDIO = ("wav2vec2",)  # inputs: input_values (B, samples) float32 and a sample mask
 SHARD = "4KB"  # small enough to split every format into several files
 
 
 def make_inputs(arch, head="", batch=2, length=7, seed=0):
     rng = np.random.RandomState(seed)
+    if arch in AUDIO:  # 400 samples (36 frames), the second row right-padded after 300 (26 frames)
+        values, mask = rng.randn(batch, 400).astype("float32"), np.ones((batch, 400), "int64")
+        mask[1, 300:] = 0
+        values[mask == 0] = 0.0
+        return {"input_values": values, "attention_mask": mask}
     if arch in VISION:
         if arch == "segformer":
             return {"pixel_values": rng.randn(batch, 3, 22, 18).astype("float32")}  # strides 4, 2: 6 x 5, 3 x 3

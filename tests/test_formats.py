@@ -69,9 +69,10 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 27  # 13 + T5 (v1.0: three classes; v1.1) + BART (three) and MBart + ResNet, ViT, SegFormer
+    assert len(NAMES) == 28  # 13 + T5 (v1.0: three classes; v1.1) + BART (three) and MBart + ResNet, ViT, SegFormer
+    # + Wav2Vec2
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
-    assert total < 5.6e6  # 5 MB of text models, 0.6 MB of vision ones
+    assert total < 5.72e6  # 5 MB of text models, 0.6 MB of vision ones, 0.11 MB of audio
     for name in NAMES:
         files = set(os.listdir(fixture(name)))
         wanted = {FILES[f] + (".index.json" if name.endswith("sharded") else "") for f in formats_of(name)}

@@ -29,10 +29,17 @@ class ConversionTables:
             embeddings lists them again in a single-file ``tf_model.h5``, as HF's TF models wrote it.
         convert_through_model: the formats differ by more than renames and transposes (a fused
             tensor split one way, a reshape), so ``convert`` goes through the model.
+        pt_renames: ``[(suffix in TF / Flax files, suffix in HF 5's PyTorch names)]``: tensors whose
+            PyTorch name changed after HF's TF and Flax classes were written (torch's weight-norm
+            parametrization: ``conv.weight_g`` -> ``conv.parametrizations.weight.original0``); read
+            from TF / Flax under the new name, written there under the old one.
+        tf_reversed: suffixes of PyTorch names whose TF tensor holds the PyTorch one with its axes
+            reversed where the generic rules see no kernel (TF Wav2Vec2's weight-norm magnitude).
     """
 
     def __init__(self, backbone=(), heads=None, *, tf_renames=(), flax_renames=(), tf_expand=(), kinds=(),
-                 tf_kinds=(), flax_kinds=(), tf_shared_embeddings=(), convert_through_model=False):
+                 tf_kinds=(), flax_kinds=(), tf_shared_embeddings=(), convert_through_model=False, pt_renames=(),
+                 tf_reversed=()):
         self.backbone = list(backbone)
         self.heads = {name: list(rules) for name, rules in (heads or {}).items()}
         self.tf_renames, self.flax_renames = list(tf_renames), list(flax_renames)
@@ -40,6 +47,25 @@ class ConversionTables:
         self.kinds, self.tf_kinds, self.flax_kinds = list(kinds), list(tf_kinds), list(flax_kinds)
         self.tf_shared_embeddings = list(tf_shared_embeddings)
         self.convert_through_model = bool(convert_through_model)
+        self.pt_renames, self.tf_reversed = list(pt_renames), tuple(tf_reversed)
+
+    def pt_name_read(self, name):
+        """The PyTorch name HF 5 uses for ``name`` as a TF / Flax file's name translates (see ``pt_renames``)."""
+        for old, new in self.pt_renames:
+            if name.endswith(old):
+                return name[: -len(old)] + new
+        return name
+
+    def pt_name_written(self, name):
+        """The PyTorch name HF's TF / Flax classes knew for ``name``, before translating it to theirs."""
+        for old, new in self.pt_renames:
+            if name.endswith(new):
+                return name[: -len(new)] + old
+        return name
+
+    def is_tf_reversed(self, name):
+        """Whether the TF tensor of PyTorch name ``name`` has its axes reversed (see ``tf_reversed``)."""
+        return name.endswith(self.tf_reversed) if self.tf_reversed else False
 
     def renames(self, target):
         """The ``(regex, replacement)`` exceptions for writing ``target`` ("tf" or "flax") names."""

@@ -37,8 +37,13 @@ def flax_name_to_pt(flax_name, ndim):
 
 def flax_to_pt(checkpoint, model_type=None):
     """A Flax checkpoint as a lazy mapping in PyTorch names and layouts."""
-    return rename_all(checkpoint, lambda name: flax_name_to_pt(name, len(source_info(checkpoint, name)[0])),
-                      "Flax", "PyTorch")
+    tables = conversion_tables(model_type)
+
+    def rename(flax_name):
+        name, transform = flax_name_to_pt(flax_name, len(source_info(checkpoint, flax_name)[0]))
+        return tables.pt_name_read(name), transform
+
+    return rename_all(checkpoint, rename, "Flax", "PyTorch")
 
 
 def pt_name_to_flax(pt_name, kind, renames=()):
@@ -55,11 +60,12 @@ _STATISTICS = (".running_mean", ".running_var")
 def pt_to_flax(state, model_type=None, architecture=None):
     shapes = {n: tuple(source_info(state, n)[0]) for n in state}
     kinds = classify(shapes, model_type, architecture, target="flax")
-    renames = conversion_tables(model_type).flax_renames
+    tables = conversion_tables(model_type)
+    renames = tables.flax_renames
     collections = any(n.endswith(_STATISTICS) for n in state)
 
     def rename(name):
-        flax, transform = pt_name_to_flax(name, kinds[name], renames)
+        flax, transform = pt_name_to_flax(tables.pt_name_written(name), kinds[name], renames)
         if collections and flax is not None:
             flax = ("batch_stats/" if name.endswith(_STATISTICS) else "params/") + flax
         return flax, transform

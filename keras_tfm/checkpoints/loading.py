@@ -46,7 +46,8 @@ def load_pretrained_weights(model, path_or_id, fmt=None, ignore_mismatched_sizes
             raise CheckpointError(f"{files[0]} does not fit {type(model).__name__}: {e}") from None
         forget_deferred(model.weights)  # Keras loaded every variable
         return {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
-    state = open_hf_state(path_or_id, fmt, **hub_kwargs)
+    # model_type: the architecture's renames of tensors whose PyTorch name changed after its TF / Flax files
+    state = open_hf_state(path_or_id, fmt, model_type=getattr(model.config, "model_type", None), **hub_kwargs)
     return model.load_state_dict_hf(state, ignore_mismatched_sizes=ignore_mismatched_sizes)
 
 

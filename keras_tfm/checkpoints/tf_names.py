@@ -62,10 +62,13 @@ def tf_to_pt(checkpoint, model_type=None, architecture=None):
     """
     base = tf_base_prefix(architecture)
     strip = base and all(n.startswith((base + "/", base + ".")) for n in checkpoint)
+    tables = conversion_tables(model_type)
 
     def rename(tf_name):
         shape, _ = source_info(checkpoint, tf_name)
-        return tf_name_to_pt(tf_name[len(base) + 1:] if strip else tf_name, len(shape), shape)
+        name, transform = tf_name_to_pt(tf_name[len(base) + 1:] if strip else tf_name, len(shape), shape)
+        name = tables.pt_name_read(name)
+        return name, (T2 if transform is None and tables.is_tf_reversed(name) else transform)
 
     return rename_all(checkpoint, rename, "TF", "PyTorch")
 
@@ -96,7 +99,10 @@ def pt_to_tf(state, model_type=None, architecture=None):
     base = tf_base_prefix(architecture)
 
     def rename(name):
-        tf, transform = pt_name_to_tf(name, kinds[name], renames, expand=any(p.search(name) for p in expand))
+        tf, transform = pt_name_to_tf(tables.pt_name_written(name), kinds[name], renames,
+                                      expand=any(p.search(name) for p in expand))
+        if transform is None and tables.is_tf_reversed(name):
+            transform = T2  # reverses every axis
         if tf is not None and base and not tf.startswith((base + "/", base + ".")):
             tf = f"{base}/{tf}"  # HF's TF base model keeps its main layer (tf_bert_model/bert/...)
         return tf, transform

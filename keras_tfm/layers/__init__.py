@@ -8,6 +8,8 @@
 - ``conv``: convolutions, batch norms, and the image layout inside models.
 - ``resize``: torch's ``F.interpolate`` (nearest, bilinear, bicubic) to the float, on every backend.
 - ``drop_path``: stochastic depth on residual branches.
+- ``weight_norm``: weight-normalised convolutions (torch's ``weight_norm``; Wav2Vec2's positional conv).
+- ``spec_augment``: SpecAugment's random span masks, drawn in-graph (Wav2Vec2-style training).
 - ``boxes``: bounding-box formats, IoU and generalized IoU (DETR's matching and loss).
 - ``transformer_block``, ``encoder``, ``decoder``: the block and the two stacks.
 """
@@ -57,4 +59,6 @@ from keras_tfm.layers.positions import (
 )
 from keras_tfm.layers.resize import interpolation_matrix, resize, static_dim
 from keras_tfm.layers.rotary import RotaryEmbedding, apply_rotary
+from keras_tfm.layers.spec_augment import compute_mask_indices
 from keras_tfm.layers.transformer_block import TransformerBlock
+from keras_tfm.layers.weight_norm import WeightNormConv1D

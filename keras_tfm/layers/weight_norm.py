@@ -24,7 +24,8 @@ class WeightNormConv1D(Conv1D):
     def __init__(self, *args, dim=2, **kwargs):
         super().__init__(*args, **kwargs)
         if dim not in (0, 2):
-            raise ValueError(f"WeightNormConv1D supports torch's dim=0 (per output channel) or dim=2 (per tap), got {dim}.")
+            raise ValueError(f"WeightNormConv1D supports torch's dim=0 (per output channel) or dim=2 (per tap), "
+                             f"got {dim}.")
         self.dim = dim
         # the axes of the Keras kernel that the norm runs over (all but torch's `dim`)
         self.norm_axes = (1, 2) if dim == 2 else (0, 1)

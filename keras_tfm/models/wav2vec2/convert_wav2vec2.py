@@ -41,5 +41,16 @@ CLASSIFIER_HEAD = [
     *linear("classifier", "classifier"),
 ]
 
-TABLES = register_conversion(ConversionTables(BACKBONE, heads={"ctc": CTC_HEAD, "classifier": CLASSIFIER_HEAD}),
-                             "wav2vec2")
+# HF's TF and Flax Wav2Vec2 kept the pre-parametrization names; TF stored the magnitude as (k, 1, 1)
+# where PyTorch has (1, 1, k) (its direction, `weight_v`, is in PyTorch's layout in both).
+WEIGHT_NORM_NAMES = [(".conv.weight_g", ".conv.parametrizations.weight.original0"),
+                     (".conv.weight_v", ".conv.parametrizations.weight.original1")]
+
+# HF's TF Wav2Vec2 named list items with a dot (``conv_layers.0``, ``layers.1``), not TF-Keras' ``_._``.
+TF_RENAMES = [(r"_\._(\d+)", r".\1")]
+
+TABLES = register_conversion(ConversionTables(
+    BACKBONE, heads={"ctc": CTC_HEAD, "classifier": CLASSIFIER_HEAD}, tf_renames=TF_RENAMES,
+    pt_renames=WEIGHT_NORM_NAMES,
+    tf_reversed=(".conv.parametrizations.weight.original0",),
+), "wav2vec2")

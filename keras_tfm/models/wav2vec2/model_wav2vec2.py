@@ -18,14 +18,14 @@ from keras_tfm.layers import (
     LayerNorm,
     SelfAttention,
     TransformerBlock,
+    WeightNormConv1D,
     channel_axis,
+    compute_mask_indices,
     flatten_spatial,
     get_activation,
     image_data_format,
     padding_mask,
 )
-from keras_tfm.layers.spec_augment import compute_mask_indices
-from keras_tfm.layers.weight_norm import WeightNormConv1D
 from keras_tfm.losses import IGNORE_INDEX, cross_entropy, ctc_loss
 from keras_tfm.modeling_outputs import CausalLMOutput, SequenceClassifierOutput, Wav2Vec2BaseModelOutput
 from keras_tfm.models.base import Backbone, TaskModel
@@ -56,8 +56,9 @@ class Wav2Vec2ConvLayer(Layer):
     def __init__(self, config, layer_id, norm, **kwargs):
         super().__init__(**kwargs)
         d = self.dtype_policy
-        self.conv = Conv1D(config.conv_dim[layer_id], config.conv_kernel[layer_id], strides=config.conv_stride[layer_id],
-                           use_bias=config.conv_bias, kernel_initializer="he_normal", dtype=d)
+        self.conv = Conv1D(config.conv_dim[layer_id], config.conv_kernel[layer_id],
+                           strides=config.conv_stride[layer_id], use_bias=config.conv_bias,
+                           kernel_initializer="he_normal", dtype=d)
         if norm == "group":
             self.norm = keras.layers.GroupNormalization(groups=config.conv_dim[layer_id], axis=channel_axis(),
                                                         epsilon=1e-5, dtype=d)
@@ -104,9 +105,9 @@ class Wav2Vec2PositionalConvEmbedding(Layer):
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         k, c = config.num_conv_pos_embeddings, config.hidden_size
+        init = keras.initializers.RandomNormal(stddev=2 * math.sqrt(1 / (k * c)))  # HF's
         self.conv = WeightNormConv1D(c, k, padding=k // 2, groups=config.num_conv_pos_embedding_groups, dim=2,
-                                     kernel_initializer=keras.initializers.RandomNormal(stddev=2 * math.sqrt(1 / (k * c))),
-                                     dtype=self.dtype_policy)
+                                     kernel_initializer=init, dtype=self.dtype_policy)
         self.remove_last = 1 if k % 2 == 0 else 0
         self.act = get_activation(config.feat_extract_activation)
 
@@ -182,6 +183,10 @@ class Wav2Vec2Inputs:
         samples = max(feat_extract_input_length(self.config, 2), 400)
         return {"input_values": np.zeros((1, samples), "float32")}
 
+    def _get_feat_extract_output_lengths(self, input_lengths):
+        """Frames of ``input_lengths`` samples (HF's name, which its pipelines and collators call)."""
+        return feat_extract_output_lengths(self.config, input_lengths)
+
     def freeze_feature_encoder(self):
         """Stops training the conv feature encoder (HF's ``freeze_feature_encoder``)."""
         self.base_model.feature_extractor.trainable = False
@@ -226,16 +231,13 @@ class Wav2Vec2Model(Wav2Vec2Inputs, Backbone):
         self.spec_augment_seed = keras.random.SeedGenerator(0)
         self.encoder = Wav2Vec2Encoder(c, dtype=d)
 
-    def _get_feat_extract_output_lengths(self, input_lengths):
-        return feat_extract_output_lengths(self.config, input_lengths)
-
     def mask_hidden_states(self, x, mask_time_indices=None, frame_mask=None, training=False):
         """SpecAugment (HF's ``_mask_hidden_states``): masked time steps take ``masked_spec_embed``,
         masked feature channels become 0."""
         c = self.config
         if not c.apply_spec_augment:
             return x
-        batch, frames, hidden = (int(s) if s is not None else None for s in x.shape)
+        frames, hidden = x.shape[1], x.shape[2]  # static: the masks are drawn for these sizes
         if mask_time_indices is None and c.mask_time_prob > 0 and training:
             lengths = None if frame_mask is None else ops.sum(ops.cast(frame_mask, "int32"), axis=-1)
             mask_time_indices = compute_mask_indices((ops.shape(x)[0], frames), c.mask_time_prob, c.mask_time_length,
@@ -254,7 +256,8 @@ class Wav2Vec2Model(Wav2Vec2Inputs, Backbone):
     def call(self, input_values, attention_mask=None, mask_time_indices=None, output_hidden_states=None,
              output_attentions=None, training=False):
         if len(input_values.shape) != 2:
-            raise ValueError(f"Wav2Vec2 expects input_values of shape (batch, samples), got {tuple(input_values.shape)}.")
+            raise ValueError("Wav2Vec2 expects input_values of shape (batch, samples), got "
+                             f"{tuple(input_values.shape)}.")
         features = self.feature_extractor(input_values)  # (B, T, C)
         frame_mask = None
         if attention_mask is not None:
@@ -382,6 +385,6 @@ class Wav2Vec2ForSequenceClassification(Wav2Vec2TaskModel):
             pooled = ops.sum(x * frames[:, :, None], axis=1) / ops.sum(frames, axis=1)[:, None]
         logits = self.classifier(pooled)
         loss = None if labels is None else cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
-        hidden_states = out.hidden_states if self.flag("output_hidden_states", output_hidden_states) else None
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states,
+        # as HF's: with use_weighted_layer_sum the hidden states are returned whether asked for or not
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                         attentions=out.attentions)
