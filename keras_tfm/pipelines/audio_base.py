@@ -15,13 +15,9 @@ with an ``attention_mask`` where the feature extractor makes one (as transformer
 them; models whose extractor makes no mask, such as wav2vec2-base, see the zero padding).
 """
 
-import logging
-
 import numpy as np
 
-from keras_tfm.pipelines.base import Pipeline
-
-logger = logging.getLogger(__name__)
+from keras_tfm.pipelines.base import Pipeline, _is_stream
 
 AUDIO_INPUTS = ("input_values", "input_features", "attention_mask")
 
@@ -44,9 +40,9 @@ class AudioPipeline(Pipeline):
     _load_image_processor = False
     _load_feature_extractor = True
     _load_tokenizer = False
-    # Masked audio is padded to a multiple of this many samples (a batch of n: of this / n), so that a
-    # model compiled per input shape sees few shapes; the padding is masked and cut from the outputs.
-    pad_to_multiple_of = 2048
+    # Masked audio is padded to a multiple of this many samples (a batch of n: of this / n; 0.5 s at 16 kHz),
+    # so that a model compiled per input shape sees few shapes; the padding is masked and cut from the outputs.
+    pad_to_multiple_of = 8192
 
     def __call__(self, inputs=None, *args, **kwargs):
         """Runs the pipeline on one audio input (-> one result), a list (-> a list) or a generator / dataset
@@ -92,8 +88,6 @@ class AudioPipeline(Pipeline):
 
 def _named(inputs):
     """Wraps each input with its name for errors; keeps lists lists and streams lazy."""
-    from keras_tfm.pipelines.base import _is_stream
-
     if isinstance(inputs, (list, tuple)):
         return [_Item(value, f"inputs[{i}]") for i, value in enumerate(inputs)]
     if _is_stream(inputs):

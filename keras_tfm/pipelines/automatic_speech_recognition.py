@@ -16,7 +16,7 @@ As Hugging Face transformers 5's pipeline:
   longest-common-sequence logic of ``asr_decoding.decode_asr``. Whisper without chunking takes at
   most the feature extractor's 30 s.
 - A dict input may carry ``"stride": (left, right)`` in samples: the CTC logits of that much audio
-  at each end are dropped (streaming).
+  at each end are dropped (streaming); Whisper merges its timestamps as a chunk's.
 
 Inputs are those of ``AudioPipeline`` (arrays, files, bytes, ``datasets`` rows decoded or not, lists,
 generators, datasets). Result: ``{"text": ...}`` (plus ``"chunks"``).
@@ -173,8 +173,6 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, GenerationPipeline):
             if stride[0] + stride[1] > waveform.shape[0]:
                 raise ValueError(f"{name}: stride {tuple(stride)} is too large for an input of {waveform.shape[0]} "
                                  "samples.")
-            if self.type != "ctc":
-                raise ValueError(f"{name}: a 'stride' is only usable with CTC models; remove it.")
             stride = (waveform.shape[0], int(round(stride[0] * ratio)), int(round(stride[1] * ratio)))
 
         if chunk_length_s:
@@ -225,8 +223,21 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, GenerationPipeline):
         if return_timestamps:
             kwargs["return_timestamps"] = True
         output = self.model.generate(input_features=batch["input_features"], **kwargs)
-        sequences = getattr(output, "sequences", output)
-        return {"tokens": np.asarray(backend.to_numpy(sequences))}
+        tokens = np.asarray(backend.to_numpy(getattr(output, "sequences", output)))
+        if return_language:  # generate() drops the decoder prompt: put each row's language token back for decode_asr
+            tokens = np.concatenate([self._language_ids(batch["input_features"], kwargs)[:, None], tokens], axis=1)
+        return {"tokens": tokens}
+
+    def _language_ids(self, features, generate_kwargs):
+        """The language token id of each row: the one asked for, else the one Whisper detects in the audio."""
+        from keras_tfm.generation.whisper import _language_id, detect_language
+
+        config = generate_kwargs.get("generation_config") or self.model.generation_config
+        language = generate_kwargs.get("language", getattr(config, "language", None))
+        if language is None:
+            return np.asarray(backend.to_numpy(detect_language(self.model, features, config))).astype(np.int64)
+        languages = language if isinstance(language, (list, tuple)) else [language] * len(features)
+        return np.array([_language_id(config, code) for code in languages], np.int64)
 
     def _unbatch(self, outputs, i, length):
         return {key: value[i, :length] for key, value in outputs.items()}
@@ -251,10 +262,10 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, GenerationPipeline):
             key = f"{return_timestamps}_offsets"
             offsets = self.tokenizer.decode(ids, skip_special_tokens=False, output_char_offsets=True,
                                             output_word_offsets=return_timestamps == "word")[key]
-            rate = self.sampling_rate
+            align_to, rate = self._align_to, self.sampling_rate
             result["chunks"] = [
                 {"text": item[return_timestamps],
-                 "timestamp": (item["start_offset"] * self._align_to / rate, item["end_offset"] * self._align_to / rate)}
+                 "timestamp": (item["start_offset"] * align_to / rate, item["end_offset"] * align_to / rate)}
                 for item in offsets
             ]
         return result
