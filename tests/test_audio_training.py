@@ -9,7 +9,7 @@
   gives ``generate``'s tokens.
 - Wav2Vec2ForSequenceClassification: ``fit`` learns which of three pitches a noisy tone has.
 
-Every clip of a test has one length and every label one length, so JAX compiles few shapes.
+The training data of each test has clips of one length and labels of one length: JAX compiles few shapes.
 """
 
 import json
@@ -108,10 +108,6 @@ def folders(tmp_path_factory):
     return root
 
 
-def load_processor(folder):
-    return keras_tfm.AutoProcessor.from_pretrained(folder)
-
-
 def ctc_rows(processor, n, seed, words=WORDS):
     """``n`` examples: a spelled word's ``input_values`` and its character ``labels``."""
     rng = np.random.RandomState(seed)
@@ -165,7 +161,7 @@ def to_numpy(batch):
 # ---- collators -------------------------------------------------------------------------------------------
 def test_collators_give_the_batches_of_hf_docs(folders):
     hf_ctc = transformers.Wav2Vec2Processor.from_pretrained(folders / "ctc")
-    ours_ctc = load_processor(folders / "ctc")
+    ours_ctc = keras_tfm.AutoProcessor.from_pretrained(folders / "ctc")
     rng = np.random.RandomState(0)
     clips = [rng.standard_normal(n).astype("float32") for n in (700, 1000, 400)]
     texts = ["abc", "a", "cab|ba"]
@@ -182,7 +178,7 @@ def test_collators_give_the_batches_of_hf_docs(folders):
     assert wide["input_values"].shape == (3, 1024) and wide["labels"].shape == (3, 8)
 
     hf_whisper = transformers.WhisperProcessor.from_pretrained(folders / "whisper")
-    ours_whisper = load_processor(folders / "whisper")
+    ours_whisper = keras_tfm.AutoProcessor.from_pretrained(folders / "whisper")
     start = hf_whisper.tokenizer.convert_tokens_to_ids("<|startoftranscript|>")
     rows = whisper_rows(ours_whisper, 3, seed=0)
     rows[1]["labels"] = list(ours_whisper.tokenizer("a")["input_ids"])  # labels of different lengths
@@ -229,7 +225,7 @@ def test_ctc_loss_and_gradient_equal_transformers(folders):
     """The gradient is compared in HF's layout: the weights moved by it, through the converter, are HF's moved by
     HF's gradient."""
     hf_model = transformers.Wav2Vec2ForCTC.from_pretrained(folders / "ctc")
-    processor = load_processor(folders / "ctc")
+    processor = keras_tfm.AutoProcessor.from_pretrained(folders / "ctc")
     rows = ctc_rows(processor, 4, seed=0, words=["abc", "ab", "c", "cab"])  # labels of different lengths
     rows[1]["input_values"] = rows[1]["input_values"][:-200]  # and a shorter clip: padded, masked
     batch = DataCollatorCTCWithPadding(processor, return_tensors="np")(rows)
@@ -253,7 +249,7 @@ def test_trainer_steps_equal_transformers_and_lower_the_loss(folders, tmp_path):
     """Six ``Trainer`` steps on one batch of 8 (the whole data set: the same batch whatever the shuffling) give
     HF ``Trainer``'s losses step by step and its weights, and the loss falls."""
     hf_processor = transformers.Wav2Vec2Processor.from_pretrained(folders / "ctc")
-    processor = load_processor(folders / "ctc")
+    processor = keras_tfm.AutoProcessor.from_pretrained(folders / "ctc")
     rows = ctc_rows(processor, 8, seed=1)
     settings = dict(max_steps=6, per_device_train_batch_size=8, learning_rate=1e-2, weight_decay=0.1,
                     max_grad_norm=0.5, warmup_steps=0, logging_steps=1, save_strategy="no", disable_tqdm=True,
@@ -278,7 +274,7 @@ def test_trainer_steps_equal_transformers_and_lower_the_loss(folders, tmp_path):
 
 
 def test_fit_lowers_the_ctc_loss(folders):
-    processor = load_processor(folders / "ctc")
+    processor = keras_tfm.AutoProcessor.from_pretrained(folders / "ctc")
     model = keras_tfm.AutoModelForCTC.from_pretrained(folders / "ctc")
     data = datasets.Dataset.from_list(ctc_rows(processor, 32, seed=3))
     train = model.prepare_tf_dataset(data, batch_size=16, collate_fn=DataCollatorCTCWithPadding(processor))
@@ -289,7 +285,7 @@ def test_fit_lowers_the_ctc_loss(folders):
 
 # ---- Whisper through Seq2SeqTrainer ------------------------------------------------------------------------
 def test_seq2seq_trainer_trains_whisper_and_generates(folders, tmp_path):
-    processor = load_processor(folders / "whisper")
+    processor = keras_tfm.AutoProcessor.from_pretrained(folders / "whisper")
     model = keras_tfm.AutoModelForSpeechSeq2Seq.from_pretrained(folders / "whisper")
     collator = DataCollatorSpeechSeq2SeqWithPadding(processor, model.config.decoder_start_token_id)
     train, held_out = whisper_rows(processor, 24, seed=4), whisper_rows(processor, 6, seed=5)
