@@ -163,9 +163,11 @@ from keras_tfm.models.whisper import (  # noqa: E402
     WhisperModel,
 )
 from keras_tfm.training import (  # noqa: E402
+    DataCollatorCTCWithPadding,
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,
     DataCollatorForTokenClassification,
+    DataCollatorSpeechSeq2SeqWithPadding,
     DataCollatorWithPadding,
     DefaultDataCollator,
     EarlyStoppingCallback,

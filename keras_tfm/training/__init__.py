@@ -10,9 +10,11 @@ from keras_tfm.training.callbacks import (  # noqa: F401
     TrainerState,
 )
 from keras_tfm.training.collators import (  # noqa: F401
+    DataCollatorCTCWithPadding,
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,
     DataCollatorForTokenClassification,
+    DataCollatorSpeechSeq2SeqWithPadding,
     DataCollatorWithPadding,
     DefaultDataCollator,
     default_data_collator,

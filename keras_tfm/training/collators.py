@@ -4,6 +4,9 @@ Each collator takes a list of feature dicts (what indexing a ``datasets.Dataset`
 and returns a dict of tensors. ``return_tensors`` is "pt", "tf", "jax" or "np"; the
 default (None) is the tensor type of the active Keras backend.
 
+The speech collators (``DataCollatorCTCWithPadding``, ``DataCollatorSpeechSeq2SeqWithPadding``) are
+those of HF's speech-recognition examples and docs (not part of its library), with the same names.
+
 Label columns are renamed as Hugging Face does: ``label`` and ``label_ids`` become
 ``labels``.
 """
@@ -315,3 +318,135 @@ def _to_numpy(value):
     import keras
 
     return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+# ---- speech: the collators of HF's speech-recognition examples and docs ---------------------------------
+def _components(processor, owner):
+    """(feature extractor, tokenizer) of a processor; a clear error when one is missing."""
+    extractor = getattr(processor, "feature_extractor", None)
+    tokenizer = getattr(processor, "tokenizer", None)
+    if extractor is None or tokenizer is None or not hasattr(extractor, "pad") or not hasattr(tokenizer, "pad"):
+        raise TypeError(
+            f"{owner} takes a processor with a feature_extractor and a tokenizer (e.g. "
+            f"AutoProcessor.from_pretrained(...)); got {type(processor).__name__}."
+        )
+    return extractor, tokenizer
+
+
+def _audio_rows(features, key, owner):
+    """Each example's ``key`` feature as a numpy array; a leading batch axis of 1 (what a processor called on one
+    clip returns, and HF's docs index away with ``[0]``) is dropped."""
+    rows = []
+    for i, example in enumerate(features):
+        if key not in example:
+            raise ValueError(f"{owner}: example {i} has no {key!r} (its columns: {sorted(example)}). Run the "
+                             "processor over the audio first, e.g. ds.map(lambda r: processor(r['audio']['array'], "
+                             "sampling_rate=r['audio']['sampling_rate'])).")
+        value = np.asarray(_to_python(example[key]), dtype=np.float32)
+        rows.append(value[0] if value.ndim >= 2 and value.shape[0] == 1 else value)
+    return rows
+
+
+def _padded_labels(tokenizer, features, padding, pad_to_multiple_of, owner):
+    """The ``labels`` of the examples padded by the tokenizer, -100 where it padded (ignored by the losses)."""
+    rows = []
+    for i, example in enumerate(_rename_labels(dict(f)) for f in features):
+        if example.get("labels") is None:
+            raise ValueError(f"{owner}: example {i} has no 'labels'; tokenize the transcriptions first, e.g. "
+                             "processor(text=transcription).input_ids.")
+        rows.append({"input_ids": [int(t) for t in np.ravel(np.asarray(_to_python(example["labels"])))]})
+    batch = tokenizer.pad(rows, padding=padding, pad_to_multiple_of=pad_to_multiple_of, return_attention_mask=True,
+                          return_tensors="np")
+    ids = np.asarray(batch["input_ids"]).astype(np.int64)
+    return np.where(np.asarray(batch["attention_mask"]) == 1, ids, -100)
+
+
+class DataCollatorCTCWithPadding:
+    """Pads speech examples and their character labels for CTC training, as HF's speech-recognition docs do.
+
+    The audio input (``input_values``, the feature extractor's main input) is padded by the
+    feature extractor (with its ``attention_mask`` when it returns one); ``labels`` are padded by
+    the tokenizer and set to -100 where it padded, so the CTC loss ignores them.
+
+    Args:
+        processor: a processor with ``feature_extractor`` and ``tokenizer`` (e.g. ``Wav2Vec2Processor``).
+        padding: True / "longest", "max_length" or False, for inputs and labels.
+        pad_to_multiple_of: round the inputs' padded length up to a multiple of this.
+        pad_to_multiple_of_labels: the same for the labels.
+        feature_extractor_input_name: the input feature to pad (default: the extractor's main input).
+        return_tensors: "pt", "tf", "jax", "np", or None for the active backend's tensors.
+    """
+
+    def __init__(self, processor, padding=True, pad_to_multiple_of=None, pad_to_multiple_of_labels=None,
+                 feature_extractor_input_name=None, return_tensors=None):
+        self.processor = processor
+        self.feature_extractor, self.tokenizer = _components(processor, type(self).__name__)
+        self.padding = padding
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.pad_to_multiple_of_labels = pad_to_multiple_of_labels
+        self.feature_extractor_input_name = (feature_extractor_input_name
+                                             or self.feature_extractor.model_input_names[0])
+        self.return_tensors = return_tensors
+
+    def __call__(self, features, return_tensors=None):
+        return_tensors = _check_framework(return_tensors or self.return_tensors)
+        features = _as_features(features)
+        if not features:
+            raise ValueError(f"{type(self).__name__} got an empty list of examples.")
+        owner, key = type(self).__name__, self.feature_extractor_input_name
+        inputs = [{key: row} for row in _audio_rows(features, key, owner)]
+        padded = self.feature_extractor.pad(inputs, padding=self.padding, pad_to_multiple_of=self.pad_to_multiple_of,
+                                            return_tensors="np")
+        batch = {key: np.asarray(padded[key], dtype=np.float32)}
+        if "attention_mask" in padded:
+            batch["attention_mask"] = np.asarray(padded["attention_mask"]).astype(np.int64)
+        batch["labels"] = _padded_labels(self.tokenizer, features, self.padding, self.pad_to_multiple_of_labels, owner)
+        return _convert(batch, return_tensors)
+
+
+class DataCollatorSpeechSeq2SeqWithPadding:
+    """Batches speech-to-text examples (Whisper's ``input_features`` and token ``labels``), as HF's docs do.
+
+    The input features are stacked (Whisper's extractor pads or cuts every clip to 30 s, so
+    they have one shape; HF's docs call the extractor's ``pad``, which then only stacks); ``labels``
+    are padded by the tokenizer, with -100 where it padded, and when
+    every label starts with ``decoder_start_token_id`` that token is removed (the model puts it
+    back when it shifts the labels right into ``decoder_input_ids``).
+
+    Args:
+        processor: a processor with ``feature_extractor`` and ``tokenizer`` (e.g. ``WhisperProcessor``).
+        decoder_start_token_id: the model's ``config.decoder_start_token_id``.
+        forward_attention_mask: also return the examples' ``attention_mask`` (made by the extractor with
+            ``return_attention_mask=True``), as HF's example script's option does.
+        return_tensors: "pt", "tf", "jax", "np", or None for the active backend's tensors.
+    """
+
+    def __init__(self, processor, decoder_start_token_id, forward_attention_mask=False, return_tensors=None):
+        self.processor = processor
+        self.feature_extractor, self.tokenizer = _components(processor, type(self).__name__)
+        self.decoder_start_token_id = decoder_start_token_id
+        self.forward_attention_mask = forward_attention_mask
+        self.return_tensors = return_tensors
+
+    def __call__(self, features, return_tensors=None):
+        return_tensors = _check_framework(return_tensors or self.return_tensors)
+        features = _as_features(features)
+        if not features:
+            raise ValueError(f"{type(self).__name__} got an empty list of examples.")
+        owner, key = type(self).__name__, self.feature_extractor.model_input_names[0]
+        rows = _audio_rows(features, key, owner)
+        shapes = sorted({row.shape for row in rows})
+        if len(shapes) > 1:
+            raise ValueError(f"{owner}: the examples' {key!r} have different shapes {shapes}; the feature extractor "
+                             "pads (or truncates) every clip to the same length: call it with its defaults.")
+        batch = {key: np.stack(rows)}  # what the extractor's pad does with equal lengths
+        if self.forward_attention_mask:
+            if any("attention_mask" not in example for example in features):
+                raise ValueError(f"{owner}: forward_attention_mask=True needs an 'attention_mask' in every example "
+                                 "(call the feature extractor with return_attention_mask=True).")
+            batch["attention_mask"] = _stack("attention_mask", [example["attention_mask"] for example in features])
+        labels = _padded_labels(self.tokenizer, features, True, None, owner)
+        if labels.shape[1] and (labels[:, 0] == self.decoder_start_token_id).all():
+            labels = labels[:, 1:]
+        batch["labels"] = labels
+        return _convert(batch, return_tensors)
