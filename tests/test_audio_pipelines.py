@@ -300,6 +300,12 @@ def test_decode_asr_matches_hf(tmp_path):
          {"tokens": np.array([[fr, *segment(3, 0, 100), *segment(6, 150, 600)]]), "stride": (20.0, 5.0, 0.0)}],
         [{"tokens": np.array([text[:20]]), "stride": (30.0, 0.0, 5.0)},
          {"tokens": np.array([text[12:]]), "stride": (25.0, 5.0, 0.0)}],
+        # windows concatenated by generate: after an end / start pair, and after a window run to its end
+        [{"tokens": np.array([[en, *segment(3, 0, 300), *segment(4, 300, 700), begin + 700, *segment(3, 0, 200)]])}],
+        [{"tokens": np.array([[en, *segment(3, 0, 300), *segment(4, 300, 1500), *segment(3, 0, 200)]])}],
+        # a previous-text prompt is dropped
+        [{"tokens": np.array([[ids["<|startofprev|>"], *text[:4], ids["<|startoftranscript|>"], en,
+                               *segment(3, 0, 300)]])}],
     ]
     for case in cases:
         for timestamps in (None, True):

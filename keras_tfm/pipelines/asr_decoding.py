@@ -1,16 +1,19 @@
 """Whisper's ASR decoding: the token ids of one or more audio chunks -> text and timestamped segments.
 
 The speech-recognition pipeline runs Whisper on overlapping 30-second chunks of long audio;
-``decode_asr`` joins their token sequences as Hugging Face transformers does in
-``WhisperTokenizer._decode_asr`` (a function over the tokenizer here, not a tokenizer method):
+``decode_asr`` joins their token sequences into the output of transformers' pipeline (its
+``WhisperTokenizer._decode_asr``; here a function over any Whisper tokenizer, ours or HF's):
 
-- with timestamps, text is cut into segments at Whisper's end-timestamp tokens; timestamps that
-  fall in a chunk's strides (the overlap with its neighbours) are not split on, and the tokens of
-  the overlapping segments are merged by ``find_longest_common_sequence``;
-- without timestamps, the chunks' tokens are merged the same way into one text;
-- a language token starts a new segment language (``return_language``).
+- with timestamps, text is cut into segments at Whisper's end-timestamp tokens. A chunk's
+  timestamps inside its strides (the audio it shares with its neighbours) do not cut: the
+  neighbour sees that audio with more context, and the token runs that the overlap produced
+  twice are joined by ``find_longest_common_sequence``;
+- without timestamps, the chunks' token runs are joined the same way into one text;
+- a language token sets the language of the segment (``return_language``); without
+  timestamps a change of language also closes the segment.
 
-The output is transformers' pipeline format: ``(text, {"chunks": [{"text", "timestamp", "language"}]})``.
+The output is ``(text, {"chunks": [{"text", "timestamp", "language"}]})``, or ``(text, {})``
+when neither timestamps nor languages were asked for.
 """
 
 import logging
@@ -24,7 +27,8 @@ def decode_asr(tokenizer, model_outputs, *, return_timestamps, return_language, 
     """Text (and segments) of Whisper's outputs for the chunks of one audio input.
 
     Args:
-        tokenizer: the Whisper tokenizer (``all_special_ids``, ``convert_tokens_to_ids``, ``decode``).
+        tokenizer: a Whisper tokenizer (``all_special_ids``, ``convert_tokens_to_ids``, ``decode``,
+            ``_strip_prompt``).
         model_outputs: one dict per chunk, in order: ``"tokens"`` (a (1, length) array of generated
             ids) and, for a chunk of long audio, ``"stride"`` = (chunk length, left stride, right
             stride) in seconds.
@@ -32,181 +36,205 @@ def decode_asr(tokenizer, model_outputs, *, return_timestamps, return_language, 
             cross-attention token timestamps).
         return_language: add each segment's language (the name of its language token).
         time_precision: seconds per timestamp token (the extractor's chunk_length / max_source_positions).
-        segment_size: the number of timestamp positions in one generate segment (long-form offsets).
+        segment_size: timestamp positions in one generate window (for outputs that concatenate windows).
 
     Returns:
-        ``(text, optional)`` where ``optional`` is ``{"chunks": [...]}`` when timestamps or the
-        language were asked for, else ``{}``.
+        ``(text, extra)``: ``extra`` is ``{"chunks": [...]}`` when timestamps or languages were asked for.
     """
     if return_timestamps == "word":
         raise NotImplementedError("Whisper word-level timestamps (return_timestamps='word') need cross-attention "
                                   "token timestamps, which keras_tfm's Whisper does not compute; use "
                                   "return_timestamps=True for segment timestamps.")
-    from keras_tfm.processing.tokenization_whisper import LANGUAGES
-
-    last_language = None
-
-    def new_chunk():
-        return {"language": last_language, "timestamp": [None, None], "text": ""}
-
-    chunks = []
-    chunk = new_chunk()
-    time_offset = 0.0
-    timestamp_begin = tokenizer.convert_tokens_to_ids("<|notimestamps|>") + 1
-    previous_tokens = []
-    skip = False
-    right_stride_start = None
-
-    all_special_ids = set(tokenizer.all_special_ids)
-    prompt_token_id = tokenizer.convert_tokens_to_ids("<|startofprev|>")
-    decoder_start_token_id = tokenizer.convert_tokens_to_ids("<|startoftranscript|>")
+    joiner = _SegmentJoiner(tokenizer, bool(return_timestamps), time_precision, segment_size)
     for output in model_outputs:
-        token_ids = strip_prompt(np.asarray(output["tokens"])[0].tolist(), prompt_token_id, decoder_start_token_id)
+        joiner.add_chunk(np.asarray(output["tokens"])[0].tolist(), output.get("stride"))
+    segments = joiner.finish()
 
-        # Timestamps inside the strides are not split on: the segment is resolved once out of both strides.
-        last_timestamp = None
-        first_timestamp = timestamp_begin
-
-        # long-form outputs concatenate segments of several generate calls
-        cur_max_timestamp = 0.0
-        prev_segments_len = 0.0
-        penultimate_timestamp = 0.0
-
-        if "stride" in output:
-            chunk_len, stride_left, stride_right = output["stride"]
-            time_offset -= stride_left
-            right_stride_start = chunk_len - stride_right
-            if stride_left:
-                first_timestamp = stride_left / time_precision + timestamp_begin
-            if stride_right:
-                for token in reversed(token_ids):
-                    if token >= timestamp_begin:
-                        # several timestamps may lie in the right stride; the last one is always skipped
-                        if (last_timestamp is not None
-                                and (token - timestamp_begin) * time_precision < right_stride_start):
-                            break
-                        last_timestamp = token
-
-        current_tokens = []
-        for i, token in enumerate(token_ids):
-            if token in all_special_ids:  # a language token, or another special token (ignored)
-                language = LANGUAGES.get(tokenizer.decode([token])[2:-2])
-                if language is not None:
-                    if last_language and language != last_language and not return_timestamps:
-                        previous_tokens.append(current_tokens)
-                        chunk["text"] = tokenizer.decode(find_longest_common_sequence(previous_tokens))
-                        chunks.append(chunk)
-                        previous_tokens = []
-                        current_tokens = []
-                        chunk = new_chunk()
-                    chunk["language"] = language
-                    last_language = language
-            elif token >= timestamp_begin:  # a timestamp
-                timestamp = float((token - timestamp_begin) * time_precision)
-                if timestamp < cur_max_timestamp:  # the next segment has started
-                    last_was_single_ending = i >= 2 and not (
-                        token_ids[i - 1] >= timestamp_begin and token_ids[i - 2] >= timestamp_begin
-                    )
-                    if last_was_single_ending:
-                        prev_segments_len += time_precision * segment_size
-                    else:
-                        cur_max_timestamp = penultimate_timestamp
-                        prev_segments_len += penultimate_timestamp
-                penultimate_timestamp = cur_max_timestamp
-                cur_max_timestamp = timestamp
-
-                time = round((token - timestamp_begin) * time_precision + time_offset + prev_segments_len, 2)
-                if last_timestamp and token >= last_timestamp:
-                    # in the right stride: skip it (and the start timestamp that follows), resolve later
-                    skip = True
-                elif skip or (previous_tokens and token < first_timestamp):
-                    skip = False
-                elif chunk["timestamp"][0] is None:
-                    chunk["timestamp"][0] = time
-                elif time != chunk["timestamp"][0]:  # an end (a repeated start timestamp stays a start)
-                    chunk["timestamp"][1] = time
-                    previous_tokens.append(current_tokens)
-                    chunk["text"] = tokenizer.decode(find_longest_common_sequence(previous_tokens))
-                    chunks.append(chunk)
-                    previous_tokens = []
-                    current_tokens = []
-                    chunk = new_chunk()
-            else:
-                current_tokens.append(token)
-
-        if "stride" in output:
-            time_offset += chunk_len - stride_right
-
-        if current_tokens:
-            previous_tokens.append(current_tokens)
-        elif not any(p for p in previous_tokens):
-            chunk = new_chunk()
-            previous_tokens = []
-
-    if previous_tokens:
-        if return_timestamps:
-            logger.warning("Whisper did not predict an ending timestamp, which can happen if audio is cut off in the "
-                           "middle of a word. Also make sure WhisperTimeStampLogitsProcessor was used during "
-                           "generation.")
-        chunk["text"] = tokenizer.decode(find_longest_common_sequence(previous_tokens))
-        chunks.append(chunk)
-
-    full_text = "".join(chunk["text"] for chunk in chunks)
+    text = "".join(segment["text"] for segment in segments)
     if not (return_timestamps or return_language):
-        return full_text, {}
-    for chunk in chunks:
+        return text, {}
+    for segment in segments:
         if return_timestamps:
-            chunk["timestamp"] = tuple(chunk["timestamp"])
+            segment["timestamp"] = tuple(segment["timestamp"])
         else:
-            chunk.pop("timestamp")
+            del segment["timestamp"]
         if not return_language:
-            chunk.pop("language")
-    return full_text, {"chunks": chunks}
+            del segment["language"]
+    return text, {"chunks": segments}
+
+
+class _SegmentJoiner:
+    """Reads the chunks' tokens in order and collects segments.
+
+    ``runs`` holds the text-token runs of the open segment, one per chunk that contributed to it;
+    closing the segment joins them (``find_longest_common_sequence``) and decodes the result.
+    ``offset`` is the audio time (s) at which the current chunk's timestamp 0 lies.
+    """
+
+    def __init__(self, tokenizer, timestamps, time_precision, segment_size):
+        from keras_tfm.processing.tokenization_whisper import LANGUAGES
+
+        self.tokenizer, self.timestamps = tokenizer, timestamps
+        self.time_precision, self.segment_size = time_precision, segment_size
+        self.languages = LANGUAGES
+        self.special_ids = set(tokenizer.all_special_ids)
+        self.first_timestamp_id = tokenizer.convert_tokens_to_ids("<|notimestamps|>") + 1
+        self.prompt_id = tokenizer.convert_tokens_to_ids("<|startofprev|>")
+        self.start_id = tokenizer.convert_tokens_to_ids("<|startoftranscript|>")
+        self.segments, self.runs, self.language = [], [], None
+        self.segment = self._new_segment()
+        self.offset = 0.0
+        self.skipping = False  # inside a span cut by a right stride (it may continue into the next chunk)
+
+    def _new_segment(self):
+        return {"language": self.language, "timestamp": [None, None], "text": ""}
+
+    def _close_segment(self):
+        self.segment["text"] = self.tokenizer.decode(find_longest_common_sequence(self.runs))
+        self.segments.append(self.segment)
+        self.runs = []
+        self.segment = self._new_segment()
+
+    def add_chunk(self, token_ids, stride):
+        token_ids = self.tokenizer._strip_prompt(token_ids, self.prompt_id, self.start_id)
+        lowest_id, right_cut_id = self.first_timestamp_id, None
+        if stride is not None:
+            length, left, right = stride
+            self.offset -= left
+            if left:  # timestamps before this are the left neighbour's audio
+                lowest_id = left / self.time_precision + self.first_timestamp_id
+            if right:
+                right_cut_id = self._right_cut(token_ids, length - right)
+
+        clock = _WindowClock(self.time_precision, self.segment_size)
+        run = []
+        for i, token in enumerate(token_ids):
+            if token in self.special_ids:
+                self._on_special(token, run)
+            elif token >= self.first_timestamp_id:
+                step = token - self.first_timestamp_id
+                after_pair = token_ids[i - 1] >= self.first_timestamp_id and token_ids[i - 2] >= self.first_timestamp_id
+                single_ending = i >= 2 and not after_pair
+                time = round(step * self.time_precision + self.offset + clock.advance(step, single_ending), 2)
+                if self._on_timestamp(token, time, lowest_id, right_cut_id, run):
+                    run = []
+            else:
+                run.append(token)
+
+        if stride is not None:
+            self.offset += length - right
+        if run:
+            self.runs.append(run)
+        elif not any(self.runs):  # nothing carried over: start the next chunk afresh
+            self.segment, self.runs = self._new_segment(), []
+
+    def _right_cut(self, token_ids, right_stride_start):
+        """The timestamp id from which this chunk's timestamps are left to the next chunk: the last
+        timestamp, or the earliest of those at or after ``right_stride_start`` (seconds) that run
+        unbroken back from it."""
+        cut = None
+        for token in reversed(token_ids):
+            if token < self.first_timestamp_id:
+                continue
+            if cut is not None and (token - self.first_timestamp_id) * self.time_precision < right_stride_start:
+                break
+            cut = token
+        return cut
+
+    def _on_special(self, token, run):
+        language = self.languages.get(self.tokenizer.decode([token])[2:-2])
+        if language is None:  # another special token: ignored
+            return
+        if self.language and language != self.language and not self.timestamps:
+            self.runs.append(list(run))
+            run.clear()
+            self._close_segment()
+        self.segment["language"] = language
+        self.language = language
+
+    def _on_timestamp(self, token, time, lowest_id, right_cut_id, run):
+        """Applies one timestamp; True when it closed the segment (its text run is consumed)."""
+        if right_cut_id and token >= right_cut_id:
+            self.skipping = True  # the next chunk resolves this span
+            return False
+        if self.skipping or (self.runs and token < lowest_id):
+            self.skipping = False  # the start timestamp after a cut, or one in the left stride
+            return False
+        start = self.segment["timestamp"][0]
+        if start is None:
+            self.segment["timestamp"][0] = time
+            return False
+        if time == start:  # a start timestamp repeated
+            return False
+        self.segment["timestamp"][1] = time
+        self.runs.append(run)
+        self._close_segment()
+        return True
+
+    def finish(self):
+        """The segments, the open one closed (Whisper may end without its closing timestamp)."""
+        if self.runs:
+            if self.timestamps:
+                logger.warning("Whisper did not predict an ending timestamp, which can happen if audio is cut off in "
+                               "the middle of a word. Also make sure WhisperTimeStampLogitsProcessor was used during "
+                               "generation.")
+            self._close_segment()
+        return self.segments
+
+
+class _WindowClock:
+    """Seconds to add to a chunk's timestamps when its tokens concatenate several generate windows
+    (HF 5's short-form loop re-decodes the rest of a window): each window restarts at timestamp 0,
+    so a timestamp below the highest so far means a new window began."""
+
+    def __init__(self, time_precision, segment_size):
+        self.time_precision, self.segment_size = time_precision, segment_size
+        self.highest = self.previous_highest = 0.0
+        self.elapsed = 0.0
+
+    def advance(self, step, single_ending):
+        """The elapsed time before the window of a timestamp ``step``; ``single_ending``: the previous
+        window ended on one timestamp (it ran to the window's end), not on an end / start pair."""
+        seconds = float(step * self.time_precision)
+        if seconds < self.highest:
+            if single_ending:
+                self.elapsed += self.time_precision * self.segment_size
+            else:  # it stopped at its last start timestamp
+                self.highest = self.previous_highest
+                self.elapsed += self.previous_highest
+        self.previous_highest, self.highest = self.highest, seconds
+        return self.elapsed
 
 
 def find_longest_common_sequence(sequences):
-    """Joins token sequences of overlapping chunks into one.
+    """Joins the token runs of overlapping chunks into one.
 
-    Each next sequence is slid along the end of the joined one; the offset with the best
-    fraction of equal tokens (at least two; ties go to the longer overlap) is taken as the
-    overlap, whose left half comes from the left sequence and right half from the right one.
+    Each next run is slid along the end of the joined one; the alignment with the best fraction of
+    equal tokens (at least two of them; among equal fractions the longer overlap, by a 1e-4 per
+    token bonus) is the overlap. Its left half is taken from the left run and its right half from
+    the right one: each chunk is trusted away from its own edge.
     """
-    left_sequence = sequences[0]
-    left_length = len(left_sequence)
-    total_sequence = []
-    for right_sequence in sequences[1:]:
-        max_ = 0.0
-        max_indices = (left_length, left_length, 0, 0)
-        right_length = len(right_sequence)
-        for i in range(1, left_length + right_length):
-            eps = i / 10000.0  # favours long perfect matches
-            left_start = max(0, left_length - i)
-            left_stop = min(left_length, left_length + right_length - i)
-            left = np.array(left_sequence[left_start:left_stop])
-            right_start = max(0, i - left_length)
-            right_stop = min(right_length, i)
-            right = np.array(right_sequence[right_start:right_stop])
-            matches = np.sum(left == right)
-            matching = matches / i + eps
-            if matches > 1 and matching > max_:
-                max_ = matching
-                max_indices = (left_start, left_stop, right_start, right_stop)
-
-        left_start, left_stop, right_start, right_stop = max_indices
-        # the overlap is audio both chunks heard: trust the left chunk for its left half, the right for the rest
-        left_mid = (left_stop + left_start) // 2
-        right_mid = (right_stop + right_start) // 2
-        total_sequence.extend(left_sequence[:left_mid])
-        left_sequence = right_sequence[right_mid:]
-        left_length = len(left_sequence)
-    total_sequence.extend(left_sequence)
-    return total_sequence
+    joined = []
+    left = list(sequences[0])
+    for right in sequences[1:]:
+        right = list(right)
+        left_cut, right_cut = _overlap_midpoints(left, right)
+        joined.extend(left[:left_cut])
+        left = right[right_cut:]
+    return joined + left
 
 
-def strip_prompt(token_ids, prompt_token_id, decoder_start_token_id):
-    """``token_ids`` without a leading ``<|startofprev|>`` prompt (up to the ``<|startoftranscript|>`` token)."""
-    if token_ids and token_ids[0] == prompt_token_id:
-        if decoder_start_token_id in token_ids:
-            return token_ids[token_ids.index(decoder_start_token_id):]
-        return []
-    return token_ids
+def _overlap_midpoints(left, right):
+    """(i, j): keep ``left[:i]`` and continue with ``right[j:]`` (see ``find_longest_common_sequence``)."""
+    n_left, n_right = len(left), len(right)
+    best_score, best = 0.0, (n_left, n_left, 0, 0)
+    left_array, right_array = np.asarray(left), np.asarray(right)
+    for shift in range(1, n_left + n_right):  # ``shift`` positions of the two runs face each other
+        l0, l1 = max(0, n_left - shift), min(n_left, n_left + n_right - shift)
+        r0, r1 = max(0, shift - n_left), min(n_right, shift)
+        equal = int(np.sum(left_array[l0:l1] == right_array[r0:r1]))
+        score = equal / shift + shift / 10000.0
+        if equal > 1 and score > best_score:
+            best_score, best = score, (l0, l1, r0, r1)
+    l0, l1, r0, r1 = best
+    return (l0 + l1) // 2, (r0 + r1) // 2

@@ -38,32 +38,33 @@ from keras_tfm.pipelines.generation_base import GenerationPipeline
 logger = logging.getLogger(__name__)
 
 
-def rescale_stride(stride, ratio):
-    """``(samples, left, right)`` strides in audio samples -> in logits frames (``ratio`` frames per sample),
-    rounded as transformers does: (160_000, 16_000, 16_000) at 1/320 -> (500, 50, 50)."""
-    new_strides = []
-    for input_n, left, right in stride:
-        token_n = int(round(input_n * ratio))
-        new_strides.append((token_n, int(round(left / input_n * token_n)), int(round(right / input_n * token_n))))
-    return new_strides
+def rescale_stride(strides, ratio):
+    """``(length, left, right)`` strides counted in audio samples -> counted in logits frames (``ratio``
+    frames per sample), rounded as transformers rounds them: (160_000, 16_000, 16_000) at 1/320 ->
+    (500, 50, 50)."""
+    def frames(length, left, right):
+        n = int(round(length * ratio))
+        return n, int(round(left / length * n)), int(round(right / length * n))
+
+    return [frames(*stride) for stride in strides]
 
 
 def chunk_iter(inputs, chunk_len, stride_left, stride_right):
-    """Yields ``(chunk, (length, left stride, right stride), is_last)`` over a 1-D waveform, as transformers'
-    ``chunk_iter``: chunks of ``chunk_len`` samples every ``chunk_len - stride_left - stride_right``; the first
-    chunk has no left stride, the last none on the right; a chunk no longer than its left stride is skipped."""
-    inputs_len = inputs.shape[0]
+    """Cuts a 1-D waveform into overlapping chunks, as transformers' ``chunk_iter``: yields
+    ``(chunk, (its length, left stride, right stride), is_last)``. Chunks start every
+    ``chunk_len - stride_left - stride_right`` samples; the first has no left stride and the last
+    none on the right; a chunk that is all left stride is not yielded."""
     step = chunk_len - stride_left - stride_right
-    for chunk_start_idx in range(0, inputs_len, step):
-        chunk_end_idx = chunk_start_idx + chunk_len
-        chunk = inputs[chunk_start_idx:chunk_end_idx]
-        _stride_left = 0 if chunk_start_idx == 0 else stride_left
-        is_last = chunk_end_idx >= inputs_len
-        _stride_right = 0 if is_last else stride_right
-        if chunk.shape[0] > _stride_left:
-            yield chunk, (chunk.shape[0], _stride_left, _stride_right), is_last
+    start = 0
+    while True:
+        chunk = inputs[start:start + chunk_len]
+        is_last = start + chunk_len >= len(inputs)
+        left = stride_left if start else 0
+        if len(chunk) > left:
+            yield chunk, (len(chunk), left, 0 if is_last else stride_right), is_last
         if is_last:
-            break
+            return
+        start += step
 
 
 class AutomaticSpeechRecognitionPipeline(AudioPipeline, GenerationPipeline):
