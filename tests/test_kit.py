@@ -46,6 +46,23 @@ def test_causal_attention_matches_reference(kv_heads, fused):
     np.testing.assert_allclose(to_np(y), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_long_bidirectional_attention_matches_reference(masked):
+    """256 x 256 scores and more: JAX runs them head by head (backend.head_by_head_attention)."""
+    from keras_tfm.layers.attention import HEAD_BY_HEAD_MIN_SCORES
+
+    length = int(HEAD_BY_HEAD_MIN_SCORES ** 0.5) + 4
+    q, k, v = qkv(4, b=2, t=length)
+    key_valid = np.ones((2, length), "int32")
+    if masked:
+        key_valid[1, 200:] = 0
+    mask = padding_mask(key_valid) if masked else None
+    y, _ = attention(*(ops.convert_to_tensor(x) for x in (q, k, v)), mask)
+    allowed = to_np(mask.allowed) if masked else np.ones((1, 1, length, length), bool)
+    expected, _ = reference_attention(q, k, v, allowed, None, 1 / np.sqrt(8))
+    np.testing.assert_allclose(to_np(y), expected, atol=1e-5)
+
+
 def test_bias_scale_and_probabilities():
     q, k, v = qkv(4)
     bias = np.random.RandomState(1).randn(1, 4, 5, 5).astype("float32")

@@ -20,6 +20,8 @@ picked once at import; each module defines the same functions:
   the way that is fastest on the backend.
 - ``FUSED_ATTENTION``: whether ``keras.ops.dot_product_attention`` is the backend's fused
   kernel (torch's SDPA); else decoder attention is written out for the compiler to fuse.
+- ``head_by_head_attention(q, k, v, key_valid, scale)``: attention one (batch, head) at a
+  time, where that beats all heads at once for long inputs (JAX); None elsewhere.
 - ``COMPILED_LOOPS``: whether a compiled step may hold a loop (XLA): greedy decoding then
   runs many steps per call.
 - ``separate_matmul(x)``: a matmul's result, marked (TensorFlow's XLA only) so that the
@@ -50,5 +52,6 @@ compile_prefill_step = _impl.compile_prefill_step
 cache_zeros = _impl.cache_zeros
 COMPILED_LOOPS = _impl.COMPILED_LOOPS
 FUSED_ATTENTION = _impl.FUSED_ATTENTION
+head_by_head_attention = _impl.head_by_head_attention
 cache_reorder = _impl.cache_reorder
 separate_matmul = _impl.separate_matmul

@@ -68,6 +68,9 @@ COMPILED_LOOPS = True
 
 
 # No fused attention kernel: keras_tfm/layers/attention.py writes decoder attention out for XLA to fuse.
+# Attention one head at a time: JAX only (see backend/jax.py).
+head_by_head_attention = None
+
 FUSED_ATTENTION = False
 
 

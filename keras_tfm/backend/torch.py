@@ -75,6 +75,9 @@ COMPILED_LOOPS = False
 
 
 # Attention runs in SDPA (keras.ops.dot_product_attention), torch's fused kernel.
+# Attention one head at a time: JAX only (see backend/jax.py).
+head_by_head_attention = None
+
 FUSED_ATTENTION = True
 
 
