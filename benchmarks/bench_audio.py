@@ -43,12 +43,8 @@ import numpy as np
 
 from bench_encoder import machine_info, peak_rss_mb, ratio
 from bench_pipeline import pin_threads, uptime
-from results_notes import write_results_md
-from workers import Worker, run_rounds, serve
+from workers import Worker, driver_parser, parse_driver_args, run_rounds, save_report, serve
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(HERE, "results")
-BACKENDS = ("torch", "tensorflow", "jax")
 RATE = 16000
 WAV2VEC2_BASE = dict(vocab_size=32, pad_token_id=0, ctc_loss_reduction="sum")  # HF's defaults: wav2vec2-base's shape
 WAV2VEC2_TINY = dict(WAV2VEC2_BASE, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
@@ -310,27 +306,10 @@ def render(report):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", "--smoke", action="store_true", help="small models, short clips: a smoke run")
-    parser.add_argument("--cases", default="wav2vec2,whisper,whisper_forward,logmel")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved timed rounds (default 3; 1 with --tiny)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="CPUs each worker is pinned to, and its torch / TF threads (0: all CPUs)")
-    parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--no-keras-hub", action="store_true", help="skip KerasHub")
-    parser.add_argument("--results", default=None,
-                        help="folder for audio.json / audio.md (default benchmarks/results; a temporary folder "
-                             "with --tiny)")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--library", default="hf", help=argparse.SUPPRESS)
+    parser = driver_parser(__doc__, "wav2vec2,whisper,whisper_forward,logmel", "audio", "small models, short clips: a smoke run")
+    parser.add_argument("--smoke", dest="tiny", action="store_true", help="the same as --tiny")
     parser.add_argument("--variant", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--backend", default="torch", help=argparse.SUPPRESS)
-    parser.add_argument("--folder", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    args.tiny = bool(args.tiny)
-    args.rounds = args.rounds or (1 if args.tiny else 3)
-    args.results = args.results or (tempfile.mkdtemp(prefix="bench_audio_") if args.tiny else RESULTS)
+    args = parse_driver_args(parser, "audio")
     unknown = set(args.cases.split(",")) - set(SHAPES)
     if unknown:
         parser.error(f"unknown case(s) {sorted(unknown)}; choose from {sorted(SHAPES)}")
@@ -372,13 +351,7 @@ def main():
     report["uptime_end"] = uptime()
     report["machine"]["load_average_end"] = os.getloadavg()
     report["wall_s"] = time.perf_counter() - start
-    os.makedirs(args.results, exist_ok=True)
-    with open(os.path.join(args.results, "audio.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    text = render(report)
-    write_results_md(os.path.join(args.results, "audio.md"), text)
-    print(text)
-    print(f"(whole benchmark: {report['wall_s']:.0f} s; written to {args.results}/audio.{{json,md}})")
+    save_report(report, args.results, "audio", render)
     # Token ids must be equal; features and logits within 1e-3 (KerasHub's log-mel is its own recipe: not judged).
     wrong = [r["label"] for r in report["rows"] if r["max_abs_diff"] is not None and r["library"] != "keras_hub"
              and r["max_abs_diff"] > (0 if r["case"] == "whisper" else 1e-3)]

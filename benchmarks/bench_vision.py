@@ -23,7 +23,6 @@ best and median seconds, items per second, ratio of bests to HF's (< 1 is faster
 largest difference of its outputs from HF's. Results: ``benchmarks/results/vision.{json,md}``.
 """
 
-import argparse
 import json
 import os
 import platform
@@ -35,12 +34,8 @@ import numpy as np
 
 from bench_encoder import machine_info, peak_rss_mb, ratio
 from bench_pipeline import pin_threads, uptime
-from results_notes import write_results_md
-from workers import Worker, run_rounds, serve
+from workers import Worker, driver_parser, parse_driver_args, run_rounds, save_report, serve
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(HERE, "results")
-BACKENDS = ("torch", "tensorflow", "jax")
 VIT_BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, image_size=224,
                 patch_size=16, num_labels=1000)
 VIT_TINY = dict(VIT_BASE, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
@@ -266,26 +261,8 @@ def render(report):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true", help="small models and images (a smoke run)")
-    parser.add_argument("--cases", default="vit,detr,processor")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved timed rounds (default 3; 1 with --tiny)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="CPUs each worker is pinned to, and its torch / TF threads (0: all CPUs)")
-    parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--no-keras-hub", action="store_true", help="skip KerasHub")
-    parser.add_argument("--results", default=None,
-                        help="folder for vision.json / vision.md (default benchmarks/results; a temporary folder "
-                             "with --tiny)")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--library", default="hf", help=argparse.SUPPRESS)
-    parser.add_argument("--backend", default="torch", help=argparse.SUPPRESS)
-    parser.add_argument("--folder", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    args.tiny = bool(args.tiny)
-    args.rounds = args.rounds or (1 if args.tiny else 3)
-    args.results = args.results or (tempfile.mkdtemp(prefix="bench_vision_") if args.tiny else RESULTS)
+    parser = driver_parser(__doc__, "vit,detr,processor", "vision", "small models and images (a smoke run)")
+    args = parse_driver_args(parser, "vision")
     if args.worker:
         return worker(args)
 
@@ -319,13 +296,7 @@ def main():
     report["uptime_end"] = uptime()
     report["machine"]["load_average_end"] = os.getloadavg()
     report["wall_s"] = time.perf_counter() - start
-    os.makedirs(args.results, exist_ok=True)
-    with open(os.path.join(args.results, "vision.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    text = render(report)
-    write_results_md(os.path.join(args.results, "vision.md"), text)
-    print(text)
-    print(f"(whole benchmark: {report['wall_s']:.0f} s; written to {args.results}/vision.{{json,md}})")
+    save_report(report, args.results, "vision", render)
     wrong = [r["label"] for r in report["rows"] if r["max_abs_diff"] is not None and r["max_abs_diff"] > 1e-3]
     if wrong:
         print(f"OUTPUT MISMATCH vs HF (> 1e-3): {wrong}", file=sys.stderr)

@@ -77,3 +77,50 @@ def run_rounds(workers, rounds, failed):
             runs[w.label].append(dict(result, load_average=(before, os.getloadavg()[0])))
             print(f"  round {round_index + 1}: {w.label:28s} {result['seconds']:.3f} s", file=sys.stderr)
     return runs
+
+
+def driver_parser(description, cases, name, tiny_help):
+    """The command line every ``bench_<name>.py`` driver shares (its cases, rounds, threads, backends, results
+    folder) and the hidden worker options; a script adds its own with ``add_argument``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", action="store_true", help=tiny_help)
+    parser.add_argument("--cases", default=cases)
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved timed rounds (default 3; 1 with --tiny)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPUs each worker is pinned to, and its torch / TF threads (0: all CPUs)")
+    parser.add_argument("--backends", default="torch,tensorflow,jax")
+    parser.add_argument("--no-keras-hub", action="store_true", help="skip KerasHub")
+    parser.add_argument("--results", default=None,
+                        help=f"folder for {name}.json / {name}.md (default benchmarks/results; a temporary folder "
+                             "with --tiny)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--library", default="hf", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="torch", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    return parser
+
+
+def parse_driver_args(parser, name):
+    """``parser``'s arguments with the defaults that depend on ``--tiny`` filled in."""
+    args = parser.parse_args()
+    args.rounds = args.rounds or (1 if args.tiny else 3)
+    args.results = args.results or (tempfile.mkdtemp(prefix=f"bench_{name}_") if args.tiny
+                                    else os.path.join(ROOT, "benchmarks", "results"))
+    return args
+
+
+def save_report(report, folder, name, render):
+    """Writes ``report`` as ``{name}.json`` and its rendering as ``{name}.md`` (keeping that file's notes) in
+    ``folder``, and prints the rendering."""
+    from results_notes import write_results_md
+
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{name}.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    text = render(report)
+    write_results_md(os.path.join(folder, f"{name}.md"), text)
+    print(text)
+    print(f"(whole benchmark: {report['wall_s']:.0f} s; written to {folder}/{name}.{{json,md}})")
