@@ -9,8 +9,10 @@ from keras_tfm.auto import (  # noqa: E402
     AutoModelForAudioClassification,
     AutoModelForCausalLM,
     AutoModelForCTC,
+    AutoModelForDocumentQuestionAnswering,
     AutoModelForImageClassification,
     AutoModelForImageSegmentation,
+    AutoModelForImageTextToText,
     AutoModelForMaskedLM,
     AutoModelForObjectDetection,
     AutoModelForQuestionAnswering,
@@ -21,9 +23,12 @@ from keras_tfm.auto import (  # noqa: E402
     AutoModelForTextEncoding,
     AutoModelForTokenClassification,
     AutoModelForUniversalSegmentation,
+    AutoModelForVision2Seq,
+    AutoModelForVisualQuestionAnswering,
     TFAutoModel,
     TFAutoModelForAudioClassification,
     TFAutoModelForCausalLM,
+    TFAutoModelForDocumentQuestionAnswering,
     TFAutoModelForImageClassification,
     TFAutoModelForMaskedLM,
     TFAutoModelForQuestionAnswering,
@@ -32,6 +37,7 @@ from keras_tfm.auto import (  # noqa: E402
     TFAutoModelForSequenceClassification,
     TFAutoModelForSpeechSeq2Seq,
     TFAutoModelForTokenClassification,
+    TFAutoModelForVision2Seq,
 )
 from keras_tfm.configuration_utils import PretrainedConfig  # noqa: E402
 from keras_tfm.processing import AutoTokenizer, BatchEncoding, PreTrainedTokenizer, PreTrainedTokenizerFast  # noqa: E402

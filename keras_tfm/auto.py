@@ -34,7 +34,7 @@ class _AutoModel:
 
     @classmethod
     def _model_class(cls, config):
-        table = MODELS.get(cls.__name__, {})
+        table = MODELS.get(getattr(cls, "registry_name", cls.__name__), {})
         if config.model_type not in table:
             raise ValueError(
                 f"{cls.__name__} has no model for model_type {config.model_type!r}; "
@@ -75,6 +75,16 @@ AutoBackbone = _auto("AutoBackbone")
 AutoModelForCTC = _auto("AutoModelForCTC")
 AutoModelForAudioClassification = _auto("AutoModelForAudioClassification")
 AutoModelForSpeechSeq2Seq = _auto("AutoModelForSpeechSeq2Seq")
+AutoModelForVision2Seq = _auto("AutoModelForVision2Seq")
+AutoModelForVisualQuestionAnswering = _auto("AutoModelForVisualQuestionAnswering")
+AutoModelForDocumentQuestionAnswering = _auto("AutoModelForDocumentQuestionAnswering")
+
+
+class AutoModelForImageTextToText(AutoModelForVision2Seq):
+    """HF 5's name for ``AutoModelForVision2Seq`` (the same models)."""
+
+    registry_name = "AutoModelForVision2Seq"
+
 
 # The seed's TensorFlow code names these; on keras_tfm every model runs on every backend.
 TFAutoModel = AutoModel
@@ -88,3 +98,5 @@ TFAutoModelForImageClassification = AutoModelForImageClassification
 TFAutoModelForSemanticSegmentation = AutoModelForSemanticSegmentation
 TFAutoModelForAudioClassification = AutoModelForAudioClassification
 TFAutoModelForSpeechSeq2Seq = AutoModelForSpeechSeq2Seq
+TFAutoModelForVision2Seq = AutoModelForVision2Seq
+TFAutoModelForDocumentQuestionAnswering = AutoModelForDocumentQuestionAnswering

@@ -41,11 +41,12 @@ def _to_ids(x, name):
 
 
 def _to_features(x, name):
-    """An encoder's float input (Whisper's ``input_features`` (B, mel bins, frames)) as float32 numpy."""
+    """An encoder's float input (Whisper's ``input_features`` (B, mel bins, frames), an image
+    encoder's ``pixel_values`` (B, C, H, W)) as float32 numpy."""
     array = np.asarray(backend.to_numpy(x))
-    if array.ndim != 3 or array.dtype.kind != "f":
-        raise ValueError(f"generate: {name} must be floats of shape (batch, channels, frames), got {array.dtype} "
-                         f"{array.shape}.")
+    if array.ndim not in (3, 4) or array.dtype.kind != "f":
+        raise ValueError(f"generate: {name} must be floats of shape (batch, channels, frames) or (batch, channels, "
+                         f"height, width), got {array.dtype} {array.shape}.")
     return array.astype(np.float32)
 
 
@@ -201,9 +202,9 @@ class GenerationMixin:
             if states is not None:
                 raise ValueError(f"Pass {feature_name} or encoder_outputs to generate, not both.")
             # the stepper's "input_ids" are the features; masks and lengths describe the encoder's states
-            states_length = int(self._get_feat_extract_output_lengths(features.shape[-1]))
+            states_length = self.encoder_states_length(features.shape)
             ids, source_shape = None, (features.shape[0], states_length)
-            attention_mask = None  # the encoder reads every frame (Whisper ignores a mask), so every state counts
+            attention_mask = None  # the encoder reads every frame / pixel (Whisper ignores a mask): every state counts
         if ids is None and states is None and features is None:
             if not decoder_only:
                 raise ValueError(f"{type(self).__name__}.generate needs input_ids (the encoder's input) or "

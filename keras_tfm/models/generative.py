@@ -64,6 +64,15 @@ class GenerativeModel:
         outputs = keras.Model.__call__(self, *args, past_key_values=as_cache(cache), **kwargs)
         return outputs.to_tuple() if return_dict is False else outputs
 
+    def encoder_states_length(self, features_shape):
+        """How many states the encoder makes from float inputs of ``features_shape`` (its
+        ``main_input_name``: Whisper's input_features, an image encoder's pixel_values):
+        the length of generate's mask over them. Models with such an encoder define it."""
+        if hasattr(self, "_get_feat_extract_output_lengths"):
+            return int(self._get_feat_extract_output_lengths(features_shape[-1]))
+        raise NotImplementedError(f"{type(self).__name__} does not say how many states its encoder makes "
+                                  "(encoder_states_length).")
+
     def generate(self, *args, **kwargs):
         """Generates token ids as ``transformers``' ``generate`` does (``keras_tfm.generation``)."""
         return _generation().generate(self, *args, **kwargs)
