@@ -323,6 +323,17 @@ def margins(folder, pipe, records):
     return gaps
 
 
+def docqa_windows(pipe, inputs, kwargs):
+    """What 4.57's preprocess feeds LayoutLM for each document: per window, input_ids, token_type_ids and bbox."""
+    params = pipe._sanitize_parameters(**kwargs)[0]
+    windows = []
+    for example in inputs if isinstance(inputs, list) else [inputs]:
+        example = {k: v for k, v in example.items() if k != "word_boxes" or v is not None}
+        windows.append([{key: feature[key][0].tolist() for key in ("input_ids", "token_type_ids", "bbox")}
+                        for feature in pipe.preprocess(example, **params)])
+    return windows
+
+
 # ---- run -------------------------------------------------------------------------
 BUILDERS = {"vit-gpt2-tiny": build_ved, "blip-tiny": build_blip, "vilt-tiny": build_vilt,
             "layoutlm-tiny": build_layoutlm}
@@ -335,6 +346,8 @@ def run_cases(folder, task):
         if case_folder != folder:
             continue
         record = {"name": name, "model": folder, "task": task, "inputs": inputs, "call_kwargs": kwargs}
+        if task == "document-question-answering":
+            record["windows"] = docqa_windows(pipe, resolve(inputs), kwargs)
         try:
             record["output"] = call(pipe, task, resolve(inputs), kwargs)
         except Exception as error:  # recorded: the error 4.57 gives for this input

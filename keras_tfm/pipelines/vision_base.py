@@ -81,6 +81,17 @@ class ImagePipeline(Pipeline):
         return {key: np.asarray(outputs[key])[None] for key in keys if key in outputs}
 
 
+def is_image(value):
+    """Whether ``value`` is one image input (a PIL image, a path or URL, an array or tensor), not a batch."""
+    if isinstance(value, (str, os.PathLike, np.ndarray)) or backend.is_tensor(value):
+        return True
+    try:
+        import PIL.Image
+    except ImportError:
+        return False
+    return isinstance(value, PIL.Image.Image)
+
+
 def image_size(image):
     """(height, width) of a PIL image or an array / tensor, the channel axis found as the image processors find it."""
     if backend.is_tensor(image):
