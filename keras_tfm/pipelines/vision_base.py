@@ -70,7 +70,7 @@ class ImagePipeline(Pipeline):
 
     def _collate(self, features):
         """Stacks the images of a batch; pads them to the largest (with ``pixel_mask``) when their sizes differ."""
-        shapes = {np.shape(f["pixel_values"]) for f in features}
+        shapes = {np.shape(f["pixel_values"]) for f in features if "pixel_values" in f}
         if len(shapes) > 1 and "pixel_mask" in self.model_input_names:
             features = pad_images(features)
         return super()._collate(features)
