@@ -50,7 +50,9 @@ class TransformerBlock(Layer):
             bias=bias, output_attentions=output_attentions, training=training, **extra)
         x = self._residual(x, a, self.attention_norm, training)
         new_cross_cache = cross_probs = None
-        if self.cross_attention is not None:
+        # no encoder states and no cached cross keys: the block runs as a plain decoder block (HF's GPT-2
+        # built with add_cross_attention, called without encoder_hidden_states)
+        if self.cross_attention is not None and (encoder_hidden_states is not None or cross_cache is not None):
             extra = {k: v for k, v in (("query_positions", positions), ("key_positions", encoder_positions))
                      if v is not None}
             a, new_cross_cache, cross_probs = self.cross_attention(
