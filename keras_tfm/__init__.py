@@ -167,6 +167,14 @@ from keras_tfm.models.wav2vec2 import (  # noqa: E402
     Wav2Vec2ForSequenceClassification,
     Wav2Vec2Model,
 )
+from keras_tfm.models.blip import (  # noqa: E402
+    BlipConfig,
+    BlipForConditionalGeneration,
+    BlipTextConfig,
+    BlipTextLMHeadModel,
+    BlipVisionConfig,
+    BlipVisionModel,
+)
 from keras_tfm.models.whisper import (  # noqa: E402
     WhisperConfig,
     WhisperForConditionalGeneration,
