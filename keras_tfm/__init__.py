@@ -150,6 +150,7 @@ from keras_tfm.models.resnet import (  # noqa: E402
     ResNetModel,
 )
 from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel  # noqa: E402
+from keras_tfm.models.vilt import ViltConfig, ViltForQuestionAnswering, ViltModel  # noqa: E402
 from keras_tfm.models.segformer import (  # noqa: E402
     SegformerConfig,
     SegformerDecodeHead,
