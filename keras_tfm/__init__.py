@@ -59,6 +59,9 @@ from keras_tfm.processing import (  # noqa: E402
     SequenceFeatureExtractor,
     ViTFeatureExtractor,
     ViTImageProcessor,
+    ViltFeatureExtractor,
+    ViltImageProcessor,
+    ViltProcessor,
     Wav2Vec2CTCTokenizer,
     Wav2Vec2FeatureExtractor,
     Wav2Vec2Processor,
@@ -154,6 +157,7 @@ from keras_tfm.models.vision_encoder_decoder import (  # noqa: E402
     VisionEncoderDecoderConfig,
     VisionEncoderDecoderModel,
 )
+from keras_tfm.models.vilt import ViltConfig, ViltForQuestionAnswering, ViltModel  # noqa: E402
 from keras_tfm.models.segformer import (  # noqa: E402
     SegformerConfig,
     SegformerDecodeHead,
