@@ -93,6 +93,14 @@ from keras_tfm.models.roberta import (  # noqa: E402
     RobertaForTokenClassification,
     RobertaModel,
 )
+from keras_tfm.models.layoutlm import (  # noqa: E402
+    LayoutLMConfig,
+    LayoutLMForMaskedLM,
+    LayoutLMForQuestionAnswering,
+    LayoutLMForSequenceClassification,
+    LayoutLMForTokenClassification,
+    LayoutLMModel,
+)
 from keras_tfm.pipelines import pipeline  # noqa: E402
 from keras_tfm.generation import (  # noqa: E402
     GenerationConfig,
