@@ -53,6 +53,8 @@ from keras_tfm.processing import (  # noqa: E402
     DetrImageProcessor,
     FeatureExtractionMixin,
     ImageProcessingMixin,
+    LayoutLMTokenizer,
+    LayoutLMTokenizerFast,
     ProcessorMixin,
     SegformerFeatureExtractor,
     SegformerImageProcessor,
