@@ -15,10 +15,8 @@ import numpy as np
 from keras_tfm.pipelines.base import check_text
 from keras_tfm.pipelines.question_answering import select_starts_ends
 from keras_tfm.pipelines.vision_base import ImagePipeline
-
-MAX_BOX = 1000  # word boxes are normalised to 0..1000
-SEP_BOX = [MAX_BOX] * 4
-NO_BOX = [0] * 4
+from keras_tfm.processing.ocr import apply_tesseract
+from keras_tfm.processing.processing_layoutlm import check_word_boxes, tokenize_with_boxes
 
 
 class DocumentQuestionAnsweringPipeline(ImagePipeline):
@@ -96,30 +94,13 @@ class DocumentQuestionAnsweringPipeline(ImagePipeline):
                    tesseract_config="", timeout=None):
         """One feature per window of the document's words."""
         question, words, boxes = self._document(example, lang, tesseract_config, timeout)
-        if max_seq_len is None:
-            max_seq_len = self.tokenizer.model_max_length
-        if doc_stride is None:
-            doc_stride = min(max_seq_len // 2, 256)
-        if self.tokenizer.padding_side != "right":
-            raise ValueError("Document question answering only supports tokenizers whose padding side is 'right', "
-                             f"not {self.tokenizer.padding_side}")
-        encoded = self.tokenizer(question.split(), words, is_split_into_words=True, padding=padding,
-                                 max_length=max_seq_len, stride=doc_stride, truncation="only_second",
-                                 return_token_type_ids=True, return_overflowing_tokens=True)
+        windows = tokenize_with_boxes(self.tokenizer, question, words, boxes, max_seq_len=max_seq_len,
+                                      doc_stride=doc_stride, padding=padding)
         features = []
-        for i, ids in enumerate(encoded["input_ids"]):
-            sequence_ids, word_ids = encoded.sequence_ids(i), encoded.word_ids(i)
-            # p_mask: 1 where a token cannot be in the answer (question, special tokens); [CLS] stays open
-            p_mask = [int(s != 1 and token != self.tokenizer.cls_token_id) for s, token in zip(sequence_ids, ids)]
-            features.append({
-                "input_ids": ids,
-                "attention_mask": encoded["attention_mask"][i],
-                "token_type_ids": encoded["token_type_ids"][i],
-                "bbox": token_boxes(ids, sequence_ids, word_ids, boxes, self.tokenizer.sep_token_id),
-                "p_mask": p_mask,
-                "word_ids": word_ids,
-                "words": words,
-            })
+        for window in windows:
+            feature = {name: window[name][0] for name in ("input_ids", "attention_mask", "token_type_ids", "bbox")}
+            feature.update(p_mask=window["p_mask"].astype("int64"), word_ids=window["word_ids"], words=words)
+            features.append(feature)
         return features
 
     def _document(self, example, lang, tesseract_config, timeout):
@@ -135,10 +116,8 @@ class DocumentQuestionAnsweringPipeline(ImagePipeline):
         if image is not None:
             image = self.read_image(image, timeout)
         if example.get("word_boxes") is not None:
-            words, boxes = check_word_boxes(example["word_boxes"])
+            words, boxes = split_word_boxes(example["word_boxes"])
         elif image is not None:
-            from keras_tfm.processing.ocr import apply_tesseract
-
             words, boxes = apply_tesseract(image, lang=lang, tesseract_config=tesseract_config)
         else:
             raise ValueError("You must provide an image or word_boxes. If you provide an image, the pipeline will "
@@ -164,15 +143,9 @@ class DocumentQuestionAnsweringPipeline(ImagePipeline):
         return sorted(answers, key=lambda a: a["score"], reverse=True)[:top_k]
 
 
-def token_boxes(input_ids, sequence_ids, word_ids, boxes, sep_token_id):
-    """The box of each token: its word's for the document's tokens, [1000] * 4 for [SEP], else [0] * 4."""
-    return [list(boxes[word]) if sequence == 1 else SEP_BOX if token == sep_token_id else NO_BOX
-            for token, sequence, word in zip(input_ids, sequence_ids, word_ids)]
-
-
-def check_word_boxes(word_boxes):
+def split_word_boxes(word_boxes):
     """``(words, boxes)`` of ``word_boxes`` (``[(word, [x0, y0, x1, y1]), ...]``, integers in 0..1000); a clear
-    error for anything else."""
+    error naming the item for anything else."""
     if isinstance(word_boxes, (str, dict)) or not hasattr(word_boxes, "__len__"):
         raise ValueError(f"word_boxes must be a list of (word, [x0, y0, x1, y1]) pairs, got "
                          f"{type(word_boxes).__name__}: {word_boxes!r:.80}.")
@@ -190,11 +163,9 @@ def check_word_boxes(word_boxes):
             raise ValueError(f"word_boxes[{i}] ({word!r}): the box must be 4 numbers [x0, y0, x1, y1], got "
                              f"{item[1]!r:.80}.")
         if box.dtype.kind == "f" and not np.all(box == np.round(box)):
-            raise ValueError(f"word_boxes[{i}] ({word!r}): box coordinates are integers in 0..{MAX_BOX} (normalised "
-                             f"to the page), got {item[1]!r}.")
-        if box.min() < 0 or box.max() > MAX_BOX:
-            raise ValueError(f"word_boxes[{i}] ({word!r}): box {item[1]!r} is outside 0..{MAX_BOX}; boxes are "
-                             f"normalised to the page: int(1000 * x / width), int(1000 * y / height).")
+            raise ValueError(f"word_boxes[{i}] ({word!r}): box coordinates are integers in 0..1000 (normalised to "
+                             f"the page: keras_tfm.processing.ocr.normalize_box), got {item[1]!r}.")
         words.append(word)
         boxes.append([int(v) for v in box])
+    check_word_boxes(words, boxes)  # 0..1000, right >= left, lower >= upper
     return words, boxes
