@@ -47,6 +47,8 @@ from keras_tfm.processing import (  # noqa: E402
     AutoProcessor,
     BaseImageProcessor,
     BatchFeature,
+    BlipImageProcessor,
+    BlipProcessor,
     ConvNextFeatureExtractor,
     ConvNextImageProcessor,
     DetrFeatureExtractor,

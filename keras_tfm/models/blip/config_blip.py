@@ -5,8 +5,20 @@ from keras_tfm.configuration_utils import PretrainedConfig
 from keras_tfm.registry import register_config
 
 
+class _BlipPartConfig(PretrainedConfig):
+    """A part of ``BlipConfig``: read from a whole BLIP config.json, it takes its ``base_config_key`` entry (as HF)."""
+
+    base_config_key = ""
+
+    @classmethod
+    def from_dict(cls, config_dict, **overrides):
+        if config_dict.get("model_type") == BlipConfig.model_type and cls.base_config_key in config_dict:
+            config_dict = config_dict[cls.base_config_key]
+        return super().from_dict(config_dict, **overrides)
+
+
 @register_config
-class BlipTextConfig(PretrainedConfig):
+class BlipTextConfig(_BlipPartConfig):
     """The BERT-style text decoder: causal self-attention, cross-attention over the image
     embeddings (of ``encoder_hidden_size``), post-norm blocks, an MLM-style LM head.
 
@@ -15,6 +27,7 @@ class BlipTextConfig(PretrainedConfig):
     """
 
     model_type = "blip_text_model"
+    base_config_key = "text_config"
 
     def __init__(self, vocab_size=30524, hidden_size=768, encoder_hidden_size=768, intermediate_size=3072,
                  projection_dim=768, num_hidden_layers=12, num_attention_heads=8, max_position_embeddings=512,
@@ -42,11 +55,12 @@ class BlipTextConfig(PretrainedConfig):
 
 
 @register_config
-class BlipVisionConfig(PretrainedConfig):
+class BlipVisionConfig(_BlipPartConfig):
     """The vision transformer: patch conv (with bias), class token, learned positions, pre-norm
     blocks with a fused qkv projection, and a final ``post_layernorm``."""
 
     model_type = "blip_vision_model"
+    base_config_key = "vision_config"
 
     def __init__(self, hidden_size=768, intermediate_size=3072, projection_dim=512, num_hidden_layers=12,
                  num_attention_heads=12, image_size=384, patch_size=16, hidden_act="gelu", layer_norm_eps=1e-5,
