@@ -47,18 +47,25 @@ from keras_tfm.processing import (  # noqa: E402
     AutoProcessor,
     BaseImageProcessor,
     BatchFeature,
+    BlipImageProcessor,
+    BlipProcessor,
     ConvNextFeatureExtractor,
     ConvNextImageProcessor,
     DetrFeatureExtractor,
     DetrImageProcessor,
     FeatureExtractionMixin,
     ImageProcessingMixin,
+    LayoutLMTokenizer,
+    LayoutLMTokenizerFast,
     ProcessorMixin,
     SegformerFeatureExtractor,
     SegformerImageProcessor,
     SequenceFeatureExtractor,
     ViTFeatureExtractor,
     ViTImageProcessor,
+    ViltFeatureExtractor,
+    ViltImageProcessor,
+    ViltProcessor,
     Wav2Vec2CTCTokenizer,
     Wav2Vec2FeatureExtractor,
     Wav2Vec2Processor,
@@ -92,6 +99,14 @@ from keras_tfm.models.roberta import (  # noqa: E402
     RobertaForSequenceClassification,
     RobertaForTokenClassification,
     RobertaModel,
+)
+from keras_tfm.models.layoutlm import (  # noqa: E402
+    LayoutLMConfig,
+    LayoutLMForMaskedLM,
+    LayoutLMForQuestionAnswering,
+    LayoutLMForSequenceClassification,
+    LayoutLMForTokenClassification,
+    LayoutLMModel,
 )
 from keras_tfm.pipelines import pipeline  # noqa: E402
 from keras_tfm.generation import (  # noqa: E402
@@ -154,6 +169,7 @@ from keras_tfm.models.vision_encoder_decoder import (  # noqa: E402
     VisionEncoderDecoderConfig,
     VisionEncoderDecoderModel,
 )
+from keras_tfm.models.vilt import ViltConfig, ViltForQuestionAnswering, ViltModel  # noqa: E402
 from keras_tfm.models.segformer import (  # noqa: E402
     SegformerConfig,
     SegformerDecodeHead,
@@ -166,6 +182,14 @@ from keras_tfm.models.wav2vec2 import (  # noqa: E402
     Wav2Vec2ForCTC,
     Wav2Vec2ForSequenceClassification,
     Wav2Vec2Model,
+)
+from keras_tfm.models.blip import (  # noqa: E402
+    BlipConfig,
+    BlipForConditionalGeneration,
+    BlipTextConfig,
+    BlipTextLMHeadModel,
+    BlipVisionConfig,
+    BlipVisionModel,
 )
 from keras_tfm.models.whisper import (  # noqa: E402
     WhisperConfig,

@@ -5,14 +5,19 @@ from keras import ops
 IGNORE_INDEX = -100
 
 
-def cross_entropy(logits, labels, ignore_index=IGNORE_INDEX):
-    """Mean cross-entropy over positions whose label is not ``ignore_index``. logits (..., C), labels (...)."""
+def cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, label_smoothing=0.0):
+    """Mean cross-entropy over positions whose label is not ``ignore_index``. logits (..., C), labels (...).
+
+    ``label_smoothing`` ε: the target is (1 - ε) one-hot + ε uniform, as torch's ``CrossEntropyLoss``.
+    """
     logits = ops.cast(ops.reshape(logits, (-1, ops.shape(logits)[-1])), "float32")
     labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
     valid = ops.not_equal(labels, ignore_index)
     safe = ops.where(valid, labels, 0)
     log_probs = ops.log_softmax(logits, axis=-1)
     picked = ops.take_along_axis(log_probs, safe[:, None], axis=-1)[:, 0]
+    if label_smoothing:
+        picked = (1.0 - label_smoothing) * picked + label_smoothing * ops.mean(log_probs, axis=-1)
     weights = ops.cast(valid, "float32")
     return -ops.sum(picked * weights) / ops.maximum(ops.sum(weights), 1.0)
 
@@ -35,7 +40,13 @@ def sequence_classification_loss(logits, labels, config):
         return ops.mean(ops.square(logits - labels))
     if problem_type == "single_label_classification":
         return cross_entropy(logits, labels)
-    labels = ops.cast(labels, "float32")  # multi-label: sigmoid + binary cross-entropy with logits
+    return binary_cross_entropy_with_logits(logits, labels)  # multi-label
+
+
+def binary_cross_entropy_with_logits(logits, labels):
+    """Mean over every element of sigmoid + binary cross-entropy, as torch's
+    ``binary_cross_entropy_with_logits``; ``labels`` may be soft targets in [0, 1]."""
+    logits, labels = ops.cast(logits, "float32"), ops.cast(labels, "float32")
     return ops.mean(ops.maximum(logits, 0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits))))
 
 

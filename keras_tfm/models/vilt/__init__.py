@@ -1,0 +1,2 @@
+from keras_tfm.models.vilt.config_vilt import ViltConfig
+from keras_tfm.models.vilt.model_vilt import ViltForQuestionAnswering, ViltModel
