@@ -5,6 +5,7 @@ padded batch says which patches are real."""
 import numpy as np
 from keras import ops
 
+from keras_tfm import backend
 from keras_tfm.checkpoints.weight_map import WeightMap
 from keras_tfm.layers import (
     Conv2D,
@@ -45,7 +46,8 @@ def select_patches(patch_mask, lengths, max_image_length=-1):
     Every row holds its real patches first (``patch_mask`` 1, in row-major order), then padding
     patches. ``L`` is the largest ``lengths`` (each image's patch height x width) of the batch, capped
     at ``max_image_length`` when that is positive; ``L = N`` (or the cap) where the mask is known only
-    at run time (traced), which changes no real token's output: padding patches are masked out.
+    at run time (compiled: jit, tf.function, torch.jit.trace), which changes no real token's output and
+    no logits: the extra padding patches are masked out of attention.
 
     HF draws the patches with ``torch.multinomial``: a random order of the real patches of the
     longest images, random padding patches (all equal when the padded pixels are zero, as the image
@@ -56,7 +58,7 @@ def select_patches(patch_mask, lengths, max_image_length=-1):
     num_patches = static_dim(ops.shape(patch_mask)[1])
     index = ops.arange(num_patches, dtype="int32")[None, :]
     order = ops.argsort(ops.where(patch_mask > 0, index, index + num_patches), axis=-1)  # real patches first
-    length = static_dim(ops.max(lengths))
+    length = backend.concrete_int(ops.max(lengths))  # None while traced: keep every patch
     length = num_patches if length is None else length
     if isinstance(max_image_length, int) and max_image_length > 0:
         length = min(length, max_image_length)
