@@ -152,8 +152,8 @@ def test_max_image_length(tmp_path, inputs):
     ours = keras_tfm.ViltForQuestionAnswering.from_pretrained(tmp_path)
     np.testing.assert_allclose(to_np(ours(**inputs).logits), run_hf(hf, inputs).logits.numpy(), atol=ATOL)
     ours.config.max_image_length = 7
-    assert ours.backbone(**{k: v for k, v in inputs.items()}).last_hidden_state.shape[1] == \
-        inputs["input_ids"].shape[1] + 1 + 7
+    tokens, mask = ours.backbone.embeddings.visual_embed(inputs["pixel_values"], inputs["pixel_mask"])
+    assert tuple(tokens.shape) == (2, 1 + 7, 16) and to_np(mask).min() == 1  # [CLS] + 7 real patches each
     mask = np.array([[0, 1, 1, 0, 1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]])
     lengths = mask.sum(1)
     np.testing.assert_array_equal(to_np(select_patches(mask, lengths, 4)), [[1, 4, 6, 8], [0, 1, 2, 3]])
@@ -161,12 +161,12 @@ def test_max_image_length(tmp_path, inputs):
                                                                         [0, 1, 2, 3, 4, 5, 6, 7]])
 
 
-def test_image_embeds_match_hf(folders, model):
-    rng = np.random.RandomState(2)
-    inputs = {"input_ids": np.array([[2, 5, 6, 3], [2, 7, 3, 0]]), "attention_mask": np.array([[1, 1, 1, 1],
-                                                                                            [1, 1, 1, 0]]),
-              "image_embeds": rng.randn(2, 5, 16).astype("float32"),
-              "pixel_mask": np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])}
+def test_image_embeds_match_hf(folders, inputs, model):
+    """Embedded image tokens instead of pixels (the main inputs' shapes: JAX compiles no new ones)."""
+    image_mask = np.ones((2, 21), "int64")
+    image_mask[1, 15:] = 0
+    inputs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"],
+              "image_embeds": np.random.RandomState(2).randn(2, 21, 16).astype("float32"), "pixel_mask": image_mask}
     theirs = run_hf(folders["hf"], inputs)
     assert np.abs(to_np(model(**inputs).logits) - theirs.logits.numpy()).max() <= ATOL
 
