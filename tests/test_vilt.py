@@ -134,15 +134,16 @@ def test_keras_tfm_to_hf_and_back(tmp_path, inputs):
 
 def test_compiled_forward_keeps_every_patch(inputs, model):
     """Compiled (jit / XLA / torch trace), the patch count is not known when tracing: every patch is kept,
-    the padding ones masked, and the logits and text states are those of the eager call."""
-    eager = model(**inputs, output_hidden_states=True)
-    forward = compiled_forward(model)
+    the padding ones masked, and the pooled output and the real tokens' states are the eager call's."""
+    eager = model.backbone(**inputs)
+    forward = compiled_forward(model.backbone)
     for _ in range(2):  # torch traces at the second call
-        out = forward(**inputs, output_hidden_states=True)
-    np.testing.assert_allclose(to_np(out.logits), to_np(eager.logits), atol=1e-5)
+        out = forward(**inputs)
     text_length = inputs["input_ids"].shape[1]
-    np.testing.assert_allclose(to_np(out.hidden_states[-1])[:, :text_length + 21],
-                               to_np(eager.hidden_states[-1]), atol=1e-5)
+    assert out.last_hidden_state.shape[1] == text_length + 1 + 6 * 5  # the whole 48x40 grid of 8x8 patches
+    np.testing.assert_allclose(to_np(out.pooler_output), to_np(eager.pooler_output), atol=1e-5)
+    np.testing.assert_allclose(to_np(out.last_hidden_state)[:, :text_length + 21], to_np(eager.last_hidden_state),
+                               atol=1e-5)
 
 
 def test_max_image_length(tmp_path, inputs):
