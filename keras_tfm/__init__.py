@@ -153,7 +153,14 @@ from keras_tfm.models.resnet import (  # noqa: E402
     ResNetModel,
 )
 from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel  # noqa: E402
-from keras_tfm.models.vilt import ViltConfig, ViltForQuestionAnswering, ViltModel  # noqa: E402
+from keras_tfm.models.vilt import (  # noqa: E402
+    ViltConfig,
+    ViltForImageAndTextRetrieval,
+    ViltForMaskedLM,
+    ViltForQuestionAnswering,
+    ViltForTokenClassification,
+    ViltModel,
+)
 from keras_tfm.models.segformer import (  # noqa: E402
     SegformerConfig,
     SegformerDecodeHead,

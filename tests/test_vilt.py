@@ -132,6 +132,28 @@ def test_keras_tfm_to_hf_and_back(tmp_path, inputs):
     np.testing.assert_array_equal(to_np(again(**inputs).logits), logits)
 
 
+@pytest.mark.parametrize("name", ["ViltForMaskedLM", "ViltForImageAndTextRetrieval", "ViltForTokenClassification"])
+def test_other_heads_both_ways(tmp_path, inputs, name):
+    torch.manual_seed(0)
+    hf = getattr(transformers, name)(tiny_config()).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    labels = None
+    if name != "ViltForImageAndTextRetrieval":
+        classes = len(WORDS) if name == "ViltForMaskedLM" else len(ANSWERS)
+        labels = np.random.RandomState(3).randint(0, classes, inputs["input_ids"].shape)
+        labels[inputs["attention_mask"] == 0] = -100
+    extra = {} if labels is None else {"labels": labels}
+    theirs = run_hf(hf, {**inputs, **extra})
+    ours = getattr(keras_tfm, name).from_pretrained(tmp_path / "hf")
+    out = ours(**inputs, **extra)
+    assert np.abs(to_np(out.logits) - theirs.logits.numpy()).max() <= ATOL
+    if labels is not None:
+        assert abs(float(to_np(out.loss)) - theirs.loss.item()) <= 1e-5
+    ours.save_pretrained(tmp_path / "ours")
+    again = getattr(transformers, name).from_pretrained(tmp_path / "ours").eval()
+    np.testing.assert_allclose(run_hf(again, inputs).logits.numpy(), theirs.logits.numpy(), atol=1e-6)
+
+
 def test_compiled_forward_keeps_every_patch(inputs, model):
     """Compiled (jit / XLA / torch trace), the patch count is not known when tracing: every patch is kept,
     the padding ones masked, and the pooled output and the real tokens' states are the eager call's."""
