@@ -169,7 +169,14 @@ from keras_tfm.models.vision_encoder_decoder import (  # noqa: E402
     VisionEncoderDecoderConfig,
     VisionEncoderDecoderModel,
 )
-from keras_tfm.models.vilt import ViltConfig, ViltForQuestionAnswering, ViltModel  # noqa: E402
+from keras_tfm.models.vilt import (  # noqa: E402
+    ViltConfig,
+    ViltForImageAndTextRetrieval,
+    ViltForMaskedLM,
+    ViltForQuestionAnswering,
+    ViltForTokenClassification,
+    ViltModel,
+)
 from keras_tfm.models.segformer import (  # noqa: E402
     SegformerConfig,
     SegformerDecodeHead,

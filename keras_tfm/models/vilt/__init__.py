@@ -1,2 +1,8 @@
 from keras_tfm.models.vilt.config_vilt import ViltConfig
-from keras_tfm.models.vilt.model_vilt import ViltForQuestionAnswering, ViltModel
+from keras_tfm.models.vilt.model_vilt import (
+    ViltForImageAndTextRetrieval,
+    ViltForMaskedLM,
+    ViltForQuestionAnswering,
+    ViltForTokenClassification,
+    ViltModel,
+)

@@ -38,4 +38,14 @@ VQA = [
     *linear("classifier.3", "classifier.out_proj"),
 ]
 
-TABLES = register_conversion(ConversionTables(BACKBONE, heads={"vqa": VQA}), "vilt")
+MASKED_LM = [
+    *linear("mlm_score.transform.dense", "lm_head.dense"),
+    *layer_norm("mlm_score.transform.LayerNorm", "lm_head.norm"),
+    Rule("mlm_score.decoder.bias", "lm_head.bias"),
+    Rule("mlm_score.decoder.weight", None),  # tied to the word embeddings
+]
+RETRIEVAL = linear("rank_output", "rank_output")
+TOKEN_CLASSIFIER = linear("classifier", "classifier")
+
+TABLES = register_conversion(ConversionTables(BACKBONE, heads={
+    "vqa": VQA, "masked_lm": MASKED_LM, "retrieval": RETRIEVAL, "token_classifier": TOKEN_CLASSIFIER}), "vilt")

@@ -5,6 +5,7 @@ padded batch says which patches are real."""
 import numpy as np
 from keras import ops
 
+from keras_tfm import backend
 from keras_tfm.checkpoints.weight_map import WeightMap
 from keras_tfm.layers import (
     Conv2D,
@@ -13,6 +14,7 @@ from keras_tfm.layers import (
     Embedding,
     Layer,
     LayerNorm,
+    MaskedLMHead,
     TextEmbeddings,
     downsample_mask,
     encoder_stack,
@@ -24,8 +26,13 @@ from keras_tfm.layers import (
     static_dim,
     to_internal,
 )
-from keras_tfm.losses import binary_cross_entropy_with_logits
-from keras_tfm.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from keras_tfm.losses import binary_cross_entropy_with_logits, cross_entropy
+from keras_tfm.modeling_outputs import (
+    BaseModelOutputWithPooling,
+    MaskedLMOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
 from keras_tfm.models.base import Backbone, TaskModel
 from keras_tfm.models.encoder_tasks import first_token
 from keras_tfm.models.vilt import convert_vilt
@@ -45,7 +52,8 @@ def select_patches(patch_mask, lengths, max_image_length=-1):
     Every row holds its real patches first (``patch_mask`` 1, in row-major order), then padding
     patches. ``L`` is the largest ``lengths`` (each image's patch height x width) of the batch, capped
     at ``max_image_length`` when that is positive; ``L = N`` (or the cap) where the mask is known only
-    at run time (traced), which changes no real token's output: padding patches are masked out.
+    at run time (compiled: jit, tf.function, torch.jit.trace), which changes no real token's output and
+    no logits: the extra padding patches are masked out of attention.
 
     HF draws the patches with ``torch.multinomial``: a random order of the real patches of the
     longest images, random padding patches (all equal when the padded pixels are zero, as the image
@@ -56,7 +64,7 @@ def select_patches(patch_mask, lengths, max_image_length=-1):
     num_patches = static_dim(ops.shape(patch_mask)[1])
     index = ops.arange(num_patches, dtype="int32")[None, :]
     order = ops.argsort(ops.where(patch_mask > 0, index, index + num_patches), axis=-1)  # real patches first
-    length = static_dim(ops.max(lengths))
+    length = backend.concrete_int(ops.max(lengths))  # None while traced: keep every patch
     length = num_patches if length is None else length
     if isinstance(max_image_length, int) and max_image_length > 0:
         length = min(length, max_image_length)
@@ -218,23 +226,15 @@ class ViltVQAHead(Layer):
         return self.out_proj(ops.gelu(self.norm(self.dense(pooled)), approximate=False))
 
 
-@register_model("AutoModelForVisualQuestionAnswering")
-class ViltForQuestionAnswering(TaskModel):
-    """ViLT with HF's VQA classifier on the pooled output: ``logits`` (B, num_labels), one independent
-    score per answer (``config.id2label``); ``sigmoid(logits)`` are the answers' probabilities.
-
-    ``labels`` (B, num_labels): soft multi-label targets in [0, 1] (VQA's answer scores); the loss is
-    HF's ``binary_cross_entropy_with_logits(logits, labels) * num_labels``.
-    """
+class ViltTaskModel(TaskModel):
+    """A ``ViltModel`` under ``self.backbone`` and a head; ``run_backbone`` passes the shared inputs on."""
 
     backbone_class = ViltModel
-    head_rules = convert_vilt.VQA
+    backbone_has_pooler = True
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
-        self.backbone = ViltModel(config, dtype=self.dtype_policy)
-        self.classifier = ViltVQAHead(config.hidden_size, config.num_labels, config.initializer_range,
-                                      dtype=self.dtype_policy)
+        self.backbone = ViltModel(config, add_pooling_layer=self.backbone_has_pooler, dtype=self.dtype_policy)
 
     def dummy_inputs(self):
         return self.backbone.dummy_inputs()
@@ -242,15 +242,99 @@ class ViltForQuestionAnswering(TaskModel):
     def get_input_embeddings(self):
         return self.backbone.get_input_embeddings()
 
+    def run_backbone(self, input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, image_embeds,
+                     output_hidden_states, output_attentions, training):
+        return self.backbone(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             pixel_values=pixel_values, pixel_mask=pixel_mask, image_embeds=image_embeds,
+                             output_hidden_states=output_hidden_states, output_attentions=output_attentions,
+                             training=training)
+
+
+@register_model("AutoModelForVisualQuestionAnswering")
+class ViltForQuestionAnswering(ViltTaskModel):
+    """ViLT with HF's VQA classifier on the pooled output: ``logits`` (B, num_labels), one independent
+    score per answer (``config.id2label``); ``sigmoid(logits)`` are the answers' probabilities.
+
+    ``labels`` (B, num_labels): soft multi-label targets in [0, 1] (VQA's answer scores); the loss is
+    HF's ``binary_cross_entropy_with_logits(logits, labels) * num_labels``.
+    """
+
+    head_rules = convert_vilt.VQA
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.classifier = ViltVQAHead(config.hidden_size, config.num_labels, config.initializer_range,
+                                      dtype=self.dtype_policy)
+
     def call(self, input_ids, attention_mask=None, token_type_ids=None, pixel_values=None, pixel_mask=None,
              image_embeds=None, labels=None, output_hidden_states=None, output_attentions=None, training=False):
-        out = self.backbone(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                            pixel_values=pixel_values, pixel_mask=pixel_mask, image_embeds=image_embeds,
-                            output_hidden_states=output_hidden_states, output_attentions=output_attentions,
-                            training=training)
+        out = self.run_backbone(input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, image_embeds,
+                                output_hidden_states, output_attentions, training)
         logits = self.classifier(out.pooler_output)  # (B, num_labels)
         loss = None
         if labels is not None:
             loss = binary_cross_entropy_with_logits(logits, labels) * ops.shape(logits)[-1]
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                         attentions=out.attentions)
+
+
+class ViltForMaskedLM(ViltTaskModel):
+    """ViLT's pre-training masked language model head on the text tokens: ``logits`` (B, T, vocab) through
+    dense -> activation -> LayerNorm -> the word embeddings (tied, as HF forces), plus a bias."""
+
+    head_rules = convert_vilt.MASKED_LM
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.lm_head = MaskedLMHead(config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps,
+                                    config.initializer_range, dtype=self.dtype_policy)
+
+    def call(self, input_ids, attention_mask=None, token_type_ids=None, pixel_values=None, pixel_mask=None,
+             image_embeds=None, labels=None, output_hidden_states=None, output_attentions=None, training=False):
+        out = self.run_backbone(input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, image_embeds,
+                                output_hidden_states, output_attentions, training)
+        text = out.last_hidden_state[:, : ops.shape(input_ids)[1]]  # (B, T, C)
+        logits = self.lm_head(text, self.get_input_embeddings().embeddings)  # (B, T, V)
+        loss = None if labels is None else cross_entropy(logits, labels)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+class ViltForImageAndTextRetrieval(ViltTaskModel):
+    """ViLT with HF's image-text matching score: ``logits`` (B, 1) from the pooled output (no loss, as HF)."""
+
+    head_rules = convert_vilt.RETRIEVAL
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.rank_output = self.dense(1)
+
+    def call(self, input_ids, attention_mask=None, token_type_ids=None, pixel_values=None, pixel_mask=None,
+             image_embeds=None, labels=None, output_hidden_states=None, output_attentions=None, training=False):
+        if labels is not None:
+            raise NotImplementedError("Training is not yet supported.")  # HF's answer too
+        out = self.run_backbone(input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, image_embeds,
+                                output_hidden_states, output_attentions, training)
+        return SequenceClassifierOutput(logits=self.rank_output(out.pooler_output), hidden_states=out.hidden_states,
+                                        attentions=out.attentions)
+
+
+class ViltForTokenClassification(ViltTaskModel):
+    """ViLT with a linear classifier on each text token: ``logits`` (B, T, num_labels)."""
+
+    head_rules = convert_vilt.TOKEN_CLASSIFIER
+    backbone_has_pooler = False
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.dropout = Dropout(config.hidden_dropout_prob, dtype=self.dtype_policy)
+        self.classifier = self.dense(config.num_labels)
+
+    def call(self, input_ids, attention_mask=None, token_type_ids=None, pixel_values=None, pixel_mask=None,
+             image_embeds=None, labels=None, output_hidden_states=None, output_attentions=None, training=False):
+        out = self.run_backbone(input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, image_embeds,
+                                output_hidden_states, output_attentions, training)
+        text = self.dropout(out.last_hidden_state[:, : ops.shape(input_ids)[1]], training=training)
+        logits = self.classifier(text)  # (B, T, num_labels)
+        loss = None if labels is None else cross_entropy(logits, labels)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
+                                     attentions=out.attentions)
