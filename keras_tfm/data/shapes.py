@@ -28,7 +28,7 @@ def shape_captions(n, size=32, seed=0):
         colour, shape, count = names[rng.randint(len(names))], SHAPES[rng.randint(len(SHAPES))], rng.randint(1, 3)
         image = Image.fromarray(rng.randint(90, 170, (size, size, 3)).astype("uint8"))
         draw = ImageDraw.Draw(image)
-        for box in _boxes(rng, size * (2 if shape == "square" else 3) // 8, size, count):
+        for box in _boxes(rng, size * (7 if shape == "square" else 12) // 32, size, count):
             if shape == "square":
                 draw.rectangle(box, fill=COLOURS[colour])
             else:
