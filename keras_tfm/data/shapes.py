@@ -1,16 +1,21 @@
 """Captioned pictures of shapes, drawn on demand: a captioning task that needs no download.
 
 ``shape_captions(n, size=32, seed=0)`` draws ``n`` RGB pictures of grey noise holding one or two
-shapes of one colour and one kind, and captions them: "a red square", "two blue circles". The colours
-are those of the quick tour's image-classification pictures. ``caption_tokenizer(captions)`` trains a
-word-level tokenizer on captions (``tokenizers``' ``WordLevelTrainer``): one token per word, ``</s>``
-appended, decoded with spaces; ``<s>`` starts the decoder.
+shapes of one colour and one kind, and captions them: "a red square", "two blue triangles". The colours
+are those of the quick tour's image-classification pictures. Squares have a side of 7/32 of the picture,
+triangles 12/32: one or two of each cover four clearly different areas, which a tiny ViT with patches of
+8 learns in seconds (squares and circles of one size, or triangles of half a square's area, it confuses).
+
+``caption_tokenizer(captions)`` trains a word-level tokenizer on captions (``tokenizers``'
+``WordLevelTrainer``): one token per word, ``</s>`` appended, decoded with spaces; ``<s>`` starts the
+decoder.
 """
 
 import numpy as np
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "yellow": (230, 220, 30)}
 SHAPES = ("square", "triangle")
+SIDES = {"square": 7 / 32, "triangle": 12 / 32}  # of the picture's side
 COUNTS = ("a", "two")
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 
@@ -28,7 +33,7 @@ def shape_captions(n, size=32, seed=0):
         colour, shape, count = names[rng.randint(len(names))], SHAPES[rng.randint(len(SHAPES))], rng.randint(1, 3)
         image = Image.fromarray(rng.randint(90, 170, (size, size, 3)).astype("uint8"))
         draw = ImageDraw.Draw(image)
-        for box in _boxes(rng, size * (7 if shape == "square" else 12) // 32, size, count):
+        for box in _boxes(rng, int(size * SIDES[shape]), size, count):
             if shape == "square":
                 draw.rectangle(box, fill=COLOURS[colour])
             else:
