@@ -290,8 +290,8 @@ def train_captioner():
     pictures it never saw."""
     import tempfile as _tempfile
 
-    from keras_tfm import (GPT2Config, Seq2SeqTrainer, Seq2SeqTrainingArguments, ViTConfig, ViTImageProcessor,
-                           VisionEncoderDecoderConfig, VisionEncoderDecoderModel)
+    from keras_tfm import (DefaultDataCollator, GPT2Config, Seq2SeqTrainer, Seq2SeqTrainingArguments, ViTConfig,
+                           ViTImageProcessor, VisionEncoderDecoderConfig, VisionEncoderDecoderModel)
     from keras_tfm.data.shapes import caption_tokenizer, shape_captions
 
     images, captions = shape_captions(3072, seed=0)
@@ -313,7 +313,8 @@ def train_captioner():
     with _tempfile.TemporaryDirectory() as out:
         args = Seq2SeqTrainingArguments(out, learning_rate=3e-3, num_train_epochs=4, per_device_train_batch_size=32,
                                         save_strategy="no", logging_steps=100, disable_tqdm=True, seed=0)
-        result = Seq2SeqTrainer(model=model, args=args, train_dataset=rows, processing_class=tokenizer).train()
+        # Captions are all three words and </s>: labels of one length, stacked as they are.
+        result = Seq2SeqTrainer(model=model, args=args, train_dataset=rows, data_collator=DefaultDataCollator()).train()
         folder = os.path.join(out, "shapes-captioner")
         for part in (model, tokenizer, processor):
             part.save_pretrained(folder)
