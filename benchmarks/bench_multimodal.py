@@ -223,7 +223,8 @@ def render(report):
 
 def run_case(case, args, folder, report):
     """Starts the case's workers (HF first), checks their outputs against HF's, times the ones that agree."""
-    worker_args = ["--case", case, "--folder", folder, "--threads", str(args.threads)] + (["--tiny"] if args.tiny else [])
+    worker_args = ["--case", case, "--folder", folder, "--threads", str(args.threads)]
+    worker_args += ["--tiny"] if args.tiny else []
     jobs = [("hf", "torch")] + [("keras_tfm", b) for b in args.backends.split(",")]
     workers = []
     for library, backend_name in jobs:

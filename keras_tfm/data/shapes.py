@@ -37,7 +37,8 @@ def shape_captions(n, size=32, seed=0):
             if shape == "square":
                 draw.rectangle(box, fill=COLOURS[colour])
             else:
-                draw.polygon([(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) / 2, box[1])], fill=COLOURS[colour])
+                corners = [(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) / 2, box[1])]
+                draw.polygon(corners, fill=COLOURS[colour])
         images.append(image)
         captions.append(f"{COUNTS[count - 1]} {colour} {shape}" + ("s" if count > 1 else ""))
     return images, captions
@@ -66,5 +67,6 @@ def caption_tokenizer(captions):
     words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     words.train_from_iterator(captions, trainers.WordLevelTrainer(special_tokens=list(SPECIAL_TOKENS.values())))
     eos = SPECIAL_TOKENS["eos_token"]
-    words.post_processor = processors.TemplateProcessing(single=f"$A {eos}", special_tokens=[(eos, words.token_to_id(eos))])
+    words.post_processor = processors.TemplateProcessing(single=f"$A {eos}",
+                                                         special_tokens=[(eos, words.token_to_id(eos))])
     return PreTrainedTokenizerFast(tokenizer_object=words, **SPECIAL_TOKENS)
