@@ -136,7 +136,7 @@ def test_greedy_captions_match_hf(models, prompt):
 
 def test_beam_search_matches_hf(models):
     hf, _, ours = models
-    pixel_values = inputs(batch=2, seed=2)[0]
+    pixel_values = inputs(batch=1, seed=2)[0]  # 3 beams: the greedy tests' 3 rows, the same compiled decode step
     with torch.no_grad():
         want = hf.generate(pixel_values=torch.tensor(pixel_values), num_beams=3, max_new_tokens=8).numpy()
     np.testing.assert_array_equal(to_np(ours.generate(pixel_values, num_beams=3, max_new_tokens=8)), want)
