@@ -97,14 +97,14 @@ CONFIGS = {
         conv_kernel=(10, 3), conv_stride=(5, 2), conv_bias=True, num_conv_pos_embeddings=4,
         num_conv_pos_embedding_groups=2, feat_extract_norm="layer", do_stable_layer_norm=True),
     # Image-to-text: BLIP's captioner (a ViT with fused qkv; a BERT-style decoder with cross-attention); HF 4 wrote
-    # TF, no Flax.
+    # TF, no Flax. num_channels: HF 4's TF BLIP reads it to build (its BlipVisionConfig has no such field).
     "blip": lambda: transformers.BlipConfig(
         text_config=dict(vocab_size=64, hidden_size=8, intermediate_size=12, num_hidden_layers=1,
                          num_attention_heads=2, max_position_embeddings=16, bos_token_id=63, pad_token_id=0,
                          sep_token_id=3, eos_token_id=2),
         vision_config=dict(hidden_size=8, intermediate_size=12, num_hidden_layers=1, num_attention_heads=2,
                            image_size=8, patch_size=4, initializer_range=0.02,
-                           num_channels=3)),  # HF 4's TF BLIP reads it to build (its BlipVisionConfig has no such field)
+                           num_channels=3)),
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
           "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
