@@ -54,6 +54,14 @@ class TestLayoutLM(ModelTesterMixin):
         return layout_inputs(config.vocab_size)
 
 
+def test_config_defaults_match_hf():
+    ours, theirs = keras_tfm.LayoutLMConfig().to_dict(), transformers.LayoutLMConfig().to_dict()
+    for key, value in ours.items():
+        if key in theirs and key not in ("architectures", "id2label", "label2id"):
+            assert theirs[key] == value, key
+    assert ours["max_2d_position_embeddings"] == 1024 and ours["model_type"] == "layoutlm"
+
+
 # ---- the tokenizer with boxes, against transformers 4.57's document-question-answering pipeline ----
 
 FIXTURES = Path(__file__).parent / "fixtures" / "layoutlm"
