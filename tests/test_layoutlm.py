@@ -19,7 +19,7 @@ from tests.model_tester import ModelTesterMixin, make_inputs, to_np
 
 
 def tiny_layoutlm_config():
-    return transformers.LayoutLMConfig(vocab_size=99, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+    return transformers.LayoutLMConfig(vocab_size=99, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                        intermediate_size=24, max_position_embeddings=64, pad_token_id=1)
 
 
