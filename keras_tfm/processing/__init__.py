@@ -18,11 +18,13 @@ from keras_tfm.processing.image_processing_segformer import SegformerFeatureExtr
 from keras_tfm.processing.image_processing_vit import ViTFeatureExtractor, ViTImageProcessor
 from keras_tfm.processing.json_config import JsonConfigMixin
 from keras_tfm.processing.processing_audio import SpeechProcessorMixin
+from keras_tfm.processing.processing_layoutlm import tokenize_with_boxes
 from keras_tfm.processing.processing_utils import ProcessorMixin
 from keras_tfm.processing.processing_blip import BlipProcessor
 from keras_tfm.processing.processing_wav2vec2 import Wav2Vec2Processor
 from keras_tfm.processing.processing_whisper import WhisperProcessor
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
+from keras_tfm.processing.tokenization_layoutlm import LayoutLMTokenizer, LayoutLMTokenizerFast
 from keras_tfm.processing.tokenization_wav2vec2 import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
 from keras_tfm.processing.tokenization_whisper import WhisperTokenizer, WhisperTokenizerFast
 
@@ -43,6 +45,8 @@ __all__ = [
     "FeatureExtractionMixin",
     "ImageProcessingMixin",
     "JsonConfigMixin",
+    "LayoutLMTokenizer",
+    "LayoutLMTokenizerFast",
     "PreTrainedTokenizer",
     "PreTrainedTokenizerFast",
     "ProcessorMixin",
@@ -60,4 +64,5 @@ __all__ = [
     "WhisperProcessor",
     "WhisperTokenizer",
     "WhisperTokenizerFast",
+    "tokenize_with_boxes",
 ]
