@@ -47,6 +47,8 @@ from keras_tfm.processing import (  # noqa: E402
     AutoProcessor,
     BaseImageProcessor,
     BatchFeature,
+    BlipImageProcessor,
+    BlipProcessor,
     ConvNextFeatureExtractor,
     ConvNextImageProcessor,
     DetrFeatureExtractor,
@@ -172,6 +174,14 @@ from keras_tfm.models.wav2vec2 import (  # noqa: E402
     Wav2Vec2ForCTC,
     Wav2Vec2ForSequenceClassification,
     Wav2Vec2Model,
+)
+from keras_tfm.models.blip import (  # noqa: E402
+    BlipConfig,
+    BlipForConditionalGeneration,
+    BlipTextConfig,
+    BlipTextLMHeadModel,
+    BlipVisionConfig,
+    BlipVisionModel,
 )
 from keras_tfm.models.whisper import (  # noqa: E402
     WhisperConfig,
