@@ -96,11 +96,18 @@ CONFIGS = {
         vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12, conv_dim=(8, 8),
         conv_kernel=(10, 3), conv_stride=(5, 2), conv_bias=True, num_conv_pos_embeddings=4,
         num_conv_pos_embedding_groups=2, feat_extract_norm="layer", do_stable_layer_norm=True),
+    # Image-to-text: HF 4's VisionEncoderDecoder of the ViT above (8 wide) and a one-layer GPT-2 with
+    # cross-attention (16 wide: the encoder-to-decoder projection is there too).
+    "vision-encoder-decoder": lambda: transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(
+        transformers.ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12,
+                               image_size=8, patch_size=4, encoder_stride=4),
+        transformers.GPT2Config(vocab_size=64, n_embd=16, n_layer=1, n_head=2, n_positions=32, pad_token_id=1),
+        decoder_start_token_id=0, pad_token_id=1),
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
           "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
           "whisper": "Whisper", "resnet": "ResNet", "vit": "ViT", "segformer": "Segformer",
-          "wav2vec2": "Wav2Vec2"}
+          "wav2vec2": "Wav2Vec2", "vision-encoder-decoder": "VisionEncoderDecoder"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
@@ -108,10 +115,10 @@ HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilb
          "mbart": ["ForConditionalGeneration"], "whisper": ["ForConditionalGeneration"],
          "resnet": ["ForImageClassification", "Model"],
          "vit": ["ForImageClassification", "Model"], "segformer": ["ForSemanticSegmentation", "Model"],
-         "wav2vec2": ["ForCTC"]}
+         "wav2vec2": ["ForCTC"], "vision-encoder-decoder": ["Model"]}
 # T5: its sharded files would add 0.6 MB
 UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "whisper", "resnet", "vit", "segformer",
-                  "wav2vec2")
+                  "wav2vec2", "vision-encoder-decoder")
 SEQ2SEQ = ("bart", "mbart")
 # What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
 # 0.15 away from its PyTorch Mistral's on these inputs.
@@ -129,6 +136,10 @@ def make_inputs(arch, head="", batch=2, length=7, seed=0):
         decoder_ids[:, 0] = 2
         return {"input_features": rng.randn(batch, config.num_mel_bins, 2 * config.max_source_positions)
                 .astype("float32"), "decoder_input_ids": decoder_ids}
+    if arch == "vision-encoder-decoder":  # 8 x 8 images and decoder ids from its start 0
+        decoder_ids = rng.randint(3, 64, (batch, 5)).astype("int64")
+        decoder_ids[:, 0] = 0
+        return {"pixel_values": rng.randn(batch, 3, 8, 8).astype("float32"), "decoder_input_ids": decoder_ids}
     if arch in AUDIO:  # 400 samples (36 frames), the second row right-padded after 300 (26 frames)
         values, mask = rng.randn(batch, 400).astype("float32"), np.ones((batch, 400), "int64")
         mask[1, 300:] = 0
