@@ -53,6 +53,8 @@ from keras_tfm.processing import (  # noqa: E402
     DetrImageProcessor,
     FeatureExtractionMixin,
     ImageProcessingMixin,
+    LayoutLMTokenizer,
+    LayoutLMTokenizerFast,
     ProcessorMixin,
     SegformerFeatureExtractor,
     SegformerImageProcessor,
@@ -92,6 +94,14 @@ from keras_tfm.models.roberta import (  # noqa: E402
     RobertaForSequenceClassification,
     RobertaForTokenClassification,
     RobertaModel,
+)
+from keras_tfm.models.layoutlm import (  # noqa: E402
+    LayoutLMConfig,
+    LayoutLMForMaskedLM,
+    LayoutLMForQuestionAnswering,
+    LayoutLMForSequenceClassification,
+    LayoutLMForTokenClassification,
+    LayoutLMModel,
 )
 from keras_tfm.pipelines import pipeline  # noqa: E402
 from keras_tfm.generation import (  # noqa: E402

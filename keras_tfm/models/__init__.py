@@ -3,6 +3,7 @@
 from keras_tfm.models import bert  # noqa: F401
 from keras_tfm.models import distilbert  # noqa: F401
 from keras_tfm.models import roberta  # noqa: F401
+from keras_tfm.models import layoutlm  # noqa: F401
 from keras_tfm.models import gpt2  # noqa: F401
 from keras_tfm.models import llama  # noqa: F401
 from keras_tfm.models import bart  # noqa: F401

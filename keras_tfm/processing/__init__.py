@@ -17,10 +17,12 @@ from keras_tfm.processing.image_processing_segformer import SegformerFeatureExtr
 from keras_tfm.processing.image_processing_vit import ViTFeatureExtractor, ViTImageProcessor
 from keras_tfm.processing.json_config import JsonConfigMixin
 from keras_tfm.processing.processing_audio import SpeechProcessorMixin
+from keras_tfm.processing.processing_layoutlm import tokenize_with_boxes
 from keras_tfm.processing.processing_utils import ProcessorMixin
 from keras_tfm.processing.processing_wav2vec2 import Wav2Vec2Processor
 from keras_tfm.processing.processing_whisper import WhisperProcessor
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
+from keras_tfm.processing.tokenization_layoutlm import LayoutLMTokenizer, LayoutLMTokenizerFast
 from keras_tfm.processing.tokenization_wav2vec2 import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
 from keras_tfm.processing.tokenization_whisper import WhisperTokenizer, WhisperTokenizerFast
 
@@ -39,6 +41,8 @@ __all__ = [
     "FeatureExtractionMixin",
     "ImageProcessingMixin",
     "JsonConfigMixin",
+    "LayoutLMTokenizer",
+    "LayoutLMTokenizerFast",
     "PreTrainedTokenizer",
     "PreTrainedTokenizerFast",
     "ProcessorMixin",
@@ -56,4 +60,5 @@ __all__ = [
     "WhisperProcessor",
     "WhisperTokenizer",
     "WhisperTokenizerFast",
+    "tokenize_with_boxes",
 ]
