@@ -162,6 +162,10 @@ from keras_tfm.models.resnet import (  # noqa: E402
     ResNetModel,
 )
 from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel  # noqa: E402
+from keras_tfm.models.vision_encoder_decoder import (  # noqa: E402
+    VisionEncoderDecoderConfig,
+    VisionEncoderDecoderModel,
+)
 from keras_tfm.models.segformer import (  # noqa: E402
     SegformerConfig,
     SegformerDecodeHead,

@@ -109,11 +109,18 @@ CONFIGS = {
         vision_config=dict(hidden_size=8, intermediate_size=12, num_hidden_layers=1, num_attention_heads=2,
                            image_size=8, patch_size=4, initializer_range=0.02,
                            num_channels=3)),
+    # Image-to-text: HF 4's VisionEncoderDecoder of the ViT above (8 wide) and a one-layer GPT-2 with
+    # cross-attention (16 wide: the encoder-to-decoder projection is there too).
+    "vision-encoder-decoder": lambda: transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(
+        transformers.ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12,
+                               image_size=8, patch_size=4, encoder_stride=4),
+        transformers.GPT2Config(vocab_size=64, n_embd=16, n_layer=1, n_head=2, n_positions=32, pad_token_id=1),
+        decoder_start_token_id=0, pad_token_id=1),
 }
 PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "layoutlm": "LayoutLM", "gpt2": "GPT2", "llama": "Llama",
           "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
           "whisper": "Whisper", "resnet": "ResNet", "vit": "ViT", "segformer": "Segformer",
-          "wav2vec2": "Wav2Vec2", "blip": "Blip"}
+          "wav2vec2": "Wav2Vec2", "blip": "Blip", "vision-encoder-decoder": "VisionEncoderDecoder"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
          "roberta": ["ForSequenceClassification", "ForMaskedLM"], "layoutlm": ["ForMaskedLM", "ForTokenClassification"],
          "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
@@ -122,10 +129,11 @@ HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilb
          "mbart": ["ForConditionalGeneration"], "whisper": ["ForConditionalGeneration"],
          "resnet": ["ForImageClassification", "Model"],
          "vit": ["ForImageClassification", "Model"], "segformer": ["ForSemanticSegmentation", "Model"],
-         "wav2vec2": ["ForCTC"], "blip": ["ForConditionalGeneration"]}
+         "wav2vec2": ["ForCTC"], "blip": ["ForConditionalGeneration"],
+         "vision-encoder-decoder": ["Model"]}
 # T5: its sharded files would add 0.6 MB
 UNSHARDED_ONLY = ("layoutlm", "gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "whisper", "resnet", "vit", "segformer",
-                  "wav2vec2", "blip")
+                  "wav2vec2", "blip", "vision-encoder-decoder")
 SEQ2SEQ = ("bart", "mbart")
 # What HF transformers 4 could not give as a reference: it had no TF Llama (nor Flax SegFormer, LayoutLM or BLIP), and
 # its Flax Mistral's logits were 0.15 away from its PyTorch Mistral's on these inputs.
@@ -147,6 +155,10 @@ def make_inputs(arch, head="", batch=2, length=7, seed=0):
         ids = rng.randint(5, 60, (batch, length)).astype("int64")
         ids[:, 0] = 1
         return {"pixel_values": rng.randn(batch, 3, 8, 8).astype("float32"), "input_ids": ids}
+    if arch == "vision-encoder-decoder":  # 8 x 8 images and decoder ids from its start 0
+        decoder_ids = rng.randint(3, 64, (batch, 5)).astype("int64")
+        decoder_ids[:, 0] = 0
+        return {"pixel_values": rng.randn(batch, 3, 8, 8).astype("float32"), "decoder_input_ids": decoder_ids}
     if arch in AUDIO:  # 400 samples (36 frames), the second row right-padded after 300 (26 frames)
         values, mask = rng.randn(batch, 400).astype("float32"), np.ones((batch, 400), "int64")
         mask[1, 300:] = 0

@@ -67,7 +67,7 @@ def tf_to_pt(checkpoint, model_type=None, architecture=None):
     def rename(tf_name):
         shape, _ = source_info(checkpoint, tf_name)
         name, transform = tf_name_to_pt(tf_name[len(base) + 1:] if strip else tf_name, len(shape), shape)
-        name = tables.pt_name_read(name)
+        name = tables.pt_name_read(name, "tf")
         return name, (T2 if transform is None and tables.is_tf_reversed(name) else transform)
 
     return rename_all(checkpoint, rename, "TF", "PyTorch")

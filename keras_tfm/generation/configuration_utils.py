@@ -77,6 +77,12 @@ class GenerationConfig:
             value = getattr(config, key, None)
             if key not in values and value is not None and value != default:
                 values[key] = copy.deepcopy(value)
+        decoder = getattr(config, "decoder", None)
+        if decoder is not None and hasattr(decoder, "to_dict"):  # a composite (VisionEncoderDecoder): what is
+            inner = cls.from_model_config(decoder)                # unset outside is taken from its decoder
+            for key in inner._given:
+                if values.get(key) is None and getattr(inner, key, None) is not None:
+                    values[key] = copy.deepcopy(getattr(inner, key))
         if getattr(config, "force_bos_token_to_be_generated", False):  # the older name of forced_bos_token_id
             values["forced_bos_token_id"] = values["bos_token_id"]
         return cls(**values, _from_model_config=True)

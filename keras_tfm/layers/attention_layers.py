@@ -115,12 +115,32 @@ class CrossAttention(_Attention):
 
     Given ``encoder_hidden_states``, the keys and values are projected from them (and, with
     a cache, written into it at slot 0); without, they are read from the cache.
+
+    ``fused_kv``: keys and values come from one (C_enc, 2 * C_kv) projection ``kv_proj`` (GPT-2's
+    cross-attention ``c_attn``) instead of ``k_proj`` / ``v_proj``.
     """
 
     def __init__(self, hidden_size, num_heads, num_kv_heads=None, head_dim=None, use_bias=True, output_bias=None,
-                 key_bias=None, **kwargs):
+                 key_bias=None, fused_kv=False, **kwargs):
         super().__init__(hidden_size, num_heads, num_kv_heads, head_dim, **kwargs)
-        self.separate_projections(use_bias, output_bias, key_bias)
+        if fused_kv:
+            self.q_proj = self.dense(self.num_heads * self.head_dim, use_bias)
+            self.kv_proj = self.dense(2 * self.num_kv_heads * self.head_dim, use_bias)
+            self.o_proj = self.dense(self.hidden_size, use_bias if output_bias is None else output_bias)
+        else:
+            self.separate_projections(use_bias, output_bias, key_bias)
+        self.fused_kv = fused_kv
+
+    def project_kv(self, keys_in, values_in):
+        """Keys and values (B, S, N_kv, H) of the encoder's states (``keys_in`` with any key positions added)."""
+        if self.fused_kv:
+            if keys_in is not values_in:
+                raise ValueError("CrossAttention(fused_kv=True) projects keys and values together: it takes no "
+                                 "key_positions.")
+            k, v = ops.split(self.kv_proj(keys_in), 2, axis=-1)
+        else:
+            k, v = self.k_proj(keys_in), self.v_proj(values_in)
+        return self.heads(k, self.num_kv_heads), self.heads(v, self.num_kv_heads)
 
     def call(self, x, encoder_hidden_states=None, attention_mask=None, cache=None, bias=None, output_attentions=False,
              training=False, query_positions=None, key_positions=None):
@@ -132,8 +152,7 @@ class CrossAttention(_Attention):
         new_cache = cache
         if encoder_hidden_states is not None:
             keys_in = encoder_hidden_states if key_positions is None else encoder_hidden_states + key_positions
-            k = self.heads(self.k_proj(keys_in), self.num_kv_heads)
-            v = self.heads(self.v_proj(encoder_hidden_states), self.num_kv_heads)
+            k, v = self.project_kv(keys_in, encoder_hidden_states)
             if cache is not None:
                 k, v, new_cache = write_cache(cache, k, v, 0)
         elif cache is not None:

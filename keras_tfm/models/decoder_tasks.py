@@ -19,28 +19,40 @@ from keras_tfm.models.generative import GenerativeModel
 
 
 class DecoderModel(Backbone):
-    """A decoder-only backbone: embeddings, then ``self.decoder`` (a ``DecoderStack``)."""
+    """A decoder-only backbone: embeddings, then ``self.decoder`` (a ``DecoderStack``).
+
+    ``output_class``: its output (GPT-2, whose blocks may attend to an encoder, returns HF's
+    ``BaseModelOutputWithPastAndCrossAttentions``).
+    """
+
+    output_class = BaseModelOutputWithPast
 
     def run_decoder(self, x, attention_mask, position_ids, past_key_values, cache_index, output_hidden_states,
-                    output_attentions, training):
-        """``self.decoder`` over the embedded tokens ``x`` (B, T, C), as a ``BaseModelOutputWithPast``."""
-        x, cache, hidden_states, attentions, _ = self.decoder(
+                    output_attentions, training, encoder_hidden_states=None, encoder_attention_mask=None):
+        """``self.decoder`` over the embedded tokens ``x`` (B, T, C), as ``output_class``;
+        ``encoder_hidden_states`` (B, S, C) for blocks with cross-attention."""
+        x, cache, hidden_states, attentions, cross = self.decoder(
             x, attention_mask, position_ids, cache=past_key_values, cache_index=cache_index,
+            encoder_hidden_states=encoder_hidden_states, encoder_attention_mask=encoder_attention_mask,
             output_hidden_states=output_hidden_states, output_attentions=output_attentions, training=training)
-        return BaseModelOutputWithPast(last_hidden_state=x, past_key_values=cache, hidden_states=hidden_states,
-                                       attentions=attentions)
+        extra = {} if cross is None else {"cross_attentions": cross}
+        return self.output_class(last_hidden_state=x, past_key_values=cache, hidden_states=hidden_states,
+                                 attentions=attentions, **extra)
 
 
 class DecoderTaskModel(BackboneTaskModel):
     def run_backbone(self, input_ids, attention_mask, position_ids, past_key_values, cache_index,
-                     output_hidden_states, output_attentions, training):
+                     output_hidden_states, output_attentions, training, **encoder):
         # keras.Model.__call__: the inputs are tensors already, and the cache must pass as it is.
+        # `encoder`: encoder_hidden_states / encoder_attention_mask, passed on only when given
+        # (only backbones with cross-attention take them)
         return keras.Model.__call__(
             self.backbone, input_ids, attention_mask=attention_mask, position_ids=position_ids,
             past_key_values=past_key_values,
             cache_index=cache_index,
             output_hidden_states=self.flag("output_hidden_states", output_hidden_states),
-            output_attentions=self.flag("output_attentions", output_attentions), training=training)
+            output_attentions=self.flag("output_attentions", output_attentions), training=training,
+            **{k: v for k, v in encoder.items() if v is not None})
 
 
 class DecoderForCausalLM(GenerativeModel, DecoderTaskModel):
@@ -48,6 +60,7 @@ class DecoderForCausalLM(GenerativeModel, DecoderTaskModel):
 
     # lm_head has a tensor of its own only when the config does not tie it to the embeddings
     head_rules = [Rule("lm_head.weight", "lm_head.kernel", TRANSPOSE, optional=True)]
+    output_class = CausalLMOutputWithPast
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
@@ -56,9 +69,13 @@ class DecoderForCausalLM(GenerativeModel, DecoderTaskModel):
 
     def call(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, cache_index=None,
              labels=None, logits_to_keep=0, use_cache=None, output_hidden_states=None, output_attentions=None,
-             training=False):
+             training=False, encoder_hidden_states=None, encoder_attention_mask=None):
+        """Logits (B, T, vocab) and, with ``labels``, the next-token loss; ``encoder_hidden_states``
+        (B, S, C) / ``encoder_attention_mask`` (B, S) for a backbone with cross-attention."""
         out = self.run_backbone(input_ids, attention_mask, position_ids, past_key_values, cache_index,
-                                output_hidden_states, output_attentions, training)
+                                output_hidden_states, output_attentions, training,
+                                encoder_hidden_states=encoder_hidden_states,
+                                encoder_attention_mask=encoder_attention_mask)
         h = last_positions(out.last_hidden_state, logits_to_keep)  # (B, T', C)
         if self.lm_head is None:
             logits = tied_lm_logits(h, ops.cast(self.get_input_embeddings().embeddings, h.dtype))
@@ -69,8 +86,9 @@ class DecoderForCausalLM(GenerativeModel, DecoderTaskModel):
             labels = ops.cast(labels, "int32")
             shifted = ops.concatenate([labels[:, 1:], ops.full_like(labels[:, :1], IGNORE_INDEX)], axis=1)
             loss = cross_entropy(logits, shifted)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=out.past_key_values,
-                                      hidden_states=out.hidden_states, attentions=out.attentions)
+        extra = {} if out.get("cross_attentions") is None else {"cross_attentions": out["cross_attentions"]}
+        return self.output_class(loss=loss, logits=logits, past_key_values=out.past_key_values,
+                                 hidden_states=out.hidden_states, attentions=out.attentions, **extra)
 
 
 class DecoderForSequenceClassification(DecoderTaskModel):

@@ -16,7 +16,7 @@ class GPT2Config(PretrainedConfig):
                  activation_function="gelu_new", resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1,
                  layer_norm_epsilon=1e-5, initializer_range=0.02, scale_attn_weights=True,
                  scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False, bos_token_id=50256,
-                 eos_token_id=50256, tie_word_embeddings=True, **kwargs):
+                 eos_token_id=50256, tie_word_embeddings=True, add_cross_attention=False, **kwargs):
         super().__init__(bos_token_id=bos_token_id, eos_token_id=eos_token_id, tie_word_embeddings=tie_word_embeddings,
                          **kwargs)
         self.vocab_size = vocab_size
@@ -34,3 +34,5 @@ class GPT2Config(PretrainedConfig):
         self.scale_attn_weights = scale_attn_weights
         self.scale_attn_by_inverse_layer_idx = scale_attn_by_inverse_layer_idx
         self.reorder_and_upcast_attn = reorder_and_upcast_attn
+        # each block attends to an encoder's states too (the decoder of a VisionEncoderDecoderModel)
+        self.add_cross_attention = add_cross_attention

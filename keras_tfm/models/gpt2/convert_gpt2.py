@@ -27,14 +27,21 @@ BACKBONE = [
     *layer_norm("ln_f", "decoder.final_norm"),
     Rule(f"{H}.attn.bias", None),  # the causal-mask buffer of older checkpoints
     Rule(f"{H}.attn.masked_bias", None),
+    # add_cross_attention: the query from the decoder (q_attn), keys and values fused (c_attn, 2C)
+    *layer_norm(f"{H}.ln_cross_attn", f"{K}.cross_attention_norm"),
+    *conv1d(f"{H}.crossattention.q_attn", f"{K}.cross_attention.q_proj"),
+    *conv1d(f"{H}.crossattention.c_attn", f"{K}.cross_attention.kv_proj"),
+    *conv1d(f"{H}.crossattention.c_proj", f"{K}.cross_attention.o_proj"),
+    Rule(f"{H}.crossattention.bias", None),
+    Rule(f"{H}.crossattention.masked_bias", None),
 ]
 
 # Exceptions to the generic PT -> TF / Flax naming (keras_tfm.checkpoints.naming): HF's TF GPT-2
 # kept Conv1D's (in, out) `weight` and stored its bias as (1, out); its Flax GPT-2 stores a
 # transposed `kernel`, as for a Linear.
-TF_KINDS = [(r"\.c_(attn|proj|fc)\.weight$", "param")]
-TF_EXPAND = [r"\.c_(attn|proj|fc)\.bias$"]
-FLAX_KINDS = [(r"\.c_(attn|proj|fc)\.weight$", "linear")]
+TF_KINDS = [(r"\.(c_attn|c_proj|c_fc|q_attn)\.weight$", "param")]
+TF_EXPAND = [r"\.(c_attn|c_proj|c_fc|q_attn)\.bias$"]
+FLAX_KINDS = [(r"\.(c_attn|c_proj|c_fc|q_attn)\.weight$", "linear")]
 
 # This architecture's conversion tables, found by model_type.
 

@@ -115,6 +115,11 @@ class ViTModel(VisionBackbone):
                              kernel_initializer=keras.initializers.TruncatedNormal(stddev=c.initializer_range), dtype=d)
                        if add_pooling_layer else None)
 
+    def encoder_states_length(self, pixel_shape):
+        """How many states images of ``pixel_shape`` (B, C, H, W) make: a [CLS] token and the patches."""
+        patch = self.embeddings.patch_size
+        return 1 + (int(pixel_shape[-2]) // patch[0]) * (int(pixel_shape[-1]) // patch[1])
+
     def call(self, pixel_values, bool_masked_pos=None, interpolate_pos_encoding=None, output_hidden_states=None,
              output_attentions=None, training=False):
         x = self.embeddings(pixel_values, bool_masked_pos=bool_masked_pos,

@@ -1,0 +1,2 @@
+from keras_tfm.models.vision_encoder_decoder.config_vision_encoder_decoder import VisionEncoderDecoderConfig
+from keras_tfm.models.vision_encoder_decoder.model_vision_encoder_decoder import VisionEncoderDecoderModel
