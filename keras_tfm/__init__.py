@@ -156,6 +156,7 @@ from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel 
 from keras_tfm.models.vilt import (  # noqa: E402
     ViltConfig,
     ViltForImageAndTextRetrieval,
+    ViltForImagesAndTextClassification,
     ViltForMaskedLM,
     ViltForQuestionAnswering,
     ViltForTokenClassification,
