@@ -157,7 +157,8 @@ def test_other_heads_both_ways(tmp_path, inputs, name):
 def test_images_and_text_classification_matches_hf(tmp_path, inputs):
     """NLVR2's head: two images per question (here the batch's two images, swapped for the second)."""
     torch.manual_seed(0)
-    hf = transformers.ViltForImagesAndTextClassification(tiny_config(num_images=2, num_labels=2, modality_type_vocab_size=3)).eval()
+    config = tiny_config(num_images=2, num_labels=2, modality_type_vocab_size=3)
+    hf = transformers.ViltForImagesAndTextClassification(config).eval()
     hf.save_pretrained(tmp_path)
     pair = {**inputs, "pixel_values": np.stack([inputs["pixel_values"], inputs["pixel_values"][::-1]], axis=1),
             "pixel_mask": np.stack([inputs["pixel_mask"], inputs["pixel_mask"][::-1]], axis=1),
@@ -222,7 +223,7 @@ def test_bad_inputs(model, inputs):
         model(**{**inputs, "pixel_values": inputs["pixel_values"][:, :2]})
     with pytest.raises(ValueError, match="exactly one of pixel_values and image_embeds"):
         model(input_ids=inputs["input_ids"])
-    with pytest.raises(ValueError, match="Image 0 of the batch: Resizing an image of size \\(37, 53\\) to shortest edge 8"):
+    with pytest.raises(ValueError, match=r"Image 0 of the batch: Resizing an image of size \(37, 53\) to shortest edge 8"):
         keras_tfm.ViltImageProcessor(size={"shortest_edge": 8})(images())
     with pytest.raises(ValueError, match="shortest_edge"):
         keras_tfm.ViltImageProcessor(size={"height": 32, "width": 32})(images())
