@@ -62,13 +62,13 @@ def select_patches(patch_mask, lengths, max_image_length=-1):
     patches. Here the order is row-major, and an image over the cap keeps evenly spaced patches
     (``floor(k * count / L)``): deterministic, and covering the whole image.
     """
-    num_patches = static_dim(ops.shape(patch_mask)[1])
+    num_patches = ops.shape(patch_mask)[1]  # a tensor where a TF graph does not know it
     index = ops.arange(num_patches, dtype="int32")[None, :]
     order = ops.argsort(ops.where(patch_mask > 0, index, index + num_patches), axis=-1)  # real patches first
     length = backend.concrete_int(ops.max(lengths))  # None while traced: keep every patch
     length = num_patches if length is None else length
     if isinstance(max_image_length, int) and max_image_length > 0:
-        length = min(length, max_image_length)
+        length = min(length, max_image_length) if isinstance(length, int) else ops.minimum(length, max_image_length)
     counts = ops.sum(ops.cast(patch_mask, "int32"), axis=1, keepdims=True)  # (B, 1)
     k = ops.arange(length, dtype="int32")[None, :]
     source = ops.where(counts > length, (k * counts) // length, k)  # evenly spaced over an image too long
@@ -117,7 +117,7 @@ class ViltEmbeddings(Layer):
             raise ValueError("Make sure that the channel dimension of the pixel values match with the one set in the "
                              f"configuration. Expected {self.num_channels} but got {channels}.")
         x = self.patch_embeddings(to_internal(ops.cast(pixel_values, self.compute_dtype)))
-        size = tuple(static_dim(n) for n in spatial_shape(x))
+        size = spatial_shape(x)  # ints, or tensors where a TF graph does not know them (fit on any image size)
         x = flatten_spatial(x)  # (B, N, C)
         batch = ops.shape(x)[0]
         mask = ops.cast(downsample_mask(pixel_mask, size), "int32")  # (B, h, w)
