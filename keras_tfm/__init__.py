@@ -47,12 +47,16 @@ from keras_tfm.processing import (  # noqa: E402
     AutoProcessor,
     BaseImageProcessor,
     BatchFeature,
+    BlipImageProcessor,
+    BlipProcessor,
     ConvNextFeatureExtractor,
     ConvNextImageProcessor,
     DetrFeatureExtractor,
     DetrImageProcessor,
     FeatureExtractionMixin,
     ImageProcessingMixin,
+    LayoutLMTokenizer,
+    LayoutLMTokenizerFast,
     ProcessorMixin,
     SegformerFeatureExtractor,
     SegformerImageProcessor,
@@ -95,6 +99,14 @@ from keras_tfm.models.roberta import (  # noqa: E402
     RobertaForSequenceClassification,
     RobertaForTokenClassification,
     RobertaModel,
+)
+from keras_tfm.models.layoutlm import (  # noqa: E402
+    LayoutLMConfig,
+    LayoutLMForMaskedLM,
+    LayoutLMForQuestionAnswering,
+    LayoutLMForSequenceClassification,
+    LayoutLMForTokenClassification,
+    LayoutLMModel,
 )
 from keras_tfm.pipelines import pipeline  # noqa: E402
 from keras_tfm.generation import (  # noqa: E402
@@ -174,6 +186,14 @@ from keras_tfm.models.wav2vec2 import (  # noqa: E402
     Wav2Vec2ForCTC,
     Wav2Vec2ForSequenceClassification,
     Wav2Vec2Model,
+)
+from keras_tfm.models.blip import (  # noqa: E402
+    BlipConfig,
+    BlipForConditionalGeneration,
+    BlipTextConfig,
+    BlipTextLMHeadModel,
+    BlipVisionConfig,
+    BlipVisionModel,
 )
 from keras_tfm.models.whisper import (  # noqa: E402
     WhisperConfig,

@@ -5,14 +5,19 @@ from keras import ops
 IGNORE_INDEX = -100
 
 
-def cross_entropy(logits, labels, ignore_index=IGNORE_INDEX):
-    """Mean cross-entropy over positions whose label is not ``ignore_index``. logits (..., C), labels (...)."""
+def cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, label_smoothing=0.0):
+    """Mean cross-entropy over positions whose label is not ``ignore_index``. logits (..., C), labels (...).
+
+    ``label_smoothing`` ε: the target is (1 - ε) one-hot + ε uniform, as torch's ``CrossEntropyLoss``.
+    """
     logits = ops.cast(ops.reshape(logits, (-1, ops.shape(logits)[-1])), "float32")
     labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
     valid = ops.not_equal(labels, ignore_index)
     safe = ops.where(valid, labels, 0)
     log_probs = ops.log_softmax(logits, axis=-1)
     picked = ops.take_along_axis(log_probs, safe[:, None], axis=-1)[:, 0]
+    if label_smoothing:
+        picked = (1.0 - label_smoothing) * picked + label_smoothing * ops.mean(log_probs, axis=-1)
     weights = ops.cast(valid, "float32")
     return -ops.sum(picked * weights) / ops.maximum(ops.sum(weights), 1.0)
 

@@ -84,3 +84,12 @@ SemanticSegmenterOutput = _output("SemanticSegmenterOutput", "loss", "logits", "
 CausalLMOutput = _output("CausalLMOutput", "loss", "logits", "hidden_states", "attentions")
 Wav2Vec2BaseModelOutput = _output("Wav2Vec2BaseModelOutput", "last_hidden_state", "extract_features", "hidden_states",
                                   "attentions")
+
+# Image-to-text. BLIP's captioner: the text decoder's loss and logits, the image embeddings (the vision
+# model's last hidden state), its hidden states and attentions; ``past_key_values``: the static KV cache
+# during generation.
+CausalLMOutputWithCrossAttentions = _output("CausalLMOutputWithCrossAttentions", "loss", "logits", "past_key_values",
+                                            "hidden_states", "attentions", "cross_attentions")
+BlipForConditionalGenerationModelOutput = _output("BlipForConditionalGenerationModelOutput", "loss", "logits",
+                                                  "image_embeds", "last_hidden_state", "hidden_states", "attentions",
+                                                  "past_key_values")

@@ -182,7 +182,7 @@ class EncoderDecoderStepper(Stepper):
     attention_mask)`` -> encoder states (B, S, C), and a call taking ``decoder_input_ids``,
     ``encoder_hidden_states`` (None: read the cache's cross part), ``attention_mask`` (the
     encoder's), ``decoder_attention_mask``, ``decoder_position_ids``, ``past_key_values``,
-    ``cache_index`` and ``logits_to_keep``.
+    ``cache_index`` and ``logits_to_keep`` (or a ``generation_call`` taking those).
 
     Each input is encoded, and its decoder prompt run (cross keys / values included), once;
     the prefill then repeats the cache rows and logits to the input's ``expand`` rows (beams,
@@ -194,10 +194,13 @@ class EncoderDecoderStepper(Stepper):
         self._states_prefill = None
 
     def step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, encoder_states=None):
-        out = self.model(decoder_input_ids=input_ids, encoder_hidden_states=encoder_states,
-                         attention_mask=encoder_mask, decoder_attention_mask=key_valid,
-                         decoder_position_ids=position_ids, past_key_values=cache, cache_index=cache_index,
-                         logits_to_keep=1)
+        inputs = dict(decoder_input_ids=input_ids, encoder_hidden_states=encoder_states, attention_mask=encoder_mask,
+                      decoder_attention_mask=key_valid, decoder_position_ids=position_ids, past_key_values=cache,
+                      cache_index=cache_index, logits_to_keep=1)
+        # a model whose call names these inputs otherwise (BLIP: the decoder's tokens are its text
+        # input_ids) maps them in its generation_call
+        call = getattr(self.model, "generation_call", self.model)
+        out = call(**inputs)
         return ops.cast(out["logits"][:, -1, :], "float32"), out["past_key_values"]
 
     def prefill_step(self, cache, input_ids, position_ids, key_valid, cache_index, encoder_mask, rows, encoder_ids):

@@ -12,7 +12,8 @@ class TextEmbeddings(keras.layers.Layer):
     ``padding_idx`` switches on RoBERTa's positions: counted from ``padding_idx + 1``
     over non-padding tokens, padding tokens get position ``padding_idx``.
     ``position_initializer`` overrides the initializer of the position table (DistilBERT's
-    sinusoidal table).
+    sinusoidal table). ``call(..., extra=...)`` adds further (B, T, C) embeddings to the sum
+    before the norm (LayoutLM's 2-D positions).
     """
 
     def __init__(self, vocab_size, hidden_size, max_positions, type_vocab_size=0, layer_norm_eps=1e-12,
@@ -33,10 +34,12 @@ class TextEmbeddings(keras.layers.Layer):
         not_pad = ops.cast(ops.not_equal(input_ids, self.padding_idx), "int32")
         return ops.cumsum(not_pad, axis=1) * not_pad + self.padding_idx
 
-    def call(self, input_ids, token_type_ids=None, position_ids=None, training=False):
+    def call(self, input_ids, token_type_ids=None, position_ids=None, extra=None, training=False):
         if position_ids is None:
             position_ids = self.position_ids(input_ids)
         x = self.token_embedding(input_ids) + self.position_embedding(position_ids)  # (B, T, C)
+        if extra is not None:
+            x = x + extra
         if self.segment_embedding is not None:
             if token_type_ids is None:
                 token_type_ids = ops.zeros_like(input_ids)

@@ -3,6 +3,7 @@
 from keras_tfm.models import bert  # noqa: F401
 from keras_tfm.models import distilbert  # noqa: F401
 from keras_tfm.models import roberta  # noqa: F401
+from keras_tfm.models import layoutlm  # noqa: F401
 from keras_tfm.models import gpt2  # noqa: F401
 from keras_tfm.models import llama  # noqa: F401
 from keras_tfm.models import bart  # noqa: F401
@@ -14,3 +15,4 @@ from keras_tfm.models import detr  # noqa: F401
 from keras_tfm.models import whisper  # noqa: F401
 from keras_tfm.models import wav2vec2  # noqa: F401
 from keras_tfm.models import vilt  # noqa: F401
+from keras_tfm.models import blip  # noqa: F401

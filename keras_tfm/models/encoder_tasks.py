@@ -1,8 +1,9 @@
-"""Task models shared by the encoder architectures (BERT, RoBERTa, DistilBERT).
+"""Task models shared by the encoder architectures (BERT, RoBERTa, DistilBERT, LayoutLM).
 
 An architecture's backbone subclasses ``EncoderModel``; its task models subclass these and
 set ``backbone_class`` and ``head_rules``; the task logic (heads, losses, outputs) is
-written once here.
+written once here, in each head's ``task_outputs`` (a model with further inputs, LayoutLM's
+``bbox``, writes its own ``call`` around it).
 """
 
 import keras
@@ -41,11 +42,12 @@ class EncoderTaskModel(TaskModel):
         self.backbone = self.backbone_class(config, add_pooling_layer=self.backbone_has_pooler, dtype=self.dtype_policy)
 
     def run_backbone(self, input_ids, attention_mask, token_type_ids, position_ids,
-                     output_hidden_states, output_attentions, training):
+                     output_hidden_states, output_attentions, training, **inputs):
+        """The backbone's outputs; ``inputs``: further backbone inputs (LayoutLM's ``bbox``)."""
         extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         return self.backbone(input_ids, attention_mask=attention_mask, position_ids=position_ids,
                              output_hidden_states=output_hidden_states, output_attentions=output_attentions,
-                             training=training, **extra)
+                             training=training, **extra, **inputs)
 
 
 class EncoderForSequenceClassification(EncoderTaskModel):
@@ -58,6 +60,10 @@ class EncoderForSequenceClassification(EncoderTaskModel):
              output_hidden_states=None, output_attentions=None, training=False):
         out = self.run_backbone(input_ids, attention_mask, token_type_ids, position_ids,
                                 output_hidden_states, output_attentions, training)
+        return self.task_outputs(out, labels=labels, training=training)
+
+    def task_outputs(self, out, labels=None, training=False):
+        """The head, its loss and outputs over the backbone's outputs ``out``."""
         logits = self.classify(out, training)
         loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
@@ -77,6 +83,10 @@ class EncoderForTokenClassification(EncoderTaskModel):
              output_hidden_states=None, output_attentions=None, training=False):
         out = self.run_backbone(input_ids, attention_mask, token_type_ids, position_ids,
                                 output_hidden_states, output_attentions, training)
+        return self.task_outputs(out, labels=labels, training=training)
+
+    def task_outputs(self, out, labels=None, training=False):
+        """The head, its loss and outputs over the backbone's outputs ``out``."""
         logits = self.classifier(self.dropout(out.last_hidden_state, training=training))  # (B, T, labels)
         loss = None if labels is None else cross_entropy(logits, labels)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
@@ -97,6 +107,11 @@ class EncoderForQuestionAnswering(EncoderTaskModel):
              training=False):
         out = self.run_backbone(input_ids, attention_mask, token_type_ids, position_ids,
                                 output_hidden_states, output_attentions, training)
+        return self.task_outputs(out, start_positions=start_positions, end_positions=end_positions,
+                                 training=training)
+
+    def task_outputs(self, out, start_positions=None, end_positions=None, training=False):
+        """The head, its loss and outputs over the backbone's outputs ``out``."""
         logits = self.qa_outputs(self.dropout(out.last_hidden_state, training=training))  # (B, T, 2)
         start_logits, end_logits = logits[..., 0], logits[..., 1]
         loss = None
@@ -124,6 +139,10 @@ class EncoderForMaskedLM(EncoderTaskModel):
              output_hidden_states=None, output_attentions=None, training=False):
         out = self.run_backbone(input_ids, attention_mask, token_type_ids, position_ids,
                                 output_hidden_states, output_attentions, training)
+        return self.task_outputs(out, labels=labels, training=training)
+
+    def task_outputs(self, out, labels=None, training=False):
+        """The head, its loss and outputs over the backbone's outputs ``out``."""
         logits = self.lm_head(out.last_hidden_state, self.get_input_embeddings().embeddings)  # (B, T, V)
         loss = None if labels is None else cross_entropy(logits, labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)

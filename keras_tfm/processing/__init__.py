@@ -11,6 +11,7 @@ from keras_tfm.processing.feature_extraction import FeatureExtractionMixin, Sequ
 from keras_tfm.processing.feature_extraction_wav2vec2 import Wav2Vec2FeatureExtractor
 from keras_tfm.processing.feature_extraction_whisper import WhisperFeatureExtractor
 from keras_tfm.processing.image_processing import BaseImageProcessor, ImageProcessingMixin
+from keras_tfm.processing.image_processing_blip import BlipImageProcessor
 from keras_tfm.processing.image_processing_convnext import ConvNextFeatureExtractor, ConvNextImageProcessor
 from keras_tfm.processing.image_processing_detr import DetrFeatureExtractor, DetrImageProcessor
 from keras_tfm.processing.image_processing_segformer import SegformerFeatureExtractor, SegformerImageProcessor
@@ -18,11 +19,14 @@ from keras_tfm.processing.image_processing_vilt import ViltFeatureExtractor, Vil
 from keras_tfm.processing.image_processing_vit import ViTFeatureExtractor, ViTImageProcessor
 from keras_tfm.processing.json_config import JsonConfigMixin
 from keras_tfm.processing.processing_audio import SpeechProcessorMixin
+from keras_tfm.processing.processing_layoutlm import tokenize_with_boxes
 from keras_tfm.processing.processing_utils import ProcessorMixin
+from keras_tfm.processing.processing_blip import BlipProcessor
 from keras_tfm.processing.processing_vilt import ViltProcessor
 from keras_tfm.processing.processing_wav2vec2 import Wav2Vec2Processor
 from keras_tfm.processing.processing_whisper import WhisperProcessor
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
+from keras_tfm.processing.tokenization_layoutlm import LayoutLMTokenizer, LayoutLMTokenizerFast
 from keras_tfm.processing.tokenization_wav2vec2 import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
 from keras_tfm.processing.tokenization_whisper import WhisperTokenizer, WhisperTokenizerFast
 
@@ -34,6 +38,8 @@ __all__ = [
     "BaseImageProcessor",
     "BatchEncoding",
     "BatchFeature",
+    "BlipImageProcessor",
+    "BlipProcessor",
     "ConvNextFeatureExtractor",
     "ConvNextImageProcessor",
     "DetrFeatureExtractor",
@@ -41,6 +47,8 @@ __all__ = [
     "FeatureExtractionMixin",
     "ImageProcessingMixin",
     "JsonConfigMixin",
+    "LayoutLMTokenizer",
+    "LayoutLMTokenizerFast",
     "PreTrainedTokenizer",
     "PreTrainedTokenizerFast",
     "ProcessorMixin",
@@ -61,4 +69,5 @@ __all__ = [
     "WhisperProcessor",
     "WhisperTokenizer",
     "WhisperTokenizerFast",
+    "tokenize_with_boxes",
 ]

@@ -25,8 +25,7 @@ class BertModel(tasks.EncoderModel):
             raise NotImplementedError(
                 f"position_embedding_type={c.position_embedding_type!r}: only 'absolute' is supported."
             )
-        self.embeddings = TextEmbeddings(c.vocab_size, c.hidden_size, c.max_position_embeddings, c.type_vocab_size,
-                                         c.layer_norm_eps, c.hidden_dropout_prob, c.initializer_range, dtype=d)
+        self.embeddings = self.make_embeddings(c)
         self.encoder = encoder_stack(
             c.num_hidden_layers, hidden_size=c.hidden_size, num_heads=c.num_attention_heads,
             intermediate_size=c.intermediate_size, activation=c.hidden_act, dropout=c.hidden_dropout_prob,
@@ -37,9 +36,19 @@ class BertModel(tasks.EncoderModel):
             if add_pooling_layer else None
         )
 
+    def make_embeddings(self, config):
+        """The embeddings layer (LayoutLM's adds 2-D positions to BERT's)."""
+        c = config
+        return TextEmbeddings(c.vocab_size, c.hidden_size, c.max_position_embeddings, c.type_vocab_size,
+                              c.layer_norm_eps, c.hidden_dropout_prob, c.initializer_range, dtype=self.dtype_policy)
+
     def call(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
              output_hidden_states=None, output_attentions=None, training=False):
         x = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids, training=training)
+        return self.encode(x, attention_mask, output_hidden_states, output_attentions, training)
+
+    def encode(self, x, attention_mask, output_hidden_states, output_attentions, training):
+        """The encoder and pooler over the embeddings ``x`` (B, T, C)."""
         x, hidden_states, attentions = self.run_encoder(x, attention_mask, output_hidden_states, output_attentions,
                                                         training)
         pooled = self.pooler(tasks.first_token(x)) if self.pooler is not None else None

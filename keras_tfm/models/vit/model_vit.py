@@ -49,7 +49,8 @@ class ViTEmbeddings(Layer):
                            if use_mask_token else None)
         self.position_embeddings = self.add_weight(shape=(1, num_patches + 1, config.hidden_size), initializer=init,
                                                    name="position_embeddings")
-        self.dropout = Dropout(config.hidden_dropout_prob, dtype=self.dtype_policy)
+        # configs without the field (BLIP's vision config) have no embedding dropout
+        self.dropout = Dropout(getattr(config, "hidden_dropout_prob", 0.0), dtype=self.dtype_policy)
 
     def interpolate_pos_encoding(self, height, width):
         """The position embeddings resized (torch's bicubic, as HF) to an image of ``height`` x ``width``
