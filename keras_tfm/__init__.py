@@ -63,6 +63,9 @@ from keras_tfm.processing import (  # noqa: E402
     SequenceFeatureExtractor,
     ViTFeatureExtractor,
     ViTImageProcessor,
+    ViltFeatureExtractor,
+    ViltImageProcessor,
+    ViltProcessor,
     Wav2Vec2CTCTokenizer,
     Wav2Vec2FeatureExtractor,
     Wav2Vec2Processor,
@@ -165,6 +168,15 @@ from keras_tfm.models.vit import ViTConfig, ViTForImageClassification, ViTModel 
 from keras_tfm.models.vision_encoder_decoder import (  # noqa: E402
     VisionEncoderDecoderConfig,
     VisionEncoderDecoderModel,
+)
+from keras_tfm.models.vilt import (  # noqa: E402
+    ViltConfig,
+    ViltForImageAndTextRetrieval,
+    ViltForImagesAndTextClassification,
+    ViltForMaskedLM,
+    ViltForQuestionAnswering,
+    ViltForTokenClassification,
+    ViltModel,
 )
 from keras_tfm.models.segformer import (  # noqa: E402
     SegformerConfig,

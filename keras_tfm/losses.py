@@ -40,7 +40,13 @@ def sequence_classification_loss(logits, labels, config):
         return ops.mean(ops.square(logits - labels))
     if problem_type == "single_label_classification":
         return cross_entropy(logits, labels)
-    labels = ops.cast(labels, "float32")  # multi-label: sigmoid + binary cross-entropy with logits
+    return binary_cross_entropy_with_logits(logits, labels)  # multi-label
+
+
+def binary_cross_entropy_with_logits(logits, labels):
+    """Mean over every element of sigmoid + binary cross-entropy, as torch's
+    ``binary_cross_entropy_with_logits``; ``labels`` may be soft targets in [0, 1]."""
+    logits, labels = ops.cast(logits, "float32"), ops.cast(labels, "float32")
     return ops.mean(ops.maximum(logits, 0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits))))
 
 

@@ -6,6 +6,8 @@ picked once at import; each module defines the same functions:
 - ``is_tensor(x)``: whether ``x`` is a tensor of this backend.
 - ``to_numpy(x)``: a numpy array from a backend tensor.
 - ``inference_mode()``: a context manager that turns off gradient tracking.
+- ``concrete_int(x)``: a 0-d tensor's value as an int when it is known now, None while the ops
+  are traced for compilation (data-dependent lengths: ViLT's patch count).
 - ``numpy_function(fn, inputs, outputs)``: ``fn`` run on the host on numpy values of ``inputs``
   (also inside jax.jit / tf.function), its results (``outputs``: their shapes and dtypes) as
   tensors; not differentiable (DETR's Hungarian matching).
@@ -44,6 +46,7 @@ _impl = importlib.import_module(f"keras_tfm.backend.{BACKEND}")
 is_tensor = _impl.is_tensor
 to_numpy = _impl.to_numpy
 inference_mode = _impl.inference_mode
+concrete_int = _impl.concrete_int
 numpy_function = _impl.numpy_function
 compile_function = _impl.compile_function
 cache_update = _impl.cache_update

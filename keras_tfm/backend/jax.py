@@ -18,6 +18,11 @@ def inference_mode():
     return contextlib.nullcontext()
 
 
+def concrete_int(x):
+    """The int value of a 0-d array known now, or None under ``jax.jit`` (a tracer)."""
+    return None if isinstance(x, jax.core.Tracer) else int(x)
+
+
 def numpy_function(fn, inputs, outputs):
     """``fn`` (numpy in, numpy out) on the values of ``inputs``; ``outputs``: its results' (shape, dtype).
 

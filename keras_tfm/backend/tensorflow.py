@@ -27,6 +27,12 @@ def inference_mode():
     return contextlib.nullcontext()
 
 
+def concrete_int(x):
+    """The int value of a 0-d tensor known now (eager, or a constant of a graph), or None in a graph."""
+    value = tf.get_static_value(x)
+    return None if value is None else int(value)
+
+
 def numpy_function(fn, inputs, outputs):
     """``fn`` (numpy in, numpy out) on the values of ``inputs``; ``outputs``: its results' (shape, dtype).
 

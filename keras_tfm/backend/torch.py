@@ -26,6 +26,14 @@ def inference_mode():
     return torch.no_grad()
 
 
+def concrete_int(x):
+    """The int value of a 0-d tensor known now, or None while ``torch.jit.trace`` / ``torch.compile``
+    records the ops (a value read there would be baked into the trace as a constant)."""
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return None
+    return int(x)
+
+
 def numpy_function(fn, inputs, outputs):
     """``fn`` (numpy in, numpy out) on the values of ``inputs``; ``outputs``: its results' (shape, dtype).
 

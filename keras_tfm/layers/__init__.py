@@ -57,7 +57,14 @@ from keras_tfm.layers.positions import (
     default_position_ids,
     relative_position_buckets,
 )
-from keras_tfm.layers.resize import interpolation_matrix, resize, static_dim
+from keras_tfm.layers.resize import (
+    bilinear_rows,
+    downsample_mask,
+    interpolation_matrix,
+    resize,
+    resize_per_sample,
+    static_dim,
+)
 from keras_tfm.layers.rotary import RotaryEmbedding, apply_rotary
 from keras_tfm.layers.spec_augment import compute_mask_indices
 from keras_tfm.layers.transformer_block import TransformerBlock

@@ -117,7 +117,7 @@ def resize(x, size, mode="bilinear", align_corners=False, data_format=None):
 def nearest_indices(in_size, out_size):
     """(out_size,) int32: the source row of each output row, as torch's legacy "nearest" picks it:
     ``min(floor(i * (in / out)), in - 1)`` with the scale in float32."""
-    if out_size == in_size:
+    if isinstance(in_size, int) and in_size == out_size:  # sizes may be tensors in a TF graph
         return ops.arange(out_size, dtype="int32")
     scale = ops.cast(ops.cast(in_size, "float32") / ops.cast(out_size, "float32"), "float32")
     index = ops.cast(ops.floor(ops.arange(out_size, dtype="float32") * scale), "int32")
@@ -136,3 +136,44 @@ def resize_nearest(x, size, spatial_axes=None):
         if in_size != out_size:
             x = ops.take(x, nearest_indices(in_size, out_size), axis=axis)
     return x
+
+
+def downsample_mask(pixel_mask, size):
+    """``pixel_mask`` (B, H, W) -> (B, h, w) bool at a feature map's ``size``, as HF's nearest interpolation
+    of a padded batch's pixel mask (DETR, ViLT)."""
+    h_in, w_in = ops.shape(pixel_mask)[1], ops.shape(pixel_mask)[2]
+    mask = ops.take(pixel_mask, nearest_indices(h_in, size[0]), axis=1)
+    mask = ops.take(mask, nearest_indices(w_in, size[1]), axis=2)
+    return ops.cast(mask, "bool")
+
+
+def bilinear_rows(valid, out_size, in_size, align_corners=True):
+    """(B, out_size, in_size) float32: per sample ``b``, the matrix resizing an axis of ``in_size`` to
+    ``valid[b]`` as torch's bilinear ``interpolate``, in rows ``0 .. valid[b] - 1``; later rows are
+    zero (the padding beyond each sample's extent). ``valid`` (B,) may be known only at run time."""
+    valid = ops.cast(ops.reshape(valid, (-1, 1)), "float32")  # (B, 1)
+    rows = ops.cast(ops.arange(out_size), "float32")[None, :]  # (1, out)
+    if align_corners:
+        scale = ops.where(valid > 1, (in_size - 1) / ops.maximum(valid - 1, 1.0), 0.0)
+        real = scale * rows
+    else:
+        real = ops.maximum(in_size / ops.maximum(valid, 1.0) * (rows + 0.5) - 0.5, 0.0)
+    low = ops.minimum(ops.floor(real), in_size - 1)
+    frac = ops.clip(real - low, 0.0, 1.0)
+    high = ops.minimum(low + 1, in_size - 1)
+    low_hot = ops.one_hot(ops.cast(low, "int32"), in_size, dtype="float32")  # (B, out, in)
+    high_hot = ops.one_hot(ops.cast(high, "int32"), in_size, dtype="float32")
+    matrix = low_hot * (1.0 - frac)[..., None] + high_hot * frac[..., None]
+    inside = ops.cast(rows < valid, "float32")[..., None]
+    return matrix * inside
+
+
+def resize_per_sample(grid, heights, widths, size, align_corners=True):
+    """A (h, w, C) grid resized bilinearly to each sample's ``heights[b]`` x ``widths[b]`` and zero-padded
+    at the bottom / right to ``size`` (height, width): (B, height, width, C), as HF's ViLT computes its
+    position embeddings per image (``F.interpolate`` then ``F.pad``). ``heights`` / ``widths`` (B,), and
+    ``size`` too, may be known only at run time; the grid's size must be static."""
+    in_h, in_w = (static_dim(n) for n in ops.shape(grid)[:2])
+    rows = ops.cast(bilinear_rows(heights, size[0], in_h, align_corners), grid.dtype)  # (B, H, h)
+    cols = ops.cast(bilinear_rows(widths, size[1], in_w, align_corners), grid.dtype)  # (B, W, w)
+    return ops.einsum("boh,bpw,hwc->bopc", rows, cols, grid)

@@ -15,12 +15,14 @@ from keras_tfm.processing.image_processing_blip import BlipImageProcessor
 from keras_tfm.processing.image_processing_convnext import ConvNextFeatureExtractor, ConvNextImageProcessor
 from keras_tfm.processing.image_processing_detr import DetrFeatureExtractor, DetrImageProcessor
 from keras_tfm.processing.image_processing_segformer import SegformerFeatureExtractor, SegformerImageProcessor
+from keras_tfm.processing.image_processing_vilt import ViltFeatureExtractor, ViltImageProcessor
 from keras_tfm.processing.image_processing_vit import ViTFeatureExtractor, ViTImageProcessor
 from keras_tfm.processing.json_config import JsonConfigMixin
 from keras_tfm.processing.processing_audio import SpeechProcessorMixin
 from keras_tfm.processing.processing_layoutlm import tokenize_with_boxes
 from keras_tfm.processing.processing_utils import ProcessorMixin
 from keras_tfm.processing.processing_blip import BlipProcessor
+from keras_tfm.processing.processing_vilt import ViltProcessor
 from keras_tfm.processing.processing_wav2vec2 import Wav2Vec2Processor
 from keras_tfm.processing.processing_whisper import WhisperProcessor
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast
@@ -55,6 +57,9 @@ __all__ = [
     "SequenceFeatureExtractor",
     "SpeechProcessorMixin",
     "ViTFeatureExtractor",
+    "ViltFeatureExtractor",
+    "ViltImageProcessor",
+    "ViltProcessor",
     "ViTImageProcessor",
     "Wav2Vec2CTCTokenizer",
     "Wav2Vec2CTCTokenizerOutput",

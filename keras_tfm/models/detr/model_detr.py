@@ -33,7 +33,7 @@ from keras_tfm.layers import (
     to_channels_first,
     to_internal,
 )
-from keras_tfm.layers.resize import nearest_indices, resize_nearest
+from keras_tfm.layers.resize import downsample_mask, resize_nearest
 from keras_tfm.models.base import TaskModel
 from keras_tfm.models.detr import convert_detr
 from keras_tfm.models.detr.config_detr import DetrConfig
@@ -43,14 +43,6 @@ from keras_tfm.registry import register_model
 
 LAYER_NORM_EPS = 1e-5  # torch's nn.LayerNorm default
 MASKED = -1e9  # the score of a padded position in the attention maps: its probability is 0
-
-
-def downsample_mask(pixel_mask, size):
-    """``pixel_mask`` (B, H, W) -> (B, h, w) bool at a feature map's ``size``, as HF's nearest interpolation."""
-    h_in, w_in = ops.shape(pixel_mask)[1], ops.shape(pixel_mask)[2]
-    mask = ops.take(pixel_mask, nearest_indices(h_in, size[0]), axis=1)
-    mask = ops.take(mask, nearest_indices(w_in, size[1]), axis=2)
-    return ops.cast(mask, "bool")
 
 
 def sine_position_embedding(mask, num_features, dtype, temperature=10000.0, scale=2 * math.pi):
