@@ -47,6 +47,10 @@ CONFIGS = {
     "roberta": lambda: transformers.RobertaConfig(
         vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24,
         max_position_embeddings=34, pad_token_id=1, type_vocab_size=1, layer_norm_eps=1e-5),
+    # LayoutLM (v1): BERT plus box-coordinate tables (a small max_2d_position_embeddings); HF 4 wrote TF, no Flax.
+    "layoutlm": lambda: transformers.LayoutLMConfig(
+        vocab_size=64, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12,
+        max_position_embeddings=16, max_2d_position_embeddings=32, pad_token_id=1),
     "gpt2": lambda: transformers.GPT2Config(
         vocab_size=64, n_embd=16, n_layer=2, n_head=2, n_positions=32, pad_token_id=1),
     # Llama-family decoders: HF 4 wrote Flax for Llama and TF for Mistral (no TF Llama, no TF / Flax Qwen2).
@@ -97,12 +101,13 @@ CONFIGS = {
         conv_kernel=(10, 3), conv_stride=(5, 2), conv_bias=True, num_conv_pos_embeddings=4,
         num_conv_pos_embedding_groups=2, feat_extract_norm="layer", do_stable_layer_norm=True),
 }
-PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
+PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "layoutlm": "LayoutLM", "gpt2": "GPT2", "llama": "Llama",
           "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
           "whisper": "Whisper", "resnet": "ResNet", "vit": "ViT", "segformer": "Segformer",
           "wav2vec2": "Wav2Vec2"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
-         "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
+         "roberta": ["ForSequenceClassification", "ForMaskedLM"], "layoutlm": ["ForMaskedLM", "ForTokenClassification"],
+         "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
          "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
          "mbart": ["ForConditionalGeneration"], "whisper": ["ForConditionalGeneration"],
@@ -110,12 +115,12 @@ HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilb
          "vit": ["ForImageClassification", "Model"], "segformer": ["ForSemanticSegmentation", "Model"],
          "wav2vec2": ["ForCTC"]}
 # T5: its sharded files would add 0.6 MB
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "whisper", "resnet", "vit", "segformer",
+UNSHARDED_ONLY = ("layoutlm", "gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "whisper", "resnet", "vit", "segformer",
                   "wav2vec2")
 SEQ2SEQ = ("bart", "mbart")
-# What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
-# 0.15 away from its PyTorch Mistral's on these inputs.
-HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}, "segformer": {"Flax"}}
+# What HF transformers 4 could not give as a reference: it had no TF Llama (nor Flax SegFormer or LayoutLM), and
+# its Flax Mistral's logits were 0.15 away from its PyTorch Mistral's on these inputs.
+HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}, "segformer": {"Flax"}, "layoutlm": {"Flax"}}
 VISION = ("resnet", "vit", "segformer")  # inputs: pixel_values (B, C, H, W) float32
 AUDIO = ("wav2vec2",)  # inputs: input_values (B, samples) float32 and a sample mask
 SHARD = "4KB"  # small enough to split every format into several files
@@ -145,7 +150,10 @@ def make_inputs(arch, head="", batch=2, length=7, seed=0):
     mask[1, 5:] = 0
     ids[mask == 0] = 1
     inputs = {"input_ids": ids, "attention_mask": mask}
-    if arch == "bert":
+    if arch == "layoutlm":  # word boxes (left, upper, right, lower) inside its 32 x 32 coordinate tables
+        corner, size = rng.randint(0, 24, (batch, length, 2)), rng.randint(0, 8, (batch, length, 2))
+        inputs["bbox"] = np.concatenate([corner, corner + size], axis=-1).astype("int64")
+    if arch in ("bert", "layoutlm"):
         tt = np.zeros_like(ids)
         tt[:, 3:] = 1
         inputs["token_type_ids"] = tt

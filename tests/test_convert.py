@@ -22,6 +22,7 @@ SKIPPED = {"vocab_projector.weight", "lm_head.decoder.weight", "lm_head.decoder.
 
 
 @pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForMaskedLM", "roberta-ForSequenceClassification",
+                                  "layoutlm-ForMaskedLM",
                                   "t5-Model", "t5-v1_1-ForConditionalGeneration", "bart-ForConditionalGeneration",
                                   "mbart-ForConditionalGeneration", "whisper-ForConditionalGeneration",
                                   "resnet-ForImageClassification",
