@@ -24,11 +24,13 @@ from keras_tfm.pipelines.audio_classification import AudioClassificationPipeline
 from keras_tfm.pipelines.automatic_speech_recognition import AutomaticSpeechRecognitionPipeline
 from keras_tfm.pipelines.base import KeyDataset, Pipeline
 from keras_tfm.pipelines.collate import Padding
+from keras_tfm.pipelines.document_question_answering import DocumentQuestionAnsweringPipeline
 from keras_tfm.pipelines.feature_extraction import FeatureExtractionPipeline
 from keras_tfm.pipelines.fill_mask import FillMaskPipeline
 from keras_tfm.pipelines.generation_base import GenerationPipeline
 from keras_tfm.pipelines.image_classification import ImageClassificationPipeline
 from keras_tfm.pipelines.image_segmentation import ImageSegmentationPipeline
+from keras_tfm.pipelines.image_to_text import ImageToTextPipeline
 from keras_tfm.pipelines.loading import load_processors
 from keras_tfm.pipelines.object_detection import ObjectDetectionPipeline
 from keras_tfm.pipelines.question_answering import QuestionAnsweringPipeline
@@ -42,6 +44,7 @@ from keras_tfm.pipelines.text2text_generation import (
 from keras_tfm.pipelines.text_classification import TextClassificationPipeline
 from keras_tfm.pipelines.text_generation import TextGenerationPipeline
 from keras_tfm.pipelines.token_classification import AGGREGATION_STRATEGIES, TokenClassificationPipeline
+from keras_tfm.pipelines.visual_question_answering import VisualQuestionAnsweringPipeline
 from keras_tfm.registry import MODELS
 
 logger = logging.getLogger(__name__)
@@ -115,11 +118,14 @@ SUPPORTED_TASKS = {
     "automatic-speech-recognition": _task("automatic_speech_recognition.AutomaticSpeechRecognitionPipeline",
                                           ASR_AUTO_CLASSES, "facebook/wav2vec2-base-960h", "22aad52", "multimodal"),
     "zero-shot-audio-classification": _task(None, "AutoModel", "laion/clap-htsat-fused", "cca9e28", "multimodal"),
-    "visual-question-answering": _task(None, "AutoModelForVisualQuestionAnswering", "dandelin/vilt-b32-finetuned-vqa",
+    "visual-question-answering": _task("visual_question_answering.VisualQuestionAnsweringPipeline",
+                                       "AutoModelForVisualQuestionAnswering", "dandelin/vilt-b32-finetuned-vqa",
                                        "d0a1f6a", "multimodal"),
-    "document-question-answering": _task(None, "AutoModelForDocumentQuestionAnswering", "impira/layoutlm-document-qa",
+    "document-question-answering": _task("document_question_answering.DocumentQuestionAnsweringPipeline",
+                                         "AutoModelForDocumentQuestionAnswering", "impira/layoutlm-document-qa",
                                          "beed3c4", "multimodal"),
-    "image-to-text": _task(None, "AutoModelForVision2Seq", "ydshieh/vit-gpt2-coco-en", "5bebf1e", "multimodal"),
+    "image-to-text": _task("image_to_text.ImageToTextPipeline", "AutoModelForVision2Seq", "ydshieh/vit-gpt2-coco-en",
+                           "5bebf1e", "multimodal"),
     "image-text-to-text": _task(None, "AutoModelForImageTextToText", "Qwen/Qwen3-VL-2B-Instruct", "8964489",
                                 "multimodal"),
 }
@@ -133,7 +139,11 @@ TASK_ALIASES = {
 
 # config.architectures suffix -> task, to infer the task of a model (most specific first).
 ARCHITECTURE_TASKS = (
-    # audio models whose head names a text task
+    # audio and multimodal models whose head names a text task
+    ("VisionEncoderDecoderModel", "image-to-text"),
+    ("BlipForConditionalGeneration", "image-to-text"),
+    ("ViltForQuestionAnswering", "visual-question-answering"),
+    ("LayoutLMForQuestionAnswering", "document-question-answering"),
     ("WhisperForConditionalGeneration", "automatic-speech-recognition"),
     ("Wav2Vec2ForSequenceClassification", "audio-classification"),
     ("ForSequenceClassification", "text-classification"),
@@ -380,11 +390,13 @@ __all__ = [
     "AudioClassificationPipeline",
     "AutomaticSpeechRecognitionPipeline",
     "AGGREGATION_STRATEGIES",
+    "DocumentQuestionAnsweringPipeline",
     "FeatureExtractionPipeline",
     "FillMaskPipeline",
     "GenerationPipeline",
     "ImageClassificationPipeline",
     "ImageSegmentationPipeline",
+    "ImageToTextPipeline",
     "KeyDataset",
     "NerPipeline",
     "ObjectDetectionPipeline",
@@ -399,6 +411,7 @@ __all__ = [
     "TextGenerationPipeline",
     "TokenClassificationPipeline",
     "TranslationPipeline",
+    "VisualQuestionAnsweringPipeline",
     "check_task",
     "get_supported_tasks",
     "pipeline",

@@ -39,7 +39,7 @@ STACK = Padding(value=None)
 FIXED_SHAPE_INPUTS = ("pixel_values", "pixel_mask", "input_features")
 # Pad values by key other than the token ids and the raw audio (which come from the processors).
 PAD_VALUES = {"attention_mask": 0, "token_type_ids": 0, "position_ids": 0, "decoder_attention_mask": 0,
-              "p_mask": 1, "special_tokens_mask": 1}
+              "p_mask": 1, "special_tokens_mask": 1, "bbox": 0}
 TOKEN_ID_INPUTS = ("input_ids", "decoder_input_ids")
 AUDIO_INPUTS = ("input_values",)
 KNOWN_INPUTS = (*TOKEN_ID_INPUTS, *PAD_VALUES, *AUDIO_INPUTS, *FIXED_SHAPE_INPUTS)

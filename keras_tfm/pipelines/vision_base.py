@@ -70,7 +70,7 @@ class ImagePipeline(Pipeline):
 
     def _collate(self, features):
         """Stacks the images of a batch; pads them to the largest (with ``pixel_mask``) when their sizes differ."""
-        shapes = {np.shape(f["pixel_values"]) for f in features}
+        shapes = {np.shape(f["pixel_values"]) for f in features if "pixel_values" in f}
         if len(shapes) > 1 and "pixel_mask" in self.model_input_names:
             features = pad_images(features)
         return super()._collate(features)
@@ -79,6 +79,17 @@ class ImagePipeline(Pipeline):
     def batched(outputs, keys):
         """The outputs of one feature as a batch of one (what post-processing takes), for those of ``keys`` present."""
         return {key: np.asarray(outputs[key])[None] for key in keys if key in outputs}
+
+
+def is_image(value):
+    """Whether ``value`` is one image input (a PIL image, a path or URL, an array or tensor), not a batch."""
+    if isinstance(value, (str, os.PathLike, np.ndarray)) or backend.is_tensor(value):
+        return True
+    try:
+        import PIL.Image
+    except ImportError:
+        return False
+    return isinstance(value, PIL.Image.Image)
 
 
 def image_size(image):
