@@ -172,6 +172,7 @@ from keras_tfm.models.vision_encoder_decoder import (  # noqa: E402
 from keras_tfm.models.vilt import (  # noqa: E402
     ViltConfig,
     ViltForImageAndTextRetrieval,
+    ViltForImagesAndTextClassification,
     ViltForMaskedLM,
     ViltForQuestionAnswering,
     ViltForTokenClassification,

@@ -59,8 +59,9 @@ BaseModelOutputWithPast = _output("BaseModelOutputWithPast", "last_hidden_state"
 CausalLMOutputWithPast = _output("CausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states",
                                  "attentions")
 # Decoders that may attend to an encoder (GPT-2 with add_cross_attention).
-BaseModelOutputWithPastAndCrossAttentions = _output("BaseModelOutputWithPastAndCrossAttentions", "last_hidden_state",
-                                                    "past_key_values", "hidden_states", "attentions", "cross_attentions")
+BaseModelOutputWithPastAndCrossAttentions = _output(
+    "BaseModelOutputWithPastAndCrossAttentions", "last_hidden_state", "past_key_values", "hidden_states", "attentions",
+    "cross_attentions")
 CausalLMOutputWithCrossAttentions = _output("CausalLMOutputWithCrossAttentions", "loss", "logits", "past_key_values",
                                             "hidden_states", "attentions", "cross_attentions")
 SequenceClassifierOutputWithPast = _output("SequenceClassifierOutputWithPast", "loss", "logits", "past_key_values",

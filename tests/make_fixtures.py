@@ -47,6 +47,10 @@ CONFIGS = {
     "roberta": lambda: transformers.RobertaConfig(
         vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24,
         max_position_embeddings=34, pad_token_id=1, type_vocab_size=1, layer_norm_eps=1e-5),
+    # LayoutLM (v1): BERT plus box-coordinate tables (a small max_2d_position_embeddings); HF 4 wrote TF, no Flax.
+    "layoutlm": lambda: transformers.LayoutLMConfig(
+        vocab_size=64, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12,
+        max_position_embeddings=16, max_2d_position_embeddings=32, pad_token_id=1),
     "gpt2": lambda: transformers.GPT2Config(
         vocab_size=64, n_embd=16, n_layer=2, n_head=2, n_positions=32, pad_token_id=1),
     # Llama-family decoders: HF 4 wrote Flax for Llama and TF for Mistral (no TF Llama, no TF / Flax Qwen2).
@@ -96,26 +100,44 @@ CONFIGS = {
         vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12, conv_dim=(8, 8),
         conv_kernel=(10, 3), conv_stride=(5, 2), conv_bias=True, num_conv_pos_embeddings=4,
         num_conv_pos_embedding_groups=2, feat_extract_norm="layer", do_stable_layer_norm=True),
+    # Image-to-text: BLIP's captioner (a ViT with fused qkv; a BERT-style decoder with cross-attention); HF 4 wrote
+    # TF, no Flax. num_channels: HF 4's TF BLIP reads it to build (its BlipVisionConfig has no such field).
+    "blip": lambda: transformers.BlipConfig(
+        text_config=dict(vocab_size=64, hidden_size=8, intermediate_size=12, num_hidden_layers=1,
+                         num_attention_heads=2, max_position_embeddings=16, bos_token_id=63, pad_token_id=0,
+                         sep_token_id=3, eos_token_id=2),
+        vision_config=dict(hidden_size=8, intermediate_size=12, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=8, patch_size=4, initializer_range=0.02,
+                           num_channels=3)),
+    # Image-to-text: HF 4's VisionEncoderDecoder of the ViT above (8 wide) and a one-layer GPT-2 with
+    # cross-attention (16 wide: the encoder-to-decoder projection is there too).
+    "vision-encoder-decoder": lambda: transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(
+        transformers.ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12,
+                               image_size=8, patch_size=4, encoder_stride=4),
+        transformers.GPT2Config(vocab_size=64, n_embd=16, n_layer=1, n_head=2, n_positions=32, pad_token_id=1),
+        decoder_start_token_id=0, pad_token_id=1),
 }
-PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama",
+PREFIX = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta", "layoutlm": "LayoutLM", "gpt2": "GPT2", "llama": "Llama",
           "mistral": "Mistral", "t5": "T5", "t5-v1_1": "T5", "bart": "Bart", "mbart": "MBart",
           "whisper": "Whisper", "resnet": "ResNet", "vit": "ViT", "segformer": "Segformer",
-          "wav2vec2": "Wav2Vec2"}
+          "wav2vec2": "Wav2Vec2", "blip": "Blip", "vision-encoder-decoder": "VisionEncoderDecoder"}
 HEADS = {"bert": ["ForSequenceClassification", "ForMaskedLM", "Model"], "distilbert": ["ForSequenceClassification", "ForMaskedLM"],
-         "roberta": ["ForSequenceClassification", "ForMaskedLM"], "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
+         "roberta": ["ForSequenceClassification", "ForMaskedLM"], "layoutlm": ["ForMaskedLM", "ForTokenClassification"],
+         "gpt2": ["LMHeadModel"], "llama": ["ForCausalLM"],
          "mistral": ["ForCausalLM"], "t5": ["ForConditionalGeneration", "Model", "EncoderModel"],
          "t5-v1_1": ["ForConditionalGeneration"], "bart": ["ForConditionalGeneration", "ForSequenceClassification", "Model"],
          "mbart": ["ForConditionalGeneration"], "whisper": ["ForConditionalGeneration"],
          "resnet": ["ForImageClassification", "Model"],
          "vit": ["ForImageClassification", "Model"], "segformer": ["ForSemanticSegmentation", "Model"],
-         "wav2vec2": ["ForCTC"]}
+         "wav2vec2": ["ForCTC"], "blip": ["ForConditionalGeneration"],
+         "vision-encoder-decoder": ["Model"]}
 # T5: its sharded files would add 0.6 MB
-UNSHARDED_ONLY = ("gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "whisper", "resnet", "vit", "segformer",
-                  "wav2vec2")
+UNSHARDED_ONLY = ("layoutlm", "gpt2", "llama", "mistral", "t5", "t5-v1_1", "bart", "mbart", "whisper", "resnet", "vit", "segformer",
+                  "wav2vec2", "blip", "vision-encoder-decoder")
 SEQ2SEQ = ("bart", "mbart")
-# What HF transformers 4 could not give as a reference: it had no TF Llama, and its Flax Mistral's logits were
-# 0.15 away from its PyTorch Mistral's on these inputs.
-HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}, "segformer": {"Flax"}}
+# What HF transformers 4 could not give as a reference: it had no TF Llama (nor Flax SegFormer, LayoutLM or BLIP), and
+# its Flax Mistral's logits were 0.15 away from its PyTorch Mistral's on these inputs.
+HF_DID_NOT_WRITE = {"llama": {"TF"}, "mistral": {"Flax"}, "segformer": {"Flax"}, "layoutlm": {"Flax"}, "blip": {"Flax"}}
 VISION = ("resnet", "vit", "segformer")  # inputs: pixel_values (B, C, H, W) float32
 AUDIO = ("wav2vec2",)  # inputs: input_values (B, samples) float32 and a sample mask
 SHARD = "4KB"  # small enough to split every format into several files
@@ -129,6 +151,14 @@ def make_inputs(arch, head="", batch=2, length=7, seed=0):
         decoder_ids[:, 0] = 2
         return {"input_features": rng.randn(batch, config.num_mel_bins, 2 * config.max_source_positions)
                 .astype("float32"), "decoder_input_ids": decoder_ids}
+    if arch == "blip":  # 8 x 8 images and a caption from the tokenizer's [CLS] (the forward takes it as it is)
+        ids = rng.randint(5, 60, (batch, length)).astype("int64")
+        ids[:, 0] = 1
+        return {"pixel_values": rng.randn(batch, 3, 8, 8).astype("float32"), "input_ids": ids}
+    if arch == "vision-encoder-decoder":  # 8 x 8 images and decoder ids from its start 0
+        decoder_ids = rng.randint(3, 64, (batch, 5)).astype("int64")
+        decoder_ids[:, 0] = 0
+        return {"pixel_values": rng.randn(batch, 3, 8, 8).astype("float32"), "decoder_input_ids": decoder_ids}
     if arch in AUDIO:  # 400 samples (36 frames), the second row right-padded after 300 (26 frames)
         values, mask = rng.randn(batch, 400).astype("float32"), np.ones((batch, 400), "int64")
         mask[1, 300:] = 0
@@ -145,7 +175,10 @@ def make_inputs(arch, head="", batch=2, length=7, seed=0):
     mask[1, 5:] = 0
     ids[mask == 0] = 1
     inputs = {"input_ids": ids, "attention_mask": mask}
-    if arch == "bert":
+    if arch == "layoutlm":  # word boxes (left, upper, right, lower) inside its 32 x 32 coordinate tables
+        corner, size = rng.randint(0, 24, (batch, length, 2)), rng.randint(0, 8, (batch, length, 2))
+        inputs["bbox"] = np.concatenate([corner, corner + size], axis=-1).astype("int64")
+    if arch in ("bert", "layoutlm"):
         tt = np.zeros_like(ids)
         tt[:, 3:] = 1
         inputs["token_type_ids"] = tt

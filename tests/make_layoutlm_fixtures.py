@@ -98,7 +98,8 @@ def save_wordpiece(folder):
     vocab = os.path.join(folder, "vocab.txt")
     with open(vocab, "w") as f:
         f.write("\n".join(VOCAB) + "\n")
-    transformers.LayoutLMTokenizerFast(vocab_file=vocab, do_lower_case=True, model_max_length=512).save_pretrained(folder)
+    tokenizer = transformers.LayoutLMTokenizerFast(vocab_file=vocab, do_lower_case=True, model_max_length=512)
+    tokenizer.save_pretrained(folder)
 
 
 def save_bpe(folder):

@@ -68,24 +68,27 @@ def inputs(batch=2, length=7, seed=0):
     return pixel_values, ids, labels
 
 
-def hf_forward(hf, pixel_values, ids, labels):
-    with torch.no_grad():
-        return hf(pixel_values=torch.tensor(pixel_values), input_ids=torch.tensor(ids), labels=torch.tensor(labels))
-
-
-def assert_forward_matches(ours, hf):
+def assert_forward_matches(ours, hf, states=False):
+    """Logits, image embeddings, the loss (and with ``states`` the vision model's hidden states and attentions)."""
     pixel_values, ids, labels = inputs()
-    theirs, got = hf_forward(hf, pixel_values, ids, labels), ours(pixel_values=pixel_values, input_ids=ids,
-                                                                    labels=labels)
+    flags = {"output_hidden_states": states, "output_attentions": states}
+    with torch.no_grad():
+        theirs = hf(pixel_values=torch.tensor(pixel_values), input_ids=torch.tensor(ids),
+                    labels=torch.tensor(labels), **flags)
+    got = ours(pixel_values=pixel_values, input_ids=ids, labels=labels, **flags)
     for key in ("logits", "image_embeds", "last_hidden_state"):
         np.testing.assert_allclose(to_np(got[key]), theirs[key].numpy(), atol=ATOL, rtol=0, err_msg=key)
     assert abs(float(to_np(got.loss)) - float(theirs.loss)) <= ATOL
+    for key in ("hidden_states", "attentions") if states else ():
+        assert len(got[key]) == len(theirs[key]) == VISION["num_hidden_layers"] + (key == "hidden_states")
+        for a, b in zip(got[key], theirs[key]):
+            np.testing.assert_allclose(to_np(a), b.numpy(), atol=ATOL, rtol=0, err_msg=key)
 
 
 def test_hf_to_ours_logits_loss_and_image_embeddings(models):
     hf, folder, ours = models
     assert ours.config.text_config.encoder_hidden_size == VISION["hidden_size"]
-    assert_forward_matches(ours, hf)
+    assert_forward_matches(ours, hf, states=True)
     # the vision model alone, from the captioner's checkpoint (its vision_model.* tensors)
     vision = BlipVisionModel.from_pretrained(folder)
     pixel_values = inputs()[0]
@@ -136,7 +139,7 @@ def test_greedy_captions_match_hf(models, prompt):
 
 def test_beam_search_matches_hf(models):
     hf, _, ours = models
-    pixel_values = inputs(batch=2, seed=2)[0]
+    pixel_values = inputs(batch=2, seed=2)[0][:1]  # 3 beams: the greedy tests' 3 rows, the same compiled decode step
     with torch.no_grad():
         want = hf.generate(pixel_values=torch.tensor(pixel_values), num_beams=3, max_new_tokens=8).numpy()
     np.testing.assert_array_equal(to_np(ours.generate(pixel_values, num_beams=3, max_new_tokens=8)), want)
@@ -206,3 +209,4 @@ def test_processor_matches_hf_and_round_trips(hf_processor, tmp_path):
     again = transformers.BlipProcessor.from_pretrained(tmp_path)
     assert_same(again(images=images, text=text, padding=True, return_tensors="np"), want)
     assert AutoProcessor.from_pretrained(tmp_path).to_dict() == ours.to_dict()
+

@@ -22,10 +22,12 @@ SKIPPED = {"vocab_projector.weight", "lm_head.decoder.weight", "lm_head.decoder.
 
 
 @pytest.mark.parametrize("name", ["bert-ForMaskedLM", "distilbert-ForMaskedLM", "roberta-ForSequenceClassification",
+                                  "layoutlm-ForMaskedLM",
                                   "t5-Model", "t5-v1_1-ForConditionalGeneration", "bart-ForConditionalGeneration",
                                   "mbart-ForConditionalGeneration", "whisper-ForConditionalGeneration",
                                   "resnet-ForImageClassification",
-                                  "vit-ForImageClassification", "vit-Model", "segformer-ForSemanticSegmentation"])
+                                  "vit-ForImageClassification", "vit-Model", "segformer-ForSemanticSegmentation",
+                                  "vision-encoder-decoder-Model"])
 def test_round_trip_pt_tf_flax_keras_pt_is_bit_exact(name, tmp_path):
     _assert_round_trip_bit_exact(fixture(name), tmp_path)
 

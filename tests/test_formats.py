@@ -50,7 +50,9 @@ def formats_of(name):
 TIED_COPIES = {"vocab_projector.weight", "lm_head.decoder.weight", "lm_head.decoder.bias",
                "cls.predictions.decoder.weight", "cls.predictions.decoder.bias", "lm_head.weight",
                *(f"{p}{side}.embed_tokens.weight" for p in ("", "model.") for side in ("encoder", "decoder")),  # BART
-               "proj_out.weight"}  # Whisper
+               "proj_out.weight",  # Whisper
+               "text_decoder.cls.predictions.decoder.weight", "text_decoder.cls.predictions.decoder.bias",  # BLIP
+               "decoder.lm_head.weight"}  # VisionEncoderDecoder's GPT-2
 
 
 def reference(name):
@@ -70,10 +72,12 @@ def logits_of(model, inputs):
 
 
 def test_fixture_set_is_complete_and_small():
-    assert len(NAMES) == 29  # 13 + T5 (v1.0: three classes; v1.1) + BART (three) and MBart + ResNet, ViT, SegFormer
-    # + Wav2Vec2, Whisper
+    assert len(NAMES) == 33  # 13 + T5 (v1.0: three classes; v1.1) + BART (three) and MBart + ResNet, ViT, SegFormer
+    # + Wav2Vec2, Whisper + LayoutLM (two) + BLIP + VisionEncoderDecoder
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(FIXTURES) for f in fs)
-    assert total < 5.86e6  # 5 MB of text models, 0.6 MB of vision ones, 0.11 MB of Wav2Vec2, 0.14 MB of Whisper
+    # 5 MB of text models, 0.6 MB of vision ones, 0.11 MB of Wav2Vec2, 0.14 MB of Whisper, 0.23 MB of LayoutLM,
+    # 0.16 MB of BLIP, 0.23 MB of ViT-GPT-2
+    assert total < 6.48e6
     for name in NAMES:
         files = set(os.listdir(fixture(name)))
         wanted = {FILES[f] + (".index.json" if name.endswith("sharded") else "") for f in formats_of(name)}

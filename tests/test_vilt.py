@@ -154,6 +154,28 @@ def test_other_heads_both_ways(tmp_path, inputs, name):
     np.testing.assert_allclose(run_hf(again, inputs).logits.numpy(), theirs.logits.numpy(), atol=1e-6)
 
 
+def test_images_and_text_classification_matches_hf(tmp_path, inputs):
+    """NLVR2's head: two images per question (here the batch's two images, swapped for the second)."""
+    torch.manual_seed(0)
+    config = tiny_config(num_images=2, num_labels=2, modality_type_vocab_size=3)
+    hf = transformers.ViltForImagesAndTextClassification(config).eval()
+    hf.save_pretrained(tmp_path)
+    pair = {**inputs, "pixel_values": np.stack([inputs["pixel_values"], inputs["pixel_values"][::-1]], axis=1),
+            "pixel_mask": np.stack([inputs["pixel_mask"], inputs["pixel_mask"][::-1]], axis=1),
+            "labels": np.array([1, 0])}
+    theirs = run_hf(hf, pair, output_hidden_states=True)
+    ours = keras_tfm.ViltForImagesAndTextClassification.from_pretrained(tmp_path)
+    out = ours(**pair, output_hidden_states=True)
+    assert np.abs(to_np(out.logits) - theirs.logits.numpy()).max() <= ATOL
+    assert abs(float(to_np(out.loss)) - theirs.loss.item()) <= 1e-5
+    assert len(out.hidden_states) == 2 and len(out.hidden_states[1]) == 3
+    assert compare_states(out.hidden_states[1][-1], theirs.hidden_states[1][-1], inputs["input_ids"].shape[1]) <= ATOL
+    with pytest.raises(ValueError, match="the model takes 2, the input has 1"):
+        ours(**inputs)
+    with pytest.raises(ValueError, match="2 images need modality_type_vocab_size >= 3; got 2"):
+        keras_tfm.ViltForImagesAndTextClassification(keras_tfm.ViltConfig(num_images=2))
+
+
 def test_compiled_forward_keeps_every_patch(inputs, model):
     """Compiled (jit / XLA / torch trace), the patch count is not known when tracing: every patch is kept,
     the padding ones masked, and the pooled output and the real tokens' states are the eager call's."""
@@ -201,7 +223,7 @@ def test_bad_inputs(model, inputs):
         model(**{**inputs, "pixel_values": inputs["pixel_values"][:, :2]})
     with pytest.raises(ValueError, match="exactly one of pixel_values and image_embeds"):
         model(input_ids=inputs["input_ids"])
-    with pytest.raises(ValueError, match="Image 0 of the batch: Resizing an image of size \\(37, 53\\) to shortest edge 8"):
+    with pytest.raises(ValueError, match=r"Image 0 of the batch: Resizing an image of size \(37, 53\) to shortest edge 8"):
         keras_tfm.ViltImageProcessor(size={"shortest_edge": 8})(images())
     with pytest.raises(ValueError, match="shortest_edge"):
         keras_tfm.ViltImageProcessor(size={"height": 32, "width": 32})(images())

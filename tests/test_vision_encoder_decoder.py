@@ -5,7 +5,7 @@
   saved and loaded by HF.
 - ``generate(pixel_values)``: greedy (20 tokens) and beam search (3 beams) token-identical to HF's.
 - ``from_encoder_decoder_pretrained`` from a ViT and a GPT-2 checkpoint, then loaded by HF.
-- Training on the model's own loss: ``fit`` and ``Seq2SeqTrainer`` lower it.
+- Training on the model's own loss: ``fit`` and ``Seq2SeqTrainer`` lower it; ``predict_with_generate``.
 
 The encoder (24 wide) and decoder (32 wide) differ, so ``enc_to_dec_proj`` is exercised; a large
 ``initializer_range`` gives peaked, varied logits, so that float rounding cannot flip a token.
@@ -174,9 +174,13 @@ def test_seq2seq_trainer_lowers_the_loss(fresh, tmp_path):
     pixels, labels = captions(32, seed=7)
     rows = [{"pixel_values": p, "labels": l} for p, l in zip(pixels, labels)]
     args = Seq2SeqTrainingArguments(str(tmp_path / "out"), learning_rate=1e-2, per_device_train_batch_size=8,
-                                    num_train_epochs=3, save_strategy="no", disable_tqdm=True, logging_steps=1,
-                                    report_to=[])
+                                    per_device_eval_batch_size=4, num_train_epochs=3, save_strategy="no",
+                                    disable_tqdm=True, logging_steps=1, report_to=[], predict_with_generate=True,
+                                    generation_max_length=5)
     trainer = Seq2SeqTrainer(model=model, args=args, train_dataset=rows)
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert losses[-1] < 0.7 * losses[0], losses
+    prediction = trainer.predict(rows[:4])  # captions generated from pixel_values
+    expected = to_np(model.generate(pixels[:4], max_length=5))
+    np.testing.assert_array_equal(prediction.predictions[:, :expected.shape[1]], expected)

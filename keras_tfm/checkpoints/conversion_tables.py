@@ -35,11 +35,17 @@ class ConversionTables:
             from TF / Flax under the new name, written there under the old one.
         tf_reversed: suffixes of PyTorch names whose TF tensor holds the PyTorch one with its axes
             reversed where the generic rules see no kernel (TF Wav2Vec2's weight-norm magnitude).
+        tf_tied_copies: ``[(PyTorch name, the PyTorch name it is tied to)]``: a linear weight PyTorch
+            ties (and does not save) that HF's TF class keeps as a layer of its own (TF BLIP's
+            ``cls.predictions.decoder``); written to TF files as a copy of the tensor it is tied to.
+        tf_read_renames: ``[(regex, replacement)]`` on the PyTorch names read from a TF file, undoing
+            a ``tf_renames`` entry the generic reading does not (a VisionEncoderDecoder's
+            ``encoder/vit/`` level: ``encoder.vit.`` -> ``encoder.``).
     """
 
     def __init__(self, backbone=(), heads=None, *, tf_renames=(), flax_renames=(), tf_expand=(), kinds=(),
                  tf_kinds=(), flax_kinds=(), tf_shared_embeddings=(), convert_through_model=False, pt_renames=(),
-                 tf_reversed=()):
+                 tf_reversed=(), tf_tied_copies=(), tf_read_renames=()):
         self.backbone = list(backbone)
         self.heads = {name: list(rules) for name, rules in (heads or {}).items()}
         self.tf_renames, self.flax_renames = list(tf_renames), list(flax_renames)
@@ -48,9 +54,15 @@ class ConversionTables:
         self.tf_shared_embeddings = list(tf_shared_embeddings)
         self.convert_through_model = bool(convert_through_model)
         self.pt_renames, self.tf_reversed = list(pt_renames), tuple(tf_reversed)
+        self.tf_tied_copies = list(tf_tied_copies)
+        self.tf_read_renames = [(re.compile(pattern), replacement) for pattern, replacement in tf_read_renames]
 
-    def pt_name_read(self, name):
-        """The PyTorch name HF 5 uses for ``name`` as a TF / Flax file's name translates (see ``pt_renames``)."""
+    def pt_name_read(self, name, source=None):
+        """The PyTorch name HF 5 uses for ``name`` as a TF / Flax file's name translates (see ``pt_renames``;
+        ``source`` "tf": ``tf_read_renames`` too)."""
+        if source == "tf":
+            for pattern, replacement in self.tf_read_renames:
+                name = pattern.sub(replacement, name)
         for old, new in self.pt_renames:
             if name.endswith(old):
                 return name[: -len(old)] + new

@@ -20,7 +20,7 @@ import numpy as np
 from keras_tfm.checkpoints.conversion_tables import conversion_tables
 from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.formats import FORMATS, find_checkpoint, open_hf_state, write_hf_state
-from keras_tfm.checkpoints.naming import model_class, read_config
+from keras_tfm.checkpoints.naming import class_weight_map, model_class, read_config
 from keras_tfm.checkpoints.tensor_io import nbytes_of, source_info
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,11 @@ def target_format(to, safe_serialization=True):
 
 def check_mappable(state, cls, where=""):
     """Raises CheckpointError naming the file and tensor for a name the architecture cannot map."""
-    if cls is None or cls.weight_map is None:
+    weight_map = class_weight_map(cls)
+    if weight_map is None:  # no class, or a table that needs the config: the loading model checks
         return
     for name in state:
-        if cls.weight_map.keras_path(name) is False:
+        if weight_map.keras_path(name) is False:
             src = state.file_of(name) if hasattr(state, "file_of") else where
             original = state.source_name(name) if hasattr(state, "source_name") else name
             raise CheckpointError(

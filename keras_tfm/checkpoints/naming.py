@@ -21,7 +21,7 @@ import re
 import numpy as np
 
 from keras_tfm.checkpoints.conversion_tables import conversion_tables
-from keras_tfm.checkpoints.weight_map import CONV1D, CONV2D, TRANSPOSE, modernize_name
+from keras_tfm.checkpoints.weight_map import CONV1D, CONV2D, TRANSPOSE, WeightMap, modernize_name
 from keras_tfm.registry import MODELS
 
 KINDS = ("linear", "norm", "embedding", "conv1d", "conv2d", "param", "skip")
@@ -73,11 +73,18 @@ def model_class(architecture):
     return None
 
 
+def class_weight_map(cls):
+    """The ``WeightMap`` a model class declares; None for no class, or one whose table depends on its
+    config (a ``weight_map`` property: DETR's backbone, a VisionEncoderDecoder's parts)."""
+    weight_map = getattr(cls, "weight_map", None)
+    return weight_map if isinstance(weight_map, WeightMap) else None
+
+
 def tf_base_prefix(architecture):
     """The main-layer name HF's TF base model adds (``bert`` for TFBertModel), PyTorch's base model
     having none; None for a task model or an architecture keras_tfm does not have."""
     cls = model_class(architecture) if architecture else None
-    weight_map = getattr(cls, "weight_map", None)
+    weight_map = class_weight_map(cls)
     if weight_map is None or not getattr(weight_map, "is_base", False):
         return None
     return getattr(weight_map, "prefix", None) or getattr(cls, "base_model_prefix", None) or None
@@ -147,7 +154,7 @@ def classify(names_shapes, model_type=None, architecture=None, target=None):
     (HF's TF and Flax classes of one architecture may store a layer differently).
     """
     cls = model_class(architecture) if architecture else None
-    weight_map = getattr(cls, "weight_map", None)
+    weight_map = class_weight_map(cls)
     overrides = conversion_tables(model_type).kind_overrides(target)
     out = {}
     for name, shape in names_shapes.items():

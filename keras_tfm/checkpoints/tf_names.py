@@ -67,7 +67,7 @@ def tf_to_pt(checkpoint, model_type=None, architecture=None):
     def rename(tf_name):
         shape, _ = source_info(checkpoint, tf_name)
         name, transform = tf_name_to_pt(tf_name[len(base) + 1:] if strip else tf_name, len(shape), shape)
-        name = tables.pt_name_read(name)
+        name = tables.pt_name_read(name, "tf")
         return name, (T2 if transform is None and tables.is_tf_reversed(name) else transform)
 
     return rename_all(checkpoint, rename, "TF", "PyTorch")
@@ -107,4 +107,11 @@ def pt_to_tf(state, model_type=None, architecture=None):
             tf = f"{base}/{tf}"  # HF's TF base model keeps its main layer (tf_bert_model/bert/...)
         return tf, transform
 
-    return rename_all(state, rename, "PyTorch", "TF")
+    renamed = rename_all(state, rename, "PyTorch", "TF")
+    for copy, tied_to in tables.tf_tied_copies:  # a TF layer of its own, tied in PyTorch (not saved there)
+        if tied_to in state and copy not in state:
+            tf, transform = pt_name_to_tf(copy, "linear", renames)
+            if base and not tf.startswith((base + "/", base + ".")):
+                tf = f"{base}/{tf}"
+            renamed.table[tf] = (tied_to, transform)
+    return renamed

@@ -117,7 +117,7 @@ def resize(x, size, mode="bilinear", align_corners=False, data_format=None):
 def nearest_indices(in_size, out_size):
     """(out_size,) int32: the source row of each output row, as torch's legacy "nearest" picks it:
     ``min(floor(i * (in / out)), in - 1)`` with the scale in float32."""
-    if out_size == in_size:
+    if isinstance(in_size, int) and in_size == out_size:  # sizes may be tensors in a TF graph
         return ops.arange(out_size, dtype="int32")
     scale = ops.cast(ops.cast(in_size, "float32") / ops.cast(out_size, "float32"), "float32")
     index = ops.cast(ops.floor(ops.arange(out_size, dtype="float32") * scale), "int32")
@@ -171,8 +171,8 @@ def bilinear_rows(valid, out_size, in_size, align_corners=True):
 def resize_per_sample(grid, heights, widths, size, align_corners=True):
     """A (h, w, C) grid resized bilinearly to each sample's ``heights[b]`` x ``widths[b]`` and zero-padded
     at the bottom / right to ``size`` (height, width): (B, height, width, C), as HF's ViLT computes its
-    position embeddings per image (``F.interpolate`` then ``F.pad``). ``heights`` / ``widths`` (B,) may be
-    known only at run time."""
+    position embeddings per image (``F.interpolate`` then ``F.pad``). ``heights`` / ``widths`` (B,), and
+    ``size`` too, may be known only at run time; the grid's size must be static."""
     in_h, in_w = (static_dim(n) for n in ops.shape(grid)[:2])
     rows = ops.cast(bilinear_rows(heights, size[0], in_h, align_corners), grid.dtype)  # (B, H, h)
     cols = ops.cast(bilinear_rows(widths, size[1], in_w, align_corners), grid.dtype)  # (B, W, w)

@@ -12,13 +12,16 @@ class TransformerBlock(Layer):
         mlp: the feed-forward layer (``MLP``, ``GatedMLP``).
         attention_norm, mlp_norm: the norms around them.
         cross_attention, cross_attention_norm: a ``CrossAttention`` and its norm, or None.
+        cross_attention_optional: a call without encoder states (and no cross cache) skips the
+            cross-attention (HF's GPT-2 built with ``add_cross_attention``); else it is an error.
         norm_first: pre-norm (True) or post-norm (False).
         dropout: the rate on each sublayer's output before its residual.
     """
 
     def __init__(self, self_attention, mlp, attention_norm, mlp_norm, cross_attention=None,
-                 cross_attention_norm=None, norm_first=True, dropout=0.0, **kwargs):
+                 cross_attention_norm=None, norm_first=True, dropout=0.0, cross_attention_optional=False, **kwargs):
         super().__init__(**kwargs)
+        self.cross_attention_optional = cross_attention_optional
         self.attention_norm = attention_norm
         self.self_attention = self_attention
         self.cross_attention_norm = cross_attention_norm
@@ -50,9 +53,8 @@ class TransformerBlock(Layer):
             bias=bias, output_attentions=output_attentions, training=training, **extra)
         x = self._residual(x, a, self.attention_norm, training)
         new_cross_cache = cross_probs = None
-        # no encoder states and no cached cross keys: the block runs as a plain decoder block (HF's GPT-2
-        # built with add_cross_attention, called without encoder_hidden_states)
-        if self.cross_attention is not None and (encoder_hidden_states is not None or cross_cache is not None):
+        skip_cross = self.cross_attention_optional and encoder_hidden_states is None and cross_cache is None
+        if self.cross_attention is not None and not skip_cross:
             extra = {k: v for k, v in (("query_positions", positions), ("key_positions", encoder_positions))
                      if v is not None}
             a, new_cross_cache, cross_probs = self.cross_attention(

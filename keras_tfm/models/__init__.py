@@ -14,6 +14,6 @@ from keras_tfm.models import segformer  # noqa: F401
 from keras_tfm.models import detr  # noqa: F401
 from keras_tfm.models import whisper  # noqa: F401
 from keras_tfm.models import wav2vec2  # noqa: F401
-from keras_tfm.models import vision_encoder_decoder  # noqa: F401
-from keras_tfm.models import blip  # noqa: F401
 from keras_tfm.models import vilt  # noqa: F401
+from keras_tfm.models import blip  # noqa: F401
+from keras_tfm.models import vision_encoder_decoder  # noqa: F401

@@ -13,7 +13,7 @@ overlap by ``doc_stride``, each token given its word's box ([CLS] and the questi
 import numpy as np
 
 from keras_tfm.pipelines.base import check_text
-from keras_tfm.pipelines.question_answering import select_starts_ends
+from keras_tfm.pipelines.question_answering import select_starts_ends, span_parameters
 from keras_tfm.pipelines.vision_base import ImagePipeline
 from keras_tfm.processing.ocr import apply_tesseract
 from keras_tfm.processing.processing_layoutlm import check_word_boxes, tokenize_with_boxes
@@ -61,18 +61,7 @@ class DocumentQuestionAnsweringPipeline(ImagePipeline):
             ("tesseract_config", tesseract_config), ("timeout", timeout)) if value is not None}
         if doc_stride is not None and max_seq_len is not None and doc_stride >= max_seq_len:
             raise ValueError(f"doc_stride ({doc_stride}) must be smaller than max_seq_len ({max_seq_len}).")
-        postprocess = {}
-        if top_k is not None:
-            if top_k < 1:
-                raise ValueError(f"top_k parameter should be >= 1 (got {top_k})")
-            postprocess["top_k"] = top_k
-        if max_answer_len is not None:
-            if max_answer_len < 1:
-                raise ValueError(f"max_answer_len parameter should be >= 1 (got {max_answer_len})")
-            postprocess["max_answer_len"] = max_answer_len
-        if handle_impossible_answer is not None:
-            postprocess["handle_impossible_answer"] = handle_impossible_answer
-        return preprocess, {}, postprocess
+        return preprocess, {}, span_parameters(top_k, max_answer_len, handle_impossible_answer)
 
     def __call__(self, image=None, question=None, word_boxes=None, **kwargs):
         """Answers a question about a document (-> a list of answers), or several (-> one list each)."""

@@ -40,18 +40,7 @@ class QuestionAnsweringPipeline(Pipeline):
                                         ("max_seq_len", max_seq_len)) if v is not None}
         if doc_stride is not None and max_seq_len is not None and doc_stride > max_seq_len:
             raise ValueError(f"doc_stride ({doc_stride}) is larger than max_seq_len ({max_seq_len}).")
-        postprocess = {}
-        top_k = top_k if top_k is not None else topk
-        if top_k is not None:
-            if top_k < 1:
-                raise ValueError(f"top_k parameter should be >= 1 (got {top_k}).")
-            postprocess["top_k"] = top_k
-        if max_answer_len is not None:
-            if max_answer_len < 1:
-                raise ValueError(f"max_answer_len parameter should be >= 1 (got {max_answer_len}).")
-            postprocess["max_answer_len"] = max_answer_len
-        if handle_impossible_answer is not None:
-            postprocess["handle_impossible_answer"] = handle_impossible_answer
+        postprocess = span_parameters(top_k if top_k is not None else topk, max_answer_len, handle_impossible_answer)
         if align_to_words is not None:
             postprocess["align_to_words"] = align_to_words
         return preprocess, {}, postprocess
@@ -126,6 +115,17 @@ class QuestionAnsweringPipeline(Pipeline):
             answers.append({"score": float(min_null_score), "start": 0, "end": 0, "answer": ""})
         answers = sorted(answers, key=lambda a: a["score"], reverse=True)[:top_k]
         return answers[0] if len(answers) == 1 else answers
+
+
+def span_parameters(top_k, max_answer_len, handle_impossible_answer):
+    """The span-selection arguments given (``postprocess``'s), checked: ``top_k`` and
+    ``max_answer_len`` at least 1."""
+    for name, value in (("top_k", top_k), ("max_answer_len", max_answer_len)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} parameter should be >= 1 (got {value}).")
+    return {name: value for name, value in (("top_k", top_k), ("max_answer_len", max_answer_len),
+                                            ("handle_impossible_answer", handle_impossible_answer))
+            if value is not None}
 
 
 def question_answering_inputs(*args, question=None, context=None, X=None, data=None):

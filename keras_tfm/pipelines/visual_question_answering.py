@@ -6,7 +6,7 @@ answers are the model's labels (``config.id2label``) scored by the sigmoid of th
 One (image, question) gives a list of ``{"score", "answer"}``; several give one such list each.
 """
 
-from keras_tfm.pipelines.base import check_text, sigmoid
+from keras_tfm.pipelines.base import KeyDataset, check_text, sigmoid
 from keras_tfm.pipelines.vision_base import ImagePipeline, is_image
 
 
@@ -86,8 +86,6 @@ def vqa_inputs(image, question, task="visual-question-answering"):
 
 
 def _is_image_batch(image):
-    from keras_tfm.pipelines.base import KeyDataset
-
     return isinstance(image, KeyDataset) or (isinstance(image, list) and bool(image) and all(map(is_image, image)))
 
 

@@ -21,8 +21,8 @@ from keras_tfm.processing.json_config import JsonConfigMixin
 from keras_tfm.processing.processing_audio import SpeechProcessorMixin
 from keras_tfm.processing.processing_layoutlm import tokenize_with_boxes
 from keras_tfm.processing.processing_utils import ProcessorMixin
-from keras_tfm.processing.processing_vilt import ViltProcessor
 from keras_tfm.processing.processing_blip import BlipProcessor
+from keras_tfm.processing.processing_vilt import ViltProcessor
 from keras_tfm.processing.processing_wav2vec2 import Wav2Vec2Processor
 from keras_tfm.processing.processing_whisper import WhisperProcessor
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer, PreTrainedTokenizerFast

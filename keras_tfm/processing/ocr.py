@@ -15,13 +15,9 @@ INSTALL_HINT = (
 
 
 def normalize_box(box, width, height):
-    """A pixel box (left, upper, right, lower) of an image ``width`` x ``height``, scaled to 0..1000."""
-    return [
-        int(1000 * (box[0] / width)),
-        int(1000 * (box[1] / height)),
-        int(1000 * (box[2] / width)),
-        int(1000 * (box[3] / height)),
-    ]
+    """A pixel box (left, upper, right, lower) of an image ``width`` x ``height``, scaled to 0..1000
+    (truncated to ints, as LayoutLM's tokenizers and transformers' OCR give them)."""
+    return [int(1000 * (coordinate / size)) for coordinate, size in zip(box, (width, height, width, height))]
 
 
 def words_and_boxes(data, image_size):

@@ -58,4 +58,9 @@ VISION_MAP = WeightMap(VISION, prefix="vision_model")  # also reads a captioner'
 TEXT_LM_MAP = WeightMap.compose(WeightMap(TEXT).mount("bert.", ""), WeightMap(LM_HEAD))
 CAPTIONING_MAP = WeightMap.compose(WeightMap(VISION).mount("vision_model."), TEXT_LM_MAP.mount("text_decoder."))
 
-TABLES = register_conversion(ConversionTables(VISION, heads={"text": TEXT, "lm": LM_HEAD}), "blip")
+# HF's TF BLIP keeps the LM head's decoder as a Dense of its own; PyTorch ties it to the word embeddings.
+TF_TIED_COPIES = [("text_decoder.cls.predictions.decoder.weight",
+                   "text_decoder.bert.embeddings.word_embeddings.weight")]
+
+TABLES = register_conversion(ConversionTables(VISION, heads={"text": TEXT, "lm": LM_HEAD},
+                                              tf_tied_copies=TF_TIED_COPIES), "blip")

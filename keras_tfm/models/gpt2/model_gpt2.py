@@ -32,7 +32,8 @@ def _block(c, layer_idx, dtype):
     if getattr(c, "add_cross_attention", False):  # HF: the same attention class, is_cross_attention=True
         cross = dict(cross_attention=CrossAttention(c.n_embd, c.n_head, scale=scale, fused_kv=True,
                                                     initializer_range=c.initializer_range, dtype=dtype),
-                     cross_attention_norm=LayerNorm(epsilon=c.layer_norm_epsilon, dtype=dtype))
+                     cross_attention_norm=LayerNorm(epsilon=c.layer_norm_epsilon, dtype=dtype),
+                     cross_attention_optional=True)  # HF's GPT-2 runs without encoder states too
     return TransformerBlock(
         FusedQKVSelfAttention(c.n_embd, c.n_head, scale=scale, initializer_range=c.initializer_range, dtype=dtype),
         MLP(c.n_embd, c.n_inner or 4 * c.n_embd, c.activation_function, initializer_range=c.initializer_range,

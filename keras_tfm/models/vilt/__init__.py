@@ -1,8 +1,8 @@
 from keras_tfm.models.vilt.config_vilt import ViltConfig
-from keras_tfm.models.vilt.model_vilt import (
+from keras_tfm.models.vilt.heads_vilt import (
     ViltForImageAndTextRetrieval,
+    ViltForImagesAndTextClassification,
     ViltForMaskedLM,
-    ViltForQuestionAnswering,
     ViltForTokenClassification,
-    ViltModel,
 )
+from keras_tfm.models.vilt.model_vilt import ViltForQuestionAnswering, ViltModel

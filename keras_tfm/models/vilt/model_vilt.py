@@ -14,7 +14,6 @@ from keras_tfm.layers import (
     Embedding,
     Layer,
     LayerNorm,
-    MaskedLMHead,
     TextEmbeddings,
     downsample_mask,
     encoder_stack,
@@ -26,13 +25,8 @@ from keras_tfm.layers import (
     static_dim,
     to_internal,
 )
-from keras_tfm.losses import binary_cross_entropy_with_logits, cross_entropy
-from keras_tfm.modeling_outputs import (
-    BaseModelOutputWithPooling,
-    MaskedLMOutput,
-    SequenceClassifierOutput,
-    TokenClassifierOutput,
-)
+from keras_tfm.losses import binary_cross_entropy_with_logits
+from keras_tfm.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 from keras_tfm.models.base import Backbone, TaskModel
 from keras_tfm.models.encoder_tasks import first_token
 from keras_tfm.models.vilt import convert_vilt
@@ -61,13 +55,13 @@ def select_patches(patch_mask, lengths, max_image_length=-1):
     patches. Here the order is row-major, and an image over the cap keeps evenly spaced patches
     (``floor(k * count / L)``): deterministic, and covering the whole image.
     """
-    num_patches = static_dim(ops.shape(patch_mask)[1])
+    num_patches = ops.shape(patch_mask)[1]  # a tensor where a TF graph does not know it
     index = ops.arange(num_patches, dtype="int32")[None, :]
     order = ops.argsort(ops.where(patch_mask > 0, index, index + num_patches), axis=-1)  # real patches first
     length = backend.concrete_int(ops.max(lengths))  # None while traced: keep every patch
     length = num_patches if length is None else length
     if isinstance(max_image_length, int) and max_image_length > 0:
-        length = min(length, max_image_length)
+        length = min(length, max_image_length) if isinstance(length, int) else ops.minimum(length, max_image_length)
     counts = ops.sum(ops.cast(patch_mask, "int32"), axis=1, keepdims=True)  # (B, 1)
     k = ops.arange(length, dtype="int32")[None, :]
     source = ops.where(counts > length, (k * counts) // length, k)  # evenly spaced over an image too long
@@ -116,7 +110,7 @@ class ViltEmbeddings(Layer):
             raise ValueError("Make sure that the channel dimension of the pixel values match with the one set in the "
                              f"configuration. Expected {self.num_channels} but got {channels}.")
         x = self.patch_embeddings(to_internal(ops.cast(pixel_values, self.compute_dtype)))
-        size = tuple(static_dim(n) for n in spatial_shape(x))
+        size = spatial_shape(x)  # ints, or tensors where a TF graph does not know them (fit on any image size)
         x = flatten_spatial(x)  # (B, N, C)
         batch = ops.shape(x)[0]
         mask = ops.cast(downsample_mask(pixel_mask, size), "int32")  # (B, h, w)
@@ -212,13 +206,14 @@ class ViltModel(Backbone):
                                           attentions=attentions)
 
 
-class ViltVQAHead(Layer):
-    """HF's VQA classifier: dense (2 x hidden) -> LayerNorm -> GELU -> dense (labels)."""
+class ViltClassifierHead(Layer):
+    """HF's ViLT classifiers: dense (``inner_size``) -> LayerNorm -> GELU -> dense (labels); VQA's inner
+    size is 2 x hidden, NLVR2's hidden x images."""
 
-    def __init__(self, hidden_size, num_labels, initializer_range=0.02, **kwargs):
+    def __init__(self, inner_size, num_labels, initializer_range=0.02, **kwargs):
         super().__init__(**kwargs)
         dense = dict(kernel_initializer=normal_init(initializer_range), dtype=self.dtype_policy)
-        self.dense = Dense(2 * hidden_size, **dense)
+        self.dense = Dense(inner_size, **dense)
         self.norm = LayerNorm(epsilon=CLASSIFIER_LAYER_NORM_EPS, dtype=self.dtype_policy)
         self.out_proj = Dense(num_labels, **dense)
 
@@ -263,8 +258,8 @@ class ViltForQuestionAnswering(ViltTaskModel):
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
-        self.classifier = ViltVQAHead(config.hidden_size, config.num_labels, config.initializer_range,
-                                      dtype=self.dtype_policy)
+        self.classifier = ViltClassifierHead(2 * config.hidden_size, config.num_labels, config.initializer_range,
+                                             dtype=self.dtype_policy)
 
     def call(self, input_ids, attention_mask=None, token_type_ids=None, pixel_values=None, pixel_mask=None,
              image_embeds=None, labels=None, output_hidden_states=None, output_attentions=None, training=False):
@@ -276,65 +271,3 @@ class ViltForQuestionAnswering(ViltTaskModel):
             loss = binary_cross_entropy_with_logits(logits, labels) * ops.shape(logits)[-1]
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                         attentions=out.attentions)
-
-
-class ViltForMaskedLM(ViltTaskModel):
-    """ViLT's pre-training masked language model head on the text tokens: ``logits`` (B, T, vocab) through
-    dense -> activation -> LayerNorm -> the word embeddings (tied, as HF forces), plus a bias."""
-
-    head_rules = convert_vilt.MASKED_LM
-
-    def __init__(self, config, **kwargs):
-        super().__init__(config, **kwargs)
-        self.lm_head = MaskedLMHead(config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps,
-                                    config.initializer_range, dtype=self.dtype_policy)
-
-    def call(self, input_ids, attention_mask=None, token_type_ids=None, pixel_values=None, pixel_mask=None,
-             image_embeds=None, labels=None, output_hidden_states=None, output_attentions=None, training=False):
-        out = self.run_backbone(input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, image_embeds,
-                                output_hidden_states, output_attentions, training)
-        text = out.last_hidden_state[:, : ops.shape(input_ids)[1]]  # (B, T, C)
-        logits = self.lm_head(text, self.get_input_embeddings().embeddings)  # (B, T, V)
-        loss = None if labels is None else cross_entropy(logits, labels)
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
-
-
-class ViltForImageAndTextRetrieval(ViltTaskModel):
-    """ViLT with HF's image-text matching score: ``logits`` (B, 1) from the pooled output (no loss, as HF)."""
-
-    head_rules = convert_vilt.RETRIEVAL
-
-    def __init__(self, config, **kwargs):
-        super().__init__(config, **kwargs)
-        self.rank_output = self.dense(1)
-
-    def call(self, input_ids, attention_mask=None, token_type_ids=None, pixel_values=None, pixel_mask=None,
-             image_embeds=None, labels=None, output_hidden_states=None, output_attentions=None, training=False):
-        if labels is not None:
-            raise NotImplementedError("Training is not yet supported.")  # HF's answer too
-        out = self.run_backbone(input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, image_embeds,
-                                output_hidden_states, output_attentions, training)
-        return SequenceClassifierOutput(logits=self.rank_output(out.pooler_output), hidden_states=out.hidden_states,
-                                        attentions=out.attentions)
-
-
-class ViltForTokenClassification(ViltTaskModel):
-    """ViLT with a linear classifier on each text token: ``logits`` (B, T, num_labels)."""
-
-    head_rules = convert_vilt.TOKEN_CLASSIFIER
-    backbone_has_pooler = False
-
-    def __init__(self, config, **kwargs):
-        super().__init__(config, **kwargs)
-        self.dropout = Dropout(config.hidden_dropout_prob, dtype=self.dtype_policy)
-        self.classifier = self.dense(config.num_labels)
-
-    def call(self, input_ids, attention_mask=None, token_type_ids=None, pixel_values=None, pixel_mask=None,
-             image_embeds=None, labels=None, output_hidden_states=None, output_attentions=None, training=False):
-        out = self.run_backbone(input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, image_embeds,
-                                output_hidden_states, output_attentions, training)
-        text = self.dropout(out.last_hidden_state[:, : ops.shape(input_ids)[1]], training=training)
-        logits = self.classifier(text)  # (B, T, num_labels)
-        loss = None if labels is None else cross_entropy(logits, labels)
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
-                                     attentions=out.attentions)

@@ -40,6 +40,13 @@ class VisionEncoderDecoderModel(_Flags, GenerativeModel, PreTrainedModel):
     ``config.pad_token_id``) and the loss is the mean cross-entropy over labels that are not
     -100. ``generate(pixel_values, ...)`` encodes each image once and decodes with the
     encoder-decoder stepper (greedy, sampling, beam search).
+
+    Example::
+
+        model = VisionEncoderDecoderModel.from_pretrained("ydshieh/vit-gpt2-coco-en")
+        ids = model.generate(pixel_values, max_new_tokens=20)  # pixel_values (B, 3, 224, 224)
+        model = VisionEncoderDecoderModel.from_encoder_decoder_pretrained("google/vit-base-patch16-224-in21k",
+                                                                          "openai-community/gpt2")
     """
 
     config_class = VisionEncoderDecoderConfig
