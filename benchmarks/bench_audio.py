@@ -41,9 +41,10 @@ import time
 
 import numpy as np
 
-from bench_encoder import machine_info, peak_rss_mb, ratio
+from bench_encoder import machine_info, peak_rss_mb
 from bench_pipeline import pin_threads, uptime
-from workers import Worker, driver_parser, parse_driver_args, run_rounds, save_report, serve
+from workers import (Worker, driver_parser, machine_lines, parse_driver_args, ratio_table, run_rounds,
+                     save_report, serve)
 
 RATE = 16000
 WAV2VEC2_BASE = dict(vocab_size=32, pad_token_id=0, ctc_loss_reduction="sum")  # HF's defaults: wav2vec2-base's shape
@@ -278,30 +279,15 @@ def render(report):
         "# Audio: Wav2Vec2-base CTC, Whisper-base generation and forward, Whisper log-mel, fp32, CPU"
         + (" (tiny smoke run)" if config["tiny"] else ""),
         "",
-        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, {config['threads'] or 'all'} used "
-        f"by each worker. `uptime` at start: {report['uptime_start']}; at end: {report['uptime_end']}.",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report["versions"].items())) + ".",
+        *machine_lines(report),
         f"Inputs (clips, seconds per clip, new / decoder tokens): {shapes}. {config['rounds']} interleaved rounds "
         "after two untimed runs; best = min over the rounds; ratio = best / HF's best (< 1 is faster than HF; "
         "log-mel: HF's numpy path is the baseline). keras_tfm: compiled path / generate; HF: eager PyTorch, "
         "no_grad; KerasHub: random weights of its own (its log-mel is compared with HF's).",
         "",
-        "| case | library | best (s) | median (s) | clips/s | ratio vs HF | target | max abs diff vs HF | load "
-        "average before -> after each run |",
-        "|---|---|---:|---:|---:|---:|---|---:|---|",
     ]
-    for r in report["rows"]:
-        hf = next((x for x in report["rows"] if x["case"] == r["case"] and x["library"] == "hf"), None)
-        value = ratio(r["best_s"], hf["best_s"]) if hf else float("nan")
-        target = None if r["library"] != "keras_tfm" else TARGETS[r["case"]][r["backend"] != "torch"
-                                                                               and r["case"] != "logmel"]
-        met = "" if target is None else f"<= {target}: " + ("met" if value <= target else "missed")
-        diff = "" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.1e}"
-        loads = "; ".join(f"{a:.2f} -> {b:.2f}" for a, b in r["load_average"])
-        lines.append(f"| {r['case']} | {r['label'].split(': ')[1]} | {r['best_s']:.3f} | {r['median_s']:.3f} | "
-                     f"{r['items'] / r['best_s']:.2f} | {value:.2f} | {met} | {diff} | {loads} |")
-    if report["failed"]:
-        lines += ["", "FAILED workers: " + ", ".join(report["failed"])]
+    lines += ratio_table(report, lambda r: TARGETS[r["case"]][r["backend"] != "torch" and r["case"] != "logmel"],
+                         "clips/s", 2)
     return "\n".join(lines) + "\n"
 
 

@@ -124,3 +124,36 @@ def save_report(report, folder, name, render):
     write_results_md(os.path.join(folder, f"{name}.md"), text)
     print(text)
     print(f"(whole benchmark: {report['wall_s']:.0f} s; written to {folder}/{name}.{{json,md}})")
+
+
+def machine_lines(report):
+    """The report's machine, load and versions lines (what every driver's results start with)."""
+    config = report["config"]
+    return [
+        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, {config['threads'] or 'all'} used "
+        f"by each worker. `uptime` at start: {report['uptime_start']}; at end: {report['uptime_end']}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report["versions"].items())) + ".",
+    ]
+
+
+def ratio_table(report, target_of, rate_name="items/s", rate_digits=2):
+    """The results table: one row per worker with its best / median time, rate, ratio to HF's best in its
+    case, the target ``target_of(row)`` gives keras_tfm (None: none), the difference to HF's outputs and the
+    load around each run; then the failed and mismatched workers."""
+    lines = [f"| case | library | best (s) | median (s) | {rate_name} | ratio vs HF | target | max abs diff vs HF | "
+             "load average before -> after each run |",
+             "|---|---|---:|---:|---:|---:|---|---:|---|"]
+    for r in report["rows"]:
+        hf = next((x for x in report["rows"] if x["case"] == r["case"] and x["library"] == "hf"), None)
+        value = r["best_s"] / hf["best_s"] if hf and hf["best_s"] else float("nan")
+        target = target_of(r) if r["library"] == "keras_tfm" else None
+        met = "" if target is None else f"<= {target}: " + ("met" if value <= target else "missed")
+        diff = "" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.1e}"
+        loads = "; ".join(f"{a:.2f} -> {b:.2f}" for a, b in r["load_average"])
+        lines.append(f"| {r['case']} | {r['label'].split(': ')[1]} | {r['best_s']:.3f} | {r['median_s']:.3f} | "
+                     f"{r['items'] / r['best_s']:.{rate_digits}f} | {value:.2f} | {met} | {diff} | {loads} |")
+    if report["failed"]:
+        lines += ["", "FAILED workers: " + ", ".join(report["failed"])]
+    if report.get("mismatched"):
+        lines += ["", "OUTPUT MISMATCH vs HF (not timed): " + ", ".join(report["mismatched"])]
+    return lines
