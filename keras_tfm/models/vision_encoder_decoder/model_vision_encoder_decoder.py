@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_tfm.auto_factory import AutoConfig, AutoModel, AutoModelForCausalLM
 from keras_tfm.layers import Dense, normal_init
 from keras_tfm.losses import cross_entropy
 from keras_tfm.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
@@ -183,7 +184,6 @@ class VisionEncoderDecoderModel(_Flags, GenerativeModel, PreTrainedModel):
         the composite config. The decoder's config gets ``is_decoder`` and ``add_cross_attention``:
         its cross-attention weights start random.
         """
-        from keras_tfm.auto import AutoConfig, AutoModel, AutoModelForCausalLM  # the registry's front door
 
         parts = {}
         for part in ("encoder", "decoder"):
