@@ -170,6 +170,9 @@ def test_images_and_text_classification_matches_hf(tmp_path, inputs):
     assert abs(float(to_np(out.loss)) - theirs.loss.item()) <= 1e-5
     assert len(out.hidden_states) == 2 and len(out.hidden_states[1]) == 3
     assert compare_states(out.hidden_states[1][-1], theirs.hidden_states[1][-1], inputs["input_ids"].shape[1]) <= ATOL
+    ours.save_pretrained(tmp_path / "ours")  # and back: HF loads what we save
+    again = transformers.ViltForImagesAndTextClassification.from_pretrained(tmp_path / "ours").eval()
+    np.testing.assert_allclose(run_hf(again, pair).logits.numpy(), theirs.logits.numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="the model takes 2, the input has 1"):
         ours(**inputs)
     with pytest.raises(ValueError, match="2 images need modality_type_vocab_size >= 3; got 2"):
