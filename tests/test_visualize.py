@@ -13,6 +13,8 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
+from keras_tfm.pipelines.image_segmentation import mask_image
+from keras_tfm.pipelines.object_detection import bounding_box
 from keras_tfm.processing.audio_spectrogram import hertz_to_mel
 from keras_tfm.training.callbacks import TrainerState
 from keras_tfm.utils import visualize
@@ -24,14 +26,15 @@ def grey_image(width=100, height=80):
     return Image.new("RGB", (width, height), GREY)
 
 
+# Pipeline outputs built with the pipelines' own helpers, so that they have the pipelines' format.
 def detection(label, xmin, ymin, xmax, ymax, score=0.9):
-    return {"score": score, "label": label, "box": {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax}}
+    return {"score": score, "label": label, "box": bounding_box([xmin, ymin, xmax, ymax])}
 
 
 def mask(size, rows, cols):
-    pixels = np.zeros((size[1], size[0]), np.uint8)
-    pixels[rows, cols] = 255
-    return Image.fromarray(pixels, "L")
+    pixels = np.zeros((size[1], size[0]), bool)
+    pixels[rows, cols] = True
+    return mask_image(pixels)
 
 
 # ---- draw_boxes -----------------------------------------------------------------------------------
@@ -116,12 +119,14 @@ def test_overlay_masks_blends_only_the_mask_pixels():
 def test_overlay_masks_legend_strip_below():
     image = grey_image()
     segments = [{"score": 0.95, "label": "cat", "mask": mask(image.size, slice(10, 30), slice(20, 50))},
-                {"score": 0.5, "label": "dog", "mask": np.zeros((80, 100), bool)}]
+                {"score": 0.5, "label": "dog", "mask": np.zeros((80, 100), bool)},
+                {"score": 0.4, "label": "bird", "mask": np.eye(100, dtype=np.uint8)[:80]}]  # 0 / 1 as uint8
     result = visualize.overlay_masks(image, segments, min_size=0)
     assert result.width == image.width and result.height > image.height
     strip = np.asarray(result)[image.height:]
     assert (strip == 255).mean() > 0.5 and (strip != 255).any()  # white with swatches and text
     assert tuple(np.asarray(result)[image.height + 6, 6]) in visualize.PALETTE  # the first swatch
+    assert (np.asarray(result)[50, 50] != GREY).all()  # the diagonal of ones is painted at full weight 0.5
 
 
 def test_overlay_masks_errors_name_the_culprit():

@@ -196,7 +196,9 @@ def _check_segment(segment, i, size):
     if isinstance(mask, Image.Image):
         mask = np.asarray(mask.convert("L"), dtype=np.float32) / 255.0
     elif isinstance(mask, np.ndarray) and mask.ndim == 2:
-        mask = mask.astype(np.float32) / (255.0 if mask.dtype == np.uint8 else 1.0)
+        # Integers are 0 / 255 (as the pipeline's "L" masks) unless they stop at 1 (a boolean mask as uint8).
+        integers = np.issubdtype(mask.dtype, np.integer) and mask.size and mask.max() > 1
+        mask = mask.astype(np.float32) / (255.0 if integers else 1.0)
     else:
         raise TypeError(f"{where}['mask'] must be an 'L' PIL image or a 2-D array, got {type(mask).__name__}.")
     if mask.shape != (size[1], size[0]):
@@ -238,7 +240,7 @@ def _enlarge(picture, factor):
 def _font(picture):
     from PIL import ImageFont
 
-    size = max(11, round(max(picture.size) / 28))
+    size = max(11, round(max(picture.size) / 40))
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError):  # Pillow < 10.1 or without FreeType: the fixed bitmap font
