@@ -2,6 +2,8 @@
 
 from keras import ops
 
+from keras_tfm import backend
+
 IGNORE_INDEX = -100
 
 
@@ -13,6 +15,7 @@ def cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, label_smoothing=0.0
     logits = ops.cast(ops.reshape(logits, (-1, ops.shape(logits)[-1])), "float32")
     labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
     valid = ops.not_equal(labels, ignore_index)
+    _check_labels(labels, valid, logits.shape[-1], ignore_index)
     safe = ops.where(valid, labels, 0)
     log_probs = ops.log_softmax(logits, axis=-1)
     picked = ops.take_along_axis(log_probs, safe[:, None], axis=-1)[:, 0]
@@ -20,6 +23,20 @@ def cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, label_smoothing=0.0
         picked = (1.0 - label_smoothing) * picked + label_smoothing * ops.mean(log_probs, axis=-1)
     weights = ops.cast(valid, "float32")
     return -ops.sum(picked * weights) / ops.maximum(ops.sum(weights), 1.0)
+
+
+def _check_labels(labels, valid, num_classes, ignore_index):
+    """ValueError for a label outside 0..num_classes - 1 (other than ignore_index), where the labels'
+    values are known (eager calls; compiled train steps cannot look). Without it torch and TF pick
+    another class's log-probability silently and JAX returns NaN."""
+    if num_classes is None:  # a dimension known only when the compiled step runs
+        return
+    outside = ops.any(ops.logical_and(valid, ops.logical_or(labels < 0, labels >= num_classes)))
+    if backend.concrete_int(outside):
+        values = backend.to_numpy(labels)
+        bad = values[(values != ignore_index) & ((values < 0) | (values >= num_classes))][0]
+        raise ValueError(f"labels holds {bad}, but the logits have {num_classes} classes: a label must lie in "
+                         f"0..{num_classes - 1} ({ignore_index} marks a position to ignore).")
 
 
 def sequence_classification_loss(logits, labels, config):

@@ -50,3 +50,22 @@ def test_generate_refuses_a_prompt_outside_the_vocabulary(gpt2, prompt, bad):
     with pytest.raises(ValueError, match=f"input_ids holds the id {bad}, outside the vocabulary"):
         gpt2.generate(np.array(prompt), max_new_tokens=2)
     assert keras_tfm.backend.to_numpy(gpt2.generate(np.array([[1, 5]]), max_new_tokens=2)).shape == (1, 4)
+
+
+@pytest.fixture(scope="module")
+def bert_classifier(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bert_cls")
+    torch.manual_seed(0)
+    transformers.BertForSequenceClassification(transformers.BertConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37,
+        num_labels=2)).save_pretrained(folder)
+    return keras_tfm.AutoModelForSequenceClassification.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("label", [5, 2, -1])
+def test_labels_outside_the_classes_are_refused(bert_classifier, label):
+    ids = np.array([[1, 2, 3], [4, 5, 6]], "int32")
+    with pytest.raises(ValueError, match=f"labels holds {label}, but the logits have 2 classes"):
+        bert_classifier(input_ids=ids, labels=np.array([0, label]))
+    loss = keras_tfm.backend.to_numpy(bert_classifier(input_ids=ids, labels=np.array([0, 1])).loss)
+    assert np.isfinite(loss)
