@@ -74,7 +74,8 @@ def tone_words(n, sampling_rate=16000, seed=0, min_letters=2, max_letters=4):
 
 
 def write_audio(clips, sampling_rate, folder, prefix="clip", format="wav"):
-    """Writes each clip to ``folder/<prefix><i>.<format>`` (16-bit PCM; "wav" or "flac"); returns the paths."""
+    """Writes each clip to ``folder/<prefix><i>.<format>`` (16-bit PCM, samples clipped to [-1, 1]; "wav" or
+    "flac"); returns the paths."""
     import soundfile
 
     os.makedirs(folder, exist_ok=True)
