@@ -34,8 +34,7 @@ from keras_tfm import (
 from keras_tfm.data.tones import LETTERS, PITCH_NAMES, PITCHES, tone_words, tones, write_audio
 from keras_tfm.utils import visualize
 
-keras_tfm.set_seed(0)
-rng = np.random.RandomState(0)
+keras_tfm.set_seed(0)  # the models' first weights; the sounds are seeded by their makers' seed=
 workdir = tempfile.mkdtemp(prefix="quicktour-audio.")  # everything this section writes goes here
 RATE = 16000  # the rate our feature extractors (and most speech models) take
 
@@ -175,7 +174,7 @@ heard = [answer["text"] for answer in speech_recognizer(dataset["audio"], batch_
 word_accuracy = np.mean([h == w for h, w in zip(heard, test_words)])
 cer = sum(edit_distance(h, w) for h, w in zip(heard, test_words)) / sum(len(w) for w in test_words)
 print(f"word accuracy {word_accuracy:.2f}, CER {cer:.3f} on {len(test_words)} unseen words at 8 kHz")
-print("mistakes:", [(w, h) for h, w in zip(heard, test_words) if h != w][:5])
+print("mistakes (spoken, heard):", [(w, h) for h, w in zip(heard, test_words) if h != w][:5])
 assert word_accuracy >= 0.7 and cer <= 0.15, f"the recognizer learned too little: {word_accuracy=:.2f} {cer=:.3f}"
 
 # %% [markdown]
