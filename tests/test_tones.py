@@ -32,7 +32,8 @@ def test_spelled_words_sound_their_letters():
     for clip, word in zip(clips, words):
         assert 2 <= len(word) <= 4 and set(word) <= set(LETTERS)
         assert all(a != b for a, b in zip(word, word[1:]))  # no letter twice in a row
-        assert 0.05 * len(word) + 0.015 * (len(word) + 1) <= len(clip) / 8000 <= 0.07 * len(word) + 0.03 * (len(word) + 1)
+        letters, gaps = len(word), len(word) + 1
+        assert 0.05 * letters + 0.015 * gaps <= len(clip) / 8000 <= 0.07 * letters + 0.03 * gaps
         for letter, pitch in LETTERS.items():  # each letter sounds, and only the word's letters
             energy = band_energy(clip, 8000, pitch)
             assert energy > 0.03 if letter in word else energy < 0.01, (word, letter, energy)

@@ -43,12 +43,13 @@ RATE = 16000  # the rate our feature extractors (and most speech models) take
 #
 # The data: 0.25 s tones at 16 kHz, each a sine of one of three pitches (±5%) with random loudness and
 # phase, in white noise. The label is the pitch. Here is one, as a waveform and as a log-mel spectrogram
-# (the picture speech models see): a single bright band at its pitch.
+# (what Whisper reads; Wav2Vec2 reads the raw samples): a single bright band at its pitch.
 
 # %%
 clips, labels = tones(160, sampling_rate=RATE, seed=0)
 print("pitches:", PITCHES, "| first labels:", [PITCH_NAMES[y] for y in labels[:5]])
-visualize.plot_audio(clips[0], RATE, title=f"a '{PITCH_NAMES[labels[0]]}' tone ({PITCHES[PITCH_NAMES[labels[0]]]:.0f} Hz)")
+first = PITCH_NAMES[labels[0]]
+visualize.plot_audio(clips[0], RATE, title=f"a '{first}' tone ({PITCHES[first]:.0f} Hz)")
 
 # %% [markdown]
 # A Wav2Vec2 audio classifier (one transformer layer over two convolutions that read the raw samples)
