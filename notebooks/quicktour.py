@@ -243,21 +243,12 @@ def train_audio_classifier():
 
     from keras_tfm import DefaultDataCollator, Trainer, TrainingArguments, Wav2Vec2Config
     from keras_tfm import Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+    from keras_tfm.data.tones import PITCH_NAMES, tones
 
-    pitches = {"low": 300.0, "mid": 1200.0, "high": 3600.0}
-    names = list(pitches)
-    rng = np.random.RandomState(0)
-
-    def tones(n, rate):  # 0.25 s sines of a random pitch (+-5%), amplitude and phase, in noise; the pitch is the label
-        labels = rng.randint(0, len(names), n)
-        t = np.arange(int(0.25 * rate)) / rate
-        clips = [rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * pitches[names[y]] * rng.uniform(0.95, 1.05) * t
-                                                + rng.uniform(0, 2 * np.pi)) + rng.normal(0, 0.05, t.shape)
-                 for y in labels]
-        return [c.astype("float32") for c in clips], labels
+    names = PITCH_NAMES  # tones: 0.25 s noisy sines of 300, 1200 or 3600 Hz (+-5%); the pitch is the label
 
     extractor = Wav2Vec2FeatureExtractor(sampling_rate=16000)
-    clips, labels = tones(160, 16000)
+    clips, labels = tones(160, 16000, seed=0)
     rows = [{"input_values": v, "labels": int(y)}
             for v, y in zip(extractor(clips, sampling_rate=16000)["input_values"], labels)]
     config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
@@ -273,7 +264,7 @@ def train_audio_classifier():
         model.save_pretrained(os.path.join(out, "tones"))
         extractor.save_pretrained(os.path.join(out, "tones"))
         classifier = pipeline("audio-classification", model=os.path.join(out, "tones"))
-        held_out, truth = tones(60, 22050)
+        held_out, truth = tones(60, 22050, seed=1)
         answers = classifier([{"array": c, "sampling_rate": 22050} for c in held_out], top_k=1, batch_size=20)
     accuracy = np.mean([a[0]["label"] == names[y] for a, y in zip(answers, truth)])
     print(f"10. Trainer: a Wav2Vec2 ({model.count_params() / 1e3:.0f}k parameters) trained from random on {len(rows)} "

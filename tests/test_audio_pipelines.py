@@ -351,3 +351,39 @@ def test_bad_input_names_the_item(ours, tmp_path):
         asr(good, return_timestamps=True)
     with pytest.raises(TypeError, match="max_new_tokens"):
         asr(good, max_new_tokens=3)
+
+
+@needs_audio_classification
+def test_datasets_audio_column_undecoded_flac_wav_and_decoders(hf, ours, tmp_path):
+    """The quick tour notebook's Audio column, ``decode=False``, over flac files at 8 kHz and wav files at 22.05 kHz
+    (tones of ``keras_tfm.data.tones``): its rows, whole rows and torchcodec-like decoders give HF's results on the
+    audio resampled to 16 kHz. With ``decode=True`` and no torchcodec, reading a row is datasets' ImportError."""
+    datasets = pytest.importorskip("datasets")
+    from keras_tfm.data.tones import tones, write_audio
+    from tests.test_audio_feature_extractors import StandInAudioDecoder
+
+    paths = (write_audio(tones(2, 8000, seed=3)[0], 8000, tmp_path, "narrow", format="flac")
+             + write_audio(tones(2, 22050, seed=4)[0], 22050, tmp_path, "wide"))
+    want = []
+    for path in paths:
+        data, rate = soundfile.read(path, dtype="float32")
+        want.append(hf("classifier")(soxr.resample(data, rate, RATE, quality="HQ").astype("float32"), top_k=2))
+    dataset = datasets.Dataset.from_dict({"audio": paths, "id": [0, 1, 2, 3]})
+    dataset = dataset.cast_column("audio", datasets.Audio(sampling_rate=RATE, decode=False))
+    rows = dataset[:4]["audio"]
+    assert [sorted(row) for row in rows] == [["bytes", "path"]] * 4
+    classifier = ours("classifier")
+    for answers in (classifier(rows, top_k=2), list(classifier(dataset, top_k=2, batch_size=2)),
+                    classifier([StandInAudioDecoder(path) for path in paths], top_k=2)):
+        assert len(answers) == len(want)
+        for got, expected in zip(answers, want):
+            _same_scores(got, expected)
+
+    decoded = dataset.cast_column("audio", datasets.Audio(sampling_rate=RATE))
+    try:
+        import torchcodec  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="torchcodec"):
+            decoded[0]["audio"]
+    else:  # a real AudioDecoder (FFmpeg resamples: other samples than soxr's, the same labels' count)
+        assert len(classifier(decoded[0]["audio"], top_k=2)) == 2
