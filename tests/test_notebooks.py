@@ -1,0 +1,85 @@
+"""The notebooks: stored without outputs, and each runs top to bottom on the suite's KERAS_BACKEND.
+
+The suite runs once per backend, so every notebook executes on torch, TensorFlow and JAX.
+They run through notebooks/run.py (the runner `make demo` uses); a raising cell fails the
+test with its cell number, source and traceback.
+"""
+
+import glob
+import json
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
+IDS = [os.path.basename(path) for path in NOTEBOOKS]
+
+
+def test_there_are_notebooks():
+    assert IDS, "no notebooks/*.ipynb found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_stored_without_outputs(path):
+    with open(path, encoding="utf-8") as f:
+        nb = json.load(f)
+    assert "widgets" not in nb.get("metadata", {}), "widget state is stored in the notebook"
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"cell {index} has stored outputs"
+            assert cell.get("execution_count") is None, f"cell {index} has an execution_count"
+        assert "widgets" not in cell.get("metadata", {}), f"cell {index} stores widget state"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_executes(path, tmp_path, capsys):
+    pytest.importorskip("nbclient", reason="the notebooks extra (backends/test.txt) is not installed")
+    from notebooks.run import NotebookError, run_notebook
+
+    with open(path, "rb") as f:
+        stored = f.read()
+    try:
+        pictures = run_notebook(path, pictures=str(tmp_path), timeout=900)
+    except NotebookError as error:
+        pytest.fail(str(error), pytrace=False)
+    with open(path, "rb") as f:
+        assert f.read() == stored, "running the notebook changed its file"
+    for picture in pictures:
+        with open(picture, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", picture
+
+
+def test_percent_round_trip(tmp_path):
+    pytest.importorskip("nbformat", reason="the notebooks extra (backends/test.txt) is not installed")
+    from notebooks.percent import build_notebook
+
+    part = tmp_path / "10_part.py"
+    part.write_text(
+        '"""A docstring before the first cell is dropped."""\n'
+        "# %% [markdown]\n# # Title\n#\n# Some *text*.\n\n"
+        "# %%\nimport os\n\nx = 1  # a comment\n\n"
+        "# %% [markdown]\n# Second\n"
+        "# %%\nprint(x)\n",
+        encoding="utf-8",
+    )
+    first = tmp_path / "first.py"
+    first.write_text('import os\nos.environ.setdefault("KERAS_BACKEND", "torch")\n', encoding="utf-8")
+    nb = build_notebook([str(part), str(part)], first_cell=str(first))
+    kinds = [(cell.cell_type, cell.source) for cell in nb.cells]
+    once = [("markdown", "# Title\n\nSome *text*."), ("code", "import os\n\nx = 1  # a comment"),
+            ("markdown", "Second"), ("code", "print(x)")]
+    assert kinds == [("code", first.read_text().strip())] + once + once
+    assert nb.metadata.kernelspec.name == "python3"
+    assert all(cell.get("outputs", []) == [] for cell in nb.cells)
+
+
+def test_percent_rejects_bad_cells():
+    pytest.importorskip("nbformat", reason="the notebooks extra (backends/test.txt) is not installed")
+    from notebooks.percent import parse_percent
+
+    with pytest.raises(ValueError, match="unknown cell marker"):
+        parse_percent("# %% [raw]\nx\n", "p.py")
+    with pytest.raises(ValueError, match=r"p\.py:.*start with '# '"):
+        parse_percent("# %% [markdown]\nnot a comment\n", "p.py")
