@@ -83,3 +83,17 @@ def test_percent_rejects_bad_cells():
         parse_percent("# %% [raw]\nx\n", "p.py")
     with pytest.raises(ValueError, match=r"p\.py:.*start with '# '"):
         parse_percent("# %% [markdown]\nnot a comment\n", "p.py")
+
+
+@pytest.mark.parametrize("source", sorted(glob.glob(os.path.join(ROOT, "notebooks", "src", "*.py"))),
+                         ids=os.path.basename)
+def test_notebook_matches_its_source(source):
+    """notebooks/src/X.py is the reviewable text of notebooks/X.ipynb: the two must not drift apart."""
+    nbformat = pytest.importorskip("nbformat", reason="the notebooks extra (backends/test.txt) is not installed")
+    from notebooks.percent import build_notebook
+
+    stored = os.path.join(ROOT, "notebooks", os.path.basename(source)[:-3] + ".ipynb")
+    assert os.path.isfile(stored), f"{source} has no notebook; run notebooks/percent.py {stored} {source}"
+    built = nbformat.writes(build_notebook([source]))
+    with open(stored, encoding="utf-8") as f:
+        assert f.read().rstrip("\n") == built.rstrip("\n"), f"{stored} differs from {source}; rebuild it with notebooks/percent.py"

@@ -1,3 +1,4 @@
+"""Source of notebooks/backends.ipynb; rebuild it with: python notebooks/percent.py notebooks/backends.ipynb notebooks/src/backends.py"""
 # %%
 import os
 os.environ.setdefault("KERAS_BACKEND", "torch")  # this notebook gives the same results whatever the kernel's backend

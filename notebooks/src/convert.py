@@ -1,3 +1,4 @@
+"""Source of notebooks/convert.ipynb; rebuild it with: python notebooks/percent.py notebooks/convert.ipynb notebooks/src/convert.py"""
 # %%
 import os
 os.environ.setdefault("KERAS_BACKEND", "torch")  # or "tensorflow" / "jax": set it before keras is imported
