@@ -6,8 +6,9 @@ The kernel is the Python running this script (so the venv's packages, and a chec
 ``keras_tfm`` from the repo root, its working directory) and inherits the environment
 (``KERAS_BACKEND``, ``HF_HUB_OFFLINE``...). Each cell's text output is printed as it
 arrives; each PNG picture is saved as ``<notebook>-cell<NN>-<k>.png`` in ``--pictures``.
-The .ipynb file is never written to. A cell that raises stops the run: its number, the
-head of its source and the traceback are printed, and the exit status is 1.
+The .ipynb file is never written to. A cell that raises, or runs past what is left of
+``--timeout`` (the whole notebook's budget), stops the run: its number, the head of its
+source and the traceback are printed, and the exit status is 1.
 """
 
 import argparse
@@ -15,12 +16,13 @@ import base64
 import os
 import re
 import sys
+import time
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL_NAME = "python3"
@@ -28,12 +30,12 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class NotebookError(RuntimeError):
-    """A cell raised: carries the cell's index, its source and the kernel's traceback."""
+    """A cell raised or ran out of time: carries the cell's index, its source and the kernel's traceback."""
 
-    def __init__(self, path, cell_index, source, traceback):
+    def __init__(self, path, cell_index, source, traceback, what="raised"):
         self.path, self.cell_index, self.source, self.traceback = path, cell_index, source, traceback
         head = "\n".join(source.splitlines()[:8])
-        super().__init__(f"{path}: cell {cell_index} raised.\n--- cell {cell_index} source (head) ---\n{head}\n"
+        super().__init__(f"{path}: cell {cell_index} {what}.\n--- cell {cell_index} source (head) ---\n{head}\n"
                          f"--- traceback ---\n{traceback}")
 
 
@@ -42,7 +44,9 @@ class _ThisPythonSpecs(KernelSpecManager):
 
     def get_kernel_spec(self, kernel_name):
         return KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            # Its own log at ERROR: no startup notices among the notebook's output.
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                  "--IPKernelApp.log_level=ERROR"],
             display_name=f"Python 3 ({sys.executable})", language="python", resource_dir=ROOT,
         )
 
@@ -100,8 +104,8 @@ class _Printer:
 def run_notebook(path, pictures=None, timeout=900, write=None):
     """Executes the notebook at ``path``; returns the list of picture files saved.
 
-    ``timeout`` bounds each cell (seconds). Text outputs go to ``write`` (default: stdout)
-    as they arrive. Raises ``NotebookError`` when a cell raises; the file is only read.
+    ``timeout`` bounds the whole run (seconds, the kernel's start excluded). Text outputs go
+    to ``write`` (default: stdout) as they arrive. Raises ``NotebookError`` when a cell raises; the file is only read.
     """
     if write is None:
         def write(text):
@@ -111,7 +115,10 @@ def run_notebook(path, pictures=None, timeout=900, write=None):
     name = os.path.splitext(os.path.basename(path))[0]
     printer = _Printer(name, pictures, write)
 
+    running = []
+
     def announce(cell, cell_index, **_):
+        running.append((cell_index, cell))
         if cell.cell_type == "code" and cell.source.strip():
             write(f"\n--- {name} cell {cell_index} ---\n")
 
@@ -120,9 +127,14 @@ def run_notebook(path, pictures=None, timeout=900, write=None):
     def record_error(cell, cell_index, **_):
         failed.append((cell_index, cell))
 
-    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_ThisPythonSpecs())
+    deadline = time.monotonic() + timeout
+
+    def time_left(cell):  # nbclient asks before each cell: the cell gets what is left of the budget
+        return max(1, int(deadline - time.monotonic()))
+
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_ThisPythonSpecs())
     client = _EchoClient(
-        nb, printer, km=km, timeout=timeout, kernel_name=KERNEL_NAME, allow_errors=False,
+        nb, printer, km=km, timeout_func=time_left, kernel_name=KERNEL_NAME, allow_errors=False,
         # The repo root, so `import keras_tfm` finds a checkout's package.
         resources={"metadata": {"path": os.path.dirname(os.path.dirname(os.path.abspath(path)))}},
         on_cell_start=announce, on_cell_error=record_error,
@@ -132,6 +144,10 @@ def run_notebook(path, pictures=None, timeout=900, write=None):
     except CellExecutionError as error:
         index, cell = failed[-1] if failed else (-1, None)
         raise NotebookError(path, index, cell.source if cell else "", _plain(str(error))) from None
+    except CellTimeoutError as error:
+        index, cell = running[-1] if running else (-1, None)
+        raise NotebookError(path, index, cell.source if cell else "",
+                            f"the notebook ran past its {timeout:g} s budget ({error})", what="timed out") from None
     return printer.saved
 
 
@@ -139,7 +155,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebook", help="the .ipynb file to execute (it is not modified)")
     parser.add_argument("--pictures", metavar="DIR", help="save each PNG output here as <notebook>-cell<NN>-<k>.png")
-    parser.add_argument("--timeout", type=float, default=900, metavar="S", help="seconds one cell may run (900)")
+    parser.add_argument("--timeout", type=float, default=900, metavar="S",
+                        help="seconds the whole notebook may run (900)")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.notebook):
         parser.error(f"no notebook at {args.notebook!r}")

@@ -96,4 +96,5 @@ def test_notebook_matches_its_source(source):
     assert os.path.isfile(stored), f"{source} has no notebook; run notebooks/percent.py {stored} {source}"
     built = nbformat.writes(build_notebook([source]))
     with open(stored, encoding="utf-8") as f:
-        assert f.read().rstrip("\n") == built.rstrip("\n"), f"{stored} differs from {source}; rebuild it with notebooks/percent.py"
+        same = f.read().rstrip("\n") == built.rstrip("\n")
+    assert same, f"{stored} differs from {source}; rebuild it with notebooks/percent.py"
