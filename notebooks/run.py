@@ -105,7 +105,8 @@ def run_notebook(path, pictures=None, timeout=900, write=None):
     """Executes the notebook at ``path``; returns the list of picture files saved.
 
     ``timeout`` bounds the whole run (seconds, the kernel's start excluded). Text outputs go
-    to ``write`` (default: stdout) as they arrive. Raises ``NotebookError`` when a cell raises; the file is only read.
+    to ``write`` (default: stdout) as they arrive. Raises ``NotebookError`` when a cell raises
+    or the budget runs out. The file is only read.
     """
     if write is None:
         def write(text):
