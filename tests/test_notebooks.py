@@ -98,3 +98,33 @@ def test_notebook_matches_its_source(source):
     with open(stored, encoding="utf-8") as f:
         same = f.read().rstrip("\n") == built.rstrip("\n")
     assert same, f"{stored} differs from {source}; rebuild it with notebooks/percent.py"
+
+
+def test_runner_prints_saves_pictures_and_reports_the_raising_cell(tmp_path, capsys):
+    nbformat = pytest.importorskip("nbformat", reason="the notebooks extra (backends/test.txt) is not installed")
+    pytest.importorskip("nbclient", reason="the notebooks extra (backends/test.txt) is not installed")
+    from notebooks.run import NotebookError, main, run_notebook
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    path = folder / "probe.ipynb"
+    cells = ["import os\nprint('backend', os.environ.get('KERAS_BACKEND'), os.getcwd())",
+             "from PIL import Image\nImage.new('RGB', (4, 4), 'red')",
+             "x = 41\nraise ValueError(f'boom {x + 1}')",
+             "print('never runs')"]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), str(path))
+    stored = path.read_bytes()
+    printed = []
+    with pytest.raises(NotebookError) as caught:
+        run_notebook(str(path), pictures=str(tmp_path / "pictures"), timeout=120, write=printed.append)
+    text = "".join(printed)
+    assert f"backend {os.environ.get('KERAS_BACKEND')} {tmp_path}" in text  # inherited env, cwd = the folder's parent
+    assert (tmp_path / "pictures" / "probe-cell01-1.png").read_bytes()[:4] == b"\x89PNG"
+    assert "never runs" not in text
+    error = caught.value
+    assert error.cell_index == 2 and "raise ValueError" in error.source
+    assert "ValueError: boom 42" in str(error) and "cell 2 raised" in str(error)
+    assert path.read_bytes() == stored
+    capsys.readouterr()
+    assert main([str(path)]) == 1
+    assert "ValueError: boom 42" in capsys.readouterr().err
