@@ -39,6 +39,8 @@ from keras_tfm.auto import (  # noqa: E402
     TFAutoModelForTokenClassification,
     TFAutoModelForVision2Seq,
 )
+from keras_tfm.checkpoints.errors import CheckpointError  # noqa: E402
+from keras_tfm.config_checks import ConfigError  # noqa: E402
 from keras_tfm.configuration_utils import PretrainedConfig  # noqa: E402
 from keras_tfm.processing import AutoTokenizer, BatchEncoding, PreTrainedTokenizer, PreTrainedTokenizerFast  # noqa: E402
 from keras_tfm.processing import (  # noqa: E402

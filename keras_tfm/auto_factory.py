@@ -5,7 +5,7 @@ VisionEncoderDecoder) imports them from here, so that it does not import keras_t
 """
 
 from keras_tfm.checkpoints.hub import resolve_file
-from keras_tfm.configuration_utils import CONFIG_NAME, pop_hub_kwargs, read_config_dict
+from keras_tfm.configuration_utils import CONFIG_NAME, from_dict_naming, pop_hub_kwargs, read_config_dict
 from keras_tfm.registry import CONFIGS, MODELS
 
 
@@ -29,7 +29,7 @@ class AutoConfig:
         config_dict = read_config_dict(path)
         if "model_type" not in config_dict:
             raise ValueError(f"{path} has no 'model_type' key, so the architecture cannot be chosen.")
-        return _config_class(config_dict["model_type"], path).from_dict(config_dict, **kwargs)
+        return from_dict_naming(_config_class(config_dict["model_type"], path), config_dict, path, **kwargs)
 
 
 class _AutoModel:

@@ -6,6 +6,7 @@ import logging
 import os
 
 from keras_tfm.checkpoints.hub import resolve_file
+from keras_tfm.config_checks import ConfigError, check_config_dict
 from keras_tfm.utils.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class PretrainedConfig:
         for alias, real in cls.attribute_map.items():
             if alias in config_dict:
                 config_dict.setdefault(real, config_dict.pop(alias))
+        check_config_dict(config_dict)
         return cls(**config_dict)
 
     @classmethod
@@ -126,11 +128,12 @@ class PretrainedConfig:
     @classmethod
     def from_pretrained(cls, path_or_id, **kwargs):
         hub_kwargs = pop_hub_kwargs(kwargs)
-        config_dict = read_config_dict(resolve_file(path_or_id, CONFIG_NAME, **hub_kwargs))
+        path = resolve_file(path_or_id, CONFIG_NAME, **hub_kwargs)
+        config_dict = read_config_dict(path)
         model_type = config_dict.get("model_type")
         if cls.model_type and model_type and model_type != cls.model_type:
             logger.warning("Loading a %r config into %s.", model_type, cls.__name__)
-        return cls.from_dict(config_dict, **kwargs)
+        return from_dict_naming(cls, config_dict, path, **kwargs)
 
     def save_pretrained(self, save_directory):
         if os.path.isfile(save_directory):
@@ -151,6 +154,14 @@ class PretrainedConfig:
 HUB_KWARGS = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
 
 
+def from_dict_naming(config_class, config_dict, source, **overrides):
+    """``config_class.from_dict``, with a ConfigError naming ``source`` (the file or model id)."""
+    try:
+        return config_class.from_dict(config_dict, **overrides)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
 def pop_hub_kwargs(kwargs):
     """Takes the hub-resolution arguments out of ``kwargs``."""
     return {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
@@ -161,10 +172,10 @@ def read_config_dict(path):
     try:
         with open(path, encoding="utf-8") as f:
             config_dict = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ConfigError(f"{path} is not valid JSON: {e}") from None
     if not isinstance(config_dict, dict):
-        raise ValueError(f"{path} must hold a JSON object, found {type(config_dict).__name__}.")
+        raise ConfigError(f"{path} must hold a JSON object, found {type(config_dict).__name__}.")
     return config_dict
 
 

@@ -146,6 +146,9 @@ def _index_files(path_or_id, index_path, hub_kwargs):
     index = read_index(index_path)
     files = []
     for shard in sorted(set(index["weight_map"].values())):
+        if not isinstance(shard, str) or os.path.basename(shard) != shard or "\\" in shard or shard in ("", ".", ".."):
+            raise CheckpointError(f"{index_path} names the shard {shard!r}: a shard is a file name in the "
+                                  "checkpoint's own folder (no path, no '..').")
         p = resolve_file(path_or_id, shard, required=False, **hub_kwargs)
         if p is None:
             names = [t for t, s in index["weight_map"].items() if s == shard]

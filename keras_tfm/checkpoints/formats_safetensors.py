@@ -6,6 +6,7 @@ tensor in memory; no safetensors package is needed for either.
 """
 
 import json
+import math
 import os
 import struct
 
@@ -20,6 +21,51 @@ _ST_DTYPES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": 
               "uint16": "U16", "uint32": "U32", "uint64": "U64"}
 _ST_NP = {v: k for k, v in _ST_DTYPES.items()}
 _MAX_HEADER = 100_000_000
+
+
+def _checked_header(header, data_size):
+    """(metadata, tensor entries) of a parsed header, checked as the safetensors library checks it:
+    every entry a known dtype, a shape of non-negative ints and offsets whose byte count fits the
+    shape, the tensors' byte ranges tiling the data section exactly (no gap, no overlap, nothing
+    past the end). Raises ValueError naming the tensor at fault."""
+    if not isinstance(header, dict):
+        raise ValueError(f"the header is a JSON {type(header).__name__}, not an object")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError("__metadata__ is not an object of strings")
+    ranges = []
+    for name, h in header.items():
+        if not isinstance(h, dict):
+            raise ValueError(f"tensor {name!r}: its entry is not an object")
+        shape, offsets, dtype = h.get("shape"), h.get("data_offsets"), h.get("dtype")
+        if not isinstance(dtype, str) or dtype not in _ST_NP:
+            raise ValueError(f"tensor {name!r}: unknown dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+            raise ValueError(f"tensor {name!r}: shape {shape!r} is not a list of non-negative integers")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_count(o) for o in offsets):
+            raise ValueError(f"tensor {name!r}: data_offsets {offsets!r} are not two non-negative integers")
+        begin, end = offsets
+        nbytes = math.prod(shape) * np_dtype(_ST_NP[dtype]).itemsize  # Python ints: no overflow
+        if end - begin != nbytes:
+            raise ValueError(f"tensor {name!r}: data_offsets {offsets} hold {end - begin} bytes, "
+                             f"not the {nbytes} of shape {shape} {dtype}")
+        ranges.append((begin, end, name))
+    position = 0
+    for begin, end, name in sorted(ranges):
+        if begin != position:
+            problem = "overlaps the one before it" if begin < position else f"leaves a gap at byte {position}"
+            raise ValueError(f"tensor {name!r}: data_offsets [{begin}, {end}] {problem}")
+        if end > data_size:
+            raise ValueError(f"tensor {name!r} lies past the end of the file (byte {end} of a data section of "
+                             f"{data_size}); the file is truncated or corrupt")
+        position = end
+    if position != data_size:
+        raise ValueError(f"the tensors hold {position} bytes but the data section has {data_size}")
+    return metadata, header
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 class SafetensorsFile(TensorFile):
@@ -37,18 +83,10 @@ class SafetensorsFile(TensorFile):
                 if n > self._size - 8 or n > _MAX_HEADER:
                     raise ValueError(f"header length {n} runs past the end of the file ({self._size} bytes)")
                 header = json.loads(f.read(n))
-        except (ValueError, UnicodeDecodeError) as e:
+            self._start = 8 + n
+            self.metadata, self._header = _checked_header(header, self._size - self._start)
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise CheckpointError(f"{path} is not a valid safetensors file ({e}).") from None
-        self.metadata = header.pop("__metadata__", None) or {}
-        self._start = 8 + n
-        self._header = header
-        for name, h in header.items():
-            begin, end = h.get("data_offsets", (0, -1))
-            if h.get("dtype") not in _ST_NP or end < begin or self._start + end > self._size:
-                raise CheckpointError(
-                    f"{path}: tensor {name!r} lies past the end of the file or has an unknown dtype "
-                    f"({h.get('dtype')}); the file is truncated or corrupt."
-                )
 
     def keys(self):
         return list(self._header)

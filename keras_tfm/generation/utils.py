@@ -40,6 +40,24 @@ def _to_ids(x, name):
     return array.astype(np.int64)
 
 
+def _vocab_size(config):
+    """The (decoder's) vocabulary size: the config's own, or its decoder's / text model's."""
+    for part in (config, getattr(config, "decoder", None), getattr(config, "text_config", None)):
+        size = getattr(part, "vocab_size", None) if part is not None else None
+        if isinstance(size, int):
+            return size
+    return None
+
+
+def _check_in_vocabulary(ids, vocab_size, name):
+    """The prompt's ids are checked here: the compiled steps cannot check them, and a gather outside
+    the embedding table is no error on every backend."""
+    if vocab_size and ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        bad = ids.min() if ids.min() < 0 else ids.max()
+        raise ValueError(f"generate: {name} holds the id {bad}, outside the vocabulary (0..{vocab_size - 1}, "
+                         "config.vocab_size).")
+
+
 def _to_features(x, name):
     """An encoder's float input (Whisper's ``input_features`` (B, mel bins, frames), an image
     encoder's ``pixel_values`` (B, C, H, W)) as float32 numpy."""
@@ -237,10 +255,14 @@ class GenerationMixin:
         if decoder_only and batch > 1 and np.any(mask[:, -1] == 0):
             logger.warning("A decoder-only architecture is being used, but right-padding was detected! For correct "
                            "generation results, please set `padding_side='left'` when initializing the tokenizer.")
+        vocab_size = _vocab_size(self.config)
+        if ids is not None:
+            _check_in_vocabulary(ids, vocab_size, "input_ids")
         if decoder_only:
             inputs, length, prompt_name = {"input_ids": ids, "attention_mask": mask}, ids.shape[1], "input_ids"
         else:
             decoder_ids = _decoder_prompt(self, gc, batch, decoder_input_ids)
+            _check_in_vocabulary(decoder_ids, vocab_size, "decoder_input_ids")
             inputs = {"input_ids": ids if features is None else features, "attention_mask": mask,
                       "decoder_input_ids": decoder_ids, "encoder_states": states}
             length, prompt_name = decoder_ids.shape[1], "decoder_input_ids"

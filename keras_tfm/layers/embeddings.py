@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_tfm.layers.activations import normal_init
+from keras_tfm.layers.fast import Embedding
 
 
 class TextEmbeddings(keras.layers.Layer):
@@ -20,10 +21,10 @@ class TextEmbeddings(keras.layers.Layer):
                  dropout=0.0, initializer_range=0.02, padding_idx=None, position_initializer=None, **kwargs):
         super().__init__(**kwargs)
         emb = dict(embeddings_initializer=normal_init(initializer_range), dtype=self.dtype_policy)
-        self.token_embedding = keras.layers.Embedding(vocab_size, hidden_size, **emb)
-        self.position_embedding = keras.layers.Embedding(
+        self.token_embedding = Embedding(vocab_size, hidden_size, **emb)
+        self.position_embedding = Embedding(
             max_positions, hidden_size, **{**emb, "embeddings_initializer": position_initializer or emb["embeddings_initializer"]})
-        self.segment_embedding = keras.layers.Embedding(type_vocab_size, hidden_size, **emb) if type_vocab_size else None
+        self.segment_embedding = Embedding(type_vocab_size, hidden_size, **emb) if type_vocab_size else None
         self.norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, dtype=self.dtype_policy)
         self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
         self.padding_idx = padding_idx

@@ -47,7 +47,34 @@ class Dense(FastCall, keras.layers.Dense):
 
 
 class Embedding(FastCall, keras.layers.Embedding):
-    pass
+    """keras' Embedding, refusing ids outside its table where their values are known (eager calls).
+
+    A gather outside the table is no error on every backend (JAX clamps or gives NaN, TF on CPU may
+    read zeros, negative ids wrap): the ids are checked here instead. Inside compiled programs
+    (jit, tf.function) the values are unknown and the check is skipped; the ids those programs see
+    come from eager entry points or from the model's own argmax.
+    """
+
+    def call(self, inputs):
+        check_ids_in_range(inputs, self.input_dim, self.name)
+        return super().call(inputs)
+
+
+def check_ids_in_range(ids, size, table):
+    """ValueError when a concrete ``ids`` tensor holds a value outside ``0 .. size - 1`` of ``table``."""
+    if 0 in ids.shape:
+        return
+    low = backend.concrete_int(ops.min(ids))
+    if low is None:  # traced: values unknown
+        return
+    high = backend.concrete_int(ops.max(ids))
+    if low < 0 or high >= size:
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"An embedding table of {size} rows ({table}) was given the id {bad}: ids must lie in 0..{size - 1}. "
+            "Token ids at or past vocab_size, type ids past type_vocab_size, or a sequence longer than the "
+            "model's positions give this."
+        )
 
 
 class LayerNormalization(FastCall, keras.layers.LayerNormalization):

@@ -439,8 +439,8 @@ def plot_attention(tokens, attention, *, title=None):
 
     Args:
         tokens: the token strings, e.g. ``tokenizer.convert_ids_to_tokens(input_ids[0])``.
-        attention: (len(tokens), len(tokens)) weights, e.g. ``outputs.attentions[-1][0].mean(0)`` (the last
-            layer, first example, mean over heads); numpy or a tensor of any backend.
+        attention: (len(tokens), len(tokens)) weights, numpy or a tensor of any backend, e.g. the last layer's
+            for the first example, averaged over heads: ``keras.ops.mean(outputs.attentions[-1][0], axis=0)``.
         title: the axes' title.
     """
     if isinstance(tokens, str) or not isinstance(tokens, Sequence) or not all(isinstance(t, str) for t in tokens):
@@ -448,7 +448,7 @@ def plot_attention(tokens, attention, *, title=None):
     weights = _to_numpy(attention, "attention")
     if weights.ndim != 2:
         raise ValueError(f"attention must be one (query x key) matrix, got shape {weights.shape}; average the heads "
-                         "of one example first, e.g. outputs.attentions[-1][0].mean(0).")
+                         "of one example first, e.g. keras.ops.mean(outputs.attentions[-1][0], axis=0).")
     if weights.shape != (len(tokens), len(tokens)):
         raise ValueError(f"attention has shape {weights.shape} but there are {len(tokens)} tokens; it must be "
                          f"({len(tokens)}, {len(tokens)}).")

@@ -1,0 +1,70 @@
+"""Checks on a configuration's values before any model is built from it.
+
+``config.json`` files come from strangers: a size of 0, ``"32"``, -1 or 10**9 must be refused here
+with a ``ConfigError`` naming the field, not end as a ZeroDivisionError, a model with no layers or an
+aborted process when the weights are allocated.
+"""
+
+import math
+import os
+
+# Fields that are a count of something, when present and not None: (smallest valid value, fields).
+_SIZES = (1, ("hidden_size", "num_attention_heads", "intermediate_size", "vocab_size", "max_position_embeddings",
+              "n_embd", "n_head", "n_positions", "n_inner", "d_model", "d_ff", "d_kv", "num_heads",
+              "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim",
+              "num_key_value_heads", "dim", "hidden_dim", "n_heads", "num_channels", "head_dim"))
+_LAYER_COUNTS = (0, ("num_hidden_layers", "n_layer", "num_layers", "num_decoder_layers", "encoder_layers",
+                     "decoder_layers", "n_layers"))
+# A configuration whose float32 weights would exceed this many times the machine's memory is refused.
+_MEMORY_FACTOR = 4
+
+
+class ConfigError(ValueError):
+    """A configuration no model can be built from; the message names the file (when there is one) and the field."""
+
+
+def check_config_dict(config_dict):
+    """Raises ``ConfigError`` for a field of ``config_dict`` of the wrong type or range, a malformed
+    ``id2label``, or sizes whose weights could not fit in this machine's memory."""
+    for smallest, fields in (_SIZES, _LAYER_COUNTS):
+        for field in fields:
+            value = config_dict.get(field)
+            # Per-stage architectures (SegFormer) give a list: one value per stage.
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if item is None:
+                    continue
+                if not isinstance(item, int) or isinstance(item, bool):
+                    raise ConfigError(f"{field}={value!r} must be an integer, not {type(item).__name__}.")
+                if item < smallest:
+                    raise ConfigError(f"{field}={value} must be at least {smallest}.")
+    id2label = config_dict.get("id2label")
+    if id2label is not None:
+        if not isinstance(id2label, dict):
+            raise ConfigError(f"id2label must be an object {{id: label}}, not a {type(id2label).__name__}.")
+        for key in id2label:
+            if not (isinstance(key, int) or (isinstance(key, str) and key.lstrip("-").isdigit())):
+                raise ConfigError(f"id2label has the key {key!r}, which is not an integer id.")
+    weight_bytes = 4 * estimated_parameters(config_dict)
+    memory = _physical_memory()
+    if memory and weight_bytes > _MEMORY_FACTOR * memory:
+        raise ConfigError(f"the sizes describe about {weight_bytes / 1e9:.3g} GB of float32 weights, more than "
+                          f"{_MEMORY_FACTOR} times this machine's memory ({memory / 1e9:.3g} GB).")
+
+
+def estimated_parameters(config_dict):
+    """A rough transformer parameter count (embeddings + per-layer attention and MLP) from the size fields."""
+    def first(*names, default=0):
+        return next((config_dict[n] for n in names if isinstance(config_dict.get(n), int)), default)
+
+    hidden = first("hidden_size", "n_embd", "d_model", "dim")
+    inner = first("intermediate_size", "n_inner", "d_ff", "encoder_ffn_dim", "hidden_dim", default=4 * hidden)
+    layers = sum(config_dict.get(n) or 0 for n in _LAYER_COUNTS[1] if isinstance(config_dict.get(n), int))
+    positions = first("max_position_embeddings", "n_positions")
+    return math.prod((first("vocab_size") + positions, hidden)) + layers * (4 * hidden * hidden + 3 * hidden * inner)
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on this platform
+        return None
