@@ -14,8 +14,10 @@ $(VENV)/.installed: pyproject.toml $(REQS)
 	$(PY) -m pip install -q --disable-pip-version-check $(addprefix -r ,$(REQS)) -e .
 	touch $@
 
+# The quick tour notebook through nbclient on KERAS_BACKEND (default torch): its text on stdout,
+# its pictures in demo-pictures/.
 demo: setup
-	$(PY) notebooks/quicktour.py
+	$(PY) notebooks/run.py notebooks/quicktour.ipynb --pictures demo-pictures
 
 # The three backends run at once (backends/run_all.sh); `make test-torch` etc. run one.
 test: setup
@@ -29,4 +31,4 @@ bench: setup
 	$(PY) benchmarks/bench_encoder.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache demo-pictures
