@@ -113,15 +113,16 @@ def summary(output):
     if isinstance(output, list) and len(output) == 1 and isinstance(output[0], (dict, list)):
         return summary(output[0])
     if isinstance(output, dict):
+        output_list = [output]
         for key in ("generated_text", "summary_text", "translation_text", "text"):
             if isinstance(output.get(key), str) and len(output) == 1:
                 return output[key]
-    if isinstance(output, list) and output and all(isinstance(o, dict) and "score" in o for o in output):
-        name = next((k for k in ("label", "answer", "token_str", "entity_group", "entity") if k in output[0]), None)
-        if name is not None:
-            return ", ".join(f"{o[name]} ({o['score']:.4f})" for o in output)
-    if isinstance(output, dict) and "score" in output and "answer" in output:
-        return f"{output['answer']} ({output['score']:.4f})"
+    else:
+        output_list = output
+    if isinstance(output_list, list) and output_list and all(isinstance(o, dict) and "score" in o for o in output_list):
+        name = next((k for k in ("label", "answer", "token_str", "entity_group", "entity") if k in output_list[0]), None)
+        if name is not None and not any("mask" in o or "box" in o for o in output_list):
+            return ", ".join(f"{o[name]} ({o['score']:.4f})" for o in output_list)
     return dumps(output)
 
 
