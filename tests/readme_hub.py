@@ -7,6 +7,7 @@ tests/fixtures/, the real all-MiniLM-L6-v2 itself, each in the cache layout of t
 Default models of the pipeline tasks sit at their pinned revisions.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -38,6 +39,11 @@ def _distilbert(cls, folder, **config):
                                               **config)
     getattr(transformers, cls)(hf_config).eval().save_pretrained(folder)
     _bert_tokenizer(folder)
+    path = os.path.join(folder, "tokenizer_config.json")  # as DistilBERT's own: no token_type_ids
+    with open(path) as f:
+        config = json.load(f)
+    with open(path, "w") as f:
+        json.dump({**config, "model_input_names": ["input_ids", "attention_mask"]}, f)
 
 
 def _bert(cls, folder, **config):
@@ -71,6 +77,25 @@ def _copy(source):
             if os.path.isfile(os.path.join(source, name)):
                 shutil.copy(os.path.join(source, name), folder)
     return build
+
+
+def _bart_long(folder):
+    # the tiny BART fixture's config and tokenizer, with distilbart-cnn-12-6's 1024 positions
+    source = os.path.join(FIXTURES, "seq2seq", "bart-tiny")
+    _copy(source)(folder)
+    config = transformers.BartConfig.from_pretrained(source, max_position_embeddings=1024)
+    torch.manual_seed(0)
+    transformers.BartForConditionalGeneration(config).eval().save_pretrained(folder)
+
+
+def _blip(folder):
+    # the tiny BLIP fixture, whose generation config leaves room for a prompt
+    _copy(os.path.join(FIXTURES, "multimodal", "blip-tiny"))(folder)
+    path = os.path.join(folder, "generation_config.json")
+    with open(path) as f:
+        config = json.load(f)
+    with open(path, "w") as f:
+        json.dump({**config, "max_length": 40}, f)
 
 
 def _vit(cls, folder, **config):
@@ -121,7 +146,7 @@ BUILDERS = {
     "sentence-transformers/all-MiniLM-L6-v2": lambda f: _copy(minilm_dir())(f),
     "openai-community/gpt2": _gpt2,
     "gpt2": _gpt2,
-    "sshleifer/distilbart-cnn-12-6": _copy(os.path.join(FIXTURES, "seq2seq", "bart-tiny")),
+    "sshleifer/distilbart-cnn-12-6": _bart_long,
     "google-t5/t5-small": _copy(os.path.join(FIXTURES, "seq2seq", "t5-tiny")),
     "google/flan-t5-small": _copy(os.path.join(FIXTURES, "seq2seq", "t5-tiny")),
     "google/vit-base-patch16-224": lambda f: _vit("ViTForImageClassification", f, **_labels(
@@ -133,7 +158,7 @@ BUILDERS = {
     "superb/wav2vec2-base-superb-ks": _audio_tests("_save_classifier"),
     "openai/whisper-tiny": _audio_tests("_save_whisper"),
     "ydshieh/vit-gpt2-coco-en": _copy(os.path.join(FIXTURES, "multimodal", "vit-gpt2-tiny")),
-    "Salesforce/blip-image-captioning-base": _copy(os.path.join(FIXTURES, "multimodal", "blip-tiny")),
+    "Salesforce/blip-image-captioning-base": _blip,
     "dandelin/vilt-b32-finetuned-vqa": _copy(os.path.join(FIXTURES, "multimodal", "vilt-tiny")),
     "impira/layoutlm-document-qa": _copy(os.path.join(FIXTURES, "multimodal", "layoutlm-tiny")),
 }
