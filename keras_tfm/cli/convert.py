@@ -1,17 +1,11 @@
-"""The ``keras-tfm`` command.
+"""``keras-tfm convert SRC DST --to pt|safetensors|bin|tf|flax|keras|keras_archive [--dtype bfloat16]
+[--max-shard-size 5GB] [--from FORMAT] [--check] [--overwrite] [--no-progress] [--json]``"""
 
-    keras-tfm convert SRC DST --to pt|safetensors|bin|tf|flax|keras|keras_archive [--dtype bfloat16]
-                      [--max-shard-size 5GB] [--from FORMAT] [--check] [--overwrite] [--no-progress]
-"""
-
-import argparse
 import json
 import sys
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="keras-tfm", description="keras_tfm command line tools.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_parser(sub):
     c = sub.add_parser(
         "convert",
         help="convert a checkpoint folder between PyTorch, TensorFlow, Flax and Keras formats",
@@ -33,33 +27,28 @@ def _parser():
     c.add_argument("--overwrite", action="store_true", help="replace a non-empty DST")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
-    return parser
+    return c
 
 
-def main(argv=None):
-    args = _parser().parse_args(argv)
-    if args.command == "convert":
-        from keras_tfm.checkpoints.convert import convert
-        from keras_tfm.checkpoints.errors import CheckpointError
-        from keras_tfm.checkpoints.hub import ModelNotFoundError
+def main(args, argv=None):
+    from keras_tfm.checkpoints.convert import convert
+    from keras_tfm.checkpoints.errors import CheckpointError
+    from keras_tfm.checkpoints.hub import ModelNotFoundError
 
-        try:
-            report = convert(args.src, args.dst, to=args.to, dtype=args.dtype, max_shard_size=args.max_shard_size,
-                             check=args.check, progress=not args.no_progress, overwrite=args.overwrite,
-                             from_format=args.from_format)
-        except (CheckpointError, ModelNotFoundError, FileExistsError, ValueError) as e:
-            print(f"keras-tfm convert: error: {e}", file=sys.stderr)
-            return 1
-        if args.json:
-            print(json.dumps(report, indent=2))
-        else:
-            print(f"{report['source_format']} -> {report['target_format']} ({report['path']}): "
-                  f"{len(report['files'])} files, {report['bytes'] / 1e6:.1f} MB in {report['target']}")
-            if "max_abs_diff" in report:
-                print(f"check: max abs difference on a random input = {report['max_abs_diff']:.3g}")
-        return 0
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        report = convert(args.src, args.dst, to=args.to, dtype=args.dtype, max_shard_size=args.max_shard_size,
+                         check=args.check, progress=not args.no_progress, overwrite=args.overwrite,
+                         from_format=args.from_format)
+    except (CheckpointError, ModelNotFoundError, FileExistsError, ValueError) as e:
+        if args.debug:
+            raise
+        print(f"keras-tfm convert: error: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{report['source_format']} -> {report['target_format']} ({report['path']}): "
+              f"{len(report['files'])} files, {report['bytes'] / 1e6:.1f} MB in {report['target']}")
+        if "max_abs_diff" in report:
+            print(f"check: max abs difference on a random input = {report['max_abs_diff']:.3g}")
+    return 0
