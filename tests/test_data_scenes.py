@@ -52,6 +52,7 @@ def test_detr_processor_reads_the_coco_annotations(scenes):
     labels = processor([s["image"] for s in scenes[:4]],
                        annotations=[coco_annotation(s, i) for i, s in enumerate(scenes[:4])])["labels"]
     for scene, target in zip(scenes, labels):
-        expected = np.array([[(x + w / 2) / 64, (y + h / 2) / 64, w / 64, h / 64] for x, y, w, h in scene["objects"]["bbox"]])
+        expected = np.array([[(x + w / 2) / 64, (y + h / 2) / 64, w / 64, h / 64]
+                             for x, y, w, h in scene["objects"]["bbox"]])
         np.testing.assert_allclose(np.asarray(target["boxes"]), expected, atol=1e-6)  # normalized cx, cy, w, h
         assert list(np.asarray(target["class_labels"])) == scene["objects"]["category"]
