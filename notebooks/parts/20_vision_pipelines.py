@@ -203,8 +203,16 @@ result = detr_trainer.train()
 losses = [entry["loss"] for entry in detr_trainer.state.log_history if "loss" in entry]
 print(f"DETR with {detr.count_params() / 1e3:.0f}k parameters trained on {len(rows)} scenes "
       f"in {result.metrics['train_runtime']:.0f}s; loss every 32 steps:", [round(v, 2) for v in losses])
+assert losses[-1] < 0.9 * losses[0], f"the DETR's loss did not fall: {losses}"
 
 # %% [markdown]
+# DETR is known to learn slowly: the original was trained for 500 epochs on COCO, because the
+# matching gives each query a different object from one step to the next until the boxes settle.
+# In the 192 steps this notebook can afford, the loss falls (the assert checks it falls by a tenth),
+# but the model mostly learns where objects tend to be (around the middle) and their usual size, not
+# yet where each one is: it finds few of them. So read what follows as the pipeline at work on a
+# model early in its training, not as a trained detector.
+#
 # `pipeline("object-detection", threshold=...)` keeps the queries whose best class is not "no object"
 # and scores at least `threshold`, with their boxes in pixels. An object counts as found when a
 # detection has its label and a box overlapping the true one with an IoU of 0.5 or more.
@@ -231,7 +239,6 @@ for scene, found_here in zip(test_scenes, detections):
                      for d in found_here)
 print(f"objects found (right label, IoU >= 0.5) in {len(test_scenes)} unseen scenes: {found}/{total} "
       f"= {found / total:.2f}")
-assert found / total >= 0.0, f"the DETR found too few objects ({found}/{total})"
 
 # %% [markdown]
 # The detections of the first unseen scene, drawn:
