@@ -195,7 +195,7 @@ detr_config = DetrConfig(
     decoder_attention_heads=4, dropout=0.0, id2label=dict(enumerate(SCENE_LABELS)),
     label2id={n: i for i, n in enumerate(SCENE_LABELS)})
 detr = DetrForObjectDetection.from_config(detr_config)
-args = TrainingArguments(f"{workdir}/detr", learning_rate=2e-3, num_train_epochs=6,
+args = TrainingArguments(f"{workdir}/detr", learning_rate=2e-3, num_train_epochs=4,
                          per_device_train_batch_size=8, save_strategy="no", logging_steps=32, disable_tqdm=True,
                          seed=0, remove_unused_columns=False)
 detr_trainer = Trainer(model=detr, args=args, train_dataset=rows, data_collator=detr_collator)
@@ -208,7 +208,7 @@ assert losses[-1] < 0.9 * losses[0], f"the DETR's loss did not fall: {losses}"
 # %% [markdown]
 # DETR is known to learn slowly: the original was trained for 500 epochs on COCO, because the
 # matching gives each query a different object from one step to the next until the boxes settle.
-# In the 192 steps this notebook can afford, the loss falls (the assert checks it falls by a tenth),
+# In the 128 steps this notebook can afford, the loss falls (the assert checks it falls by a tenth),
 # but the model mostly learns where objects tend to be (around the middle) and their usual size, not
 # yet where each one is: it finds few of them. So read what follows as the pipeline at work on a
 # model early in its training, not as a trained detector.
