@@ -180,11 +180,11 @@ class BatchSource:
                 collator.return_tensors = old
         else:
             batch = collator(examples, **self.collate_fn_args)
-        batch = {k: _to_numpy(v) for k, v in dict(batch).items()}
+        batch = {k: _nested(_to_numpy, v) for k, v in dict(batch).items()}
         if return_tensors != "np":
             from keras_tfm.backend.tensors import to_framework_tensor
 
-            batch = {k: to_framework_tensor(v, return_tensors) for k, v in batch.items()}
+            batch = {k: _nested(lambda a: to_framework_tensor(a, return_tensors), v) for k, v in batch.items()}
         if not split:
             return batch
         labels = {k: batch.pop(k) for k in self.label_names if k in batch}
@@ -249,6 +249,13 @@ class _PyBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.source.on_epoch_end()
+
+
+def _nested(fn, value):
+    """``fn`` on each array of ``value``, through lists of dicts (DETR's labels: one dict of arrays per image)."""
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], dict):
+        return [{k: fn(v) for k, v in item.items()} for item in value]
+    return fn(value)
 
 
 def _to_numpy(value):
