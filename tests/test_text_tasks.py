@@ -54,3 +54,10 @@ def test_word_tokenizer_round_trip():
     assert batch["input_ids"][0][-1] == tokenizer.pad_token_id == 0
     no_eos = text_tasks.word_tokenizer(["one two three"], eos=False)
     assert no_eos.decode(no_eos("three one")["input_ids"]) == "three one" and len(no_eos("three one")["input_ids"]) == 2
+
+
+def test_colour_translations_one_thing_and_exclude():
+    held_out = text_tasks.colour_translations(10, seed=1, max_things=1)[0]
+    english, french = text_tasks.colour_translations(300, seed=0, max_things=1, exclude=held_out)
+    assert len(english) == 300 and not set(english) & set(held_out)
+    assert all(" and " not in text and " et " not in fr for text, fr in zip(english, french))

@@ -9,9 +9,9 @@ word pairs appear inside other counts).
 ("ben went to rome on monday . it rained . ben came back on friday .") and its summary
 ("ben : rome , monday to friday"), the weather sentence in a random place.
 
-``colour_translations(n, seed=0)``: ``(english, french)``, one or two counted, coloured things
-translated word by word with French's order and plurals ("two red cats and one blue hat" ->
-"deux chats rouges et un chapeau bleu").
+``colour_translations(n, seed=0, max_things=2)``: ``(english, french)``, one to ``max_things``
+counted, coloured things translated word by word with French's order and plurals ("two red cats and
+one blue hat" -> "deux chats rouges et un chapeau bleu"); ``exclude``: English phrases never given.
 
 ``word_tokenizer(texts, eos=True)``: a word-level ``PreTrainedTokenizerFast`` trained on ``texts``
 (``tokenizers``' ``WordLevelTrainer``): one token per whitespace-separated word, ``</s>`` appended
@@ -63,20 +63,22 @@ def trip_summaries(n, seed=0):
     return documents, summaries
 
 
-def colour_translations(n, seed=0):
+def colour_translations(n, seed=0, max_things=2, exclude=()):
     """``n`` English phrases and their French translations (module docstring), seeded by ``seed``."""
     rng = np.random.RandomState(seed)
     numbers, colours, things = list(FRENCH_NUMBERS), list(FRENCH_COLOURS), list(THINGS)
+    exclude = set(exclude)
     english, french = [], []
-    for _ in range(n):
+    while len(english) < n:
         en, fr = [], []
-        for _ in range(rng.randint(1, 3)):
+        for _ in range(rng.randint(1, max_things + 1)):
             number, colour, thing = numbers[rng.randint(5)], colours[rng.randint(5)], things[rng.randint(5)]
             plural = number != "one"
             en.append(f"{number} {colour} {THINGS[thing][0] if plural else thing}")
             fr.append(f"{FRENCH_NUMBERS[number]} {THINGS[thing][1 + plural]} {FRENCH_COLOURS[colour][plural]}")
-        english.append(" and ".join(en))
-        french.append(" et ".join(fr))
+        if " and ".join(en) not in exclude:
+            english.append(" and ".join(en))
+            french.append(" et ".join(fr))
     return english, french
 
 
