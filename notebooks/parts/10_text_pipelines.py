@@ -128,7 +128,7 @@ counter_trainer = Trainer(
 )
 result = counter_trainer.train()
 print(f"GPT-2 with {counter.count_params() / 1e3:.0f}k parameters trained in {result.metrics['train_runtime']:.0f} s, "
-      f"final loss {result.training_loss:.3f}")
+      f"mean training loss {result.training_loss:.3f}")
 
 # %% [markdown]
 # The pipeline continues the first two words of every count, greedily (`do_sample=False`; by
@@ -189,7 +189,7 @@ t5_trainer = Seq2SeqTrainer(
 )
 result = t5_trainer.train()
 print(f"T5 with {t5.count_params() / 1e3:.0f}k parameters trained in {result.metrics['train_runtime']:.0f} s, "
-      f"final loss {result.training_loss:.3f}")
+      f"mean training loss {result.training_loss:.3f}")
 
 # %% [markdown]
 # Each pipeline takes the bare text and adds its task's prefix itself (from
