@@ -986,48 +986,14 @@ dataset = dataset.map(lambda batch: tokenizer(batch["text"], truncation=True, ma
 data_collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=16)
 
 
-def compute_metrics(prediction):
-    """Accuracy of the predicted class (the argmax of the logits) against the labels."""
-    return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
-
-
 # %% [markdown]
 # ### Trainer
 #
 # `TrainingArguments` holds the hyperparameters; `Trainer` takes the model, the data sets, the
-# tokenizer, the collator and `compute_metrics`. When this notebook ran the text pipelines section
-# before, it has already fine-tuned this model there (`sentiment_trainer`), and its run is shown
-# here; run on its own, this cell trains it now, with the same code.
+# tokenizer, the collator and `compute_metrics`. The sentiment section at the top of this notebook
+# fine-tuned MiniLM this way (`sentiment_trainer`); here is its evaluation and its run.
 
 # %%
-from keras_tfm import Trainer, TrainingArguments
-
-if "sentiment_trainer" not in globals():  # the text pipelines section did not run: train here
-    sentiment_model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2, id2label=SENTIMENT_LABELS)
-    training_args = TrainingArguments(
-        output_dir=tempfile.mkdtemp(prefix="sentiment."),
-        learning_rate=1e-4,
-        per_device_train_batch_size=16,
-        per_device_eval_batch_size=74,
-        num_train_epochs=2,
-        eval_strategy="epoch",
-        logging_steps=7,
-        save_strategy="no",
-        dataloader_drop_last=True,
-        seed=42,
-        disable_tqdm=True,
-    )
-    sentiment_trainer = Trainer(
-        model=sentiment_model,
-        args=training_args,
-        train_dataset=dataset["train"],
-        eval_dataset=dataset["test"],
-        processing_class=tokenizer,
-        data_collator=data_collator,
-        compute_metrics=compute_metrics,
-    )
-    sentiment_trainer.train()
-
 metrics = sentiment_trainer.evaluate()
 print({name: round(value, 4) for name, value in metrics.items()})
 assert metrics["eval_accuracy"] >= 0.8
