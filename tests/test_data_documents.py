@@ -1,0 +1,84 @@
+"""keras_tfm.data.documents: invoices whose boxes hold their words on the drawn page, and questions whose
+answers are spans of those words that the document-question-answering pipeline's windows can point at."""
+
+import numpy as np
+import pytest
+
+from keras_tfm.data.documents import KEYS, QUESTIONS, SIZE, invoice_questions, invoices, normalize
+
+
+@pytest.fixture(scope="module")
+def documents():
+    return invoices(8, seed=0)
+
+
+def test_same_seed_same_invoices(documents):
+    again = invoices(8, seed=0)
+    assert [d["words"] for d in again] == [d["words"] for d in documents]
+    assert np.array_equal(np.asarray(again[3]["image"]), np.asarray(documents[3]["image"]))
+    assert [d["words"] for d in invoices(8, seed=1)] != [d["words"] for d in documents]
+
+
+def test_boxes_are_inside_the_page_and_hold_ink(documents):
+    width, height = SIZE
+    for document in documents:
+        assert document["image"].size == SIZE and len(document["boxes"]) == len(document["words"])
+        page = np.asarray(document["image"].convert("L"))
+        for word, (x0, y0, x1, y1) in zip(document["words"], document["boxes"]):
+            assert 0 <= x0 < x1 <= 1000 and 0 <= y0 < y1 <= 1000, word
+            # Back to pixels: the box of each word has dark pixels (its letters), the page around is white.
+            crop = page[y0 * height // 1000:y1 * height // 1000 + 1, x0 * width // 1000:x1 * width // 1000 + 1]
+            assert crop.min() < 100, f"no ink in the box of {word!r}"
+        assert page[-10:].min() == 255  # nothing is drawn below the last line
+
+
+def test_words_read_left_to_right_top_to_bottom(documents):
+    for document in documents:
+        boxes = document["boxes"]
+        for before, after in zip(boxes, boxes[1:]):
+            same_line = after[1] < before[3] and before[1] < after[3]  # they overlap vertically
+            assert (same_line and after[0] > before[2]) or after[1] > before[3]
+
+
+def test_every_field_once_in_a_random_order(documents):
+    orders = set()
+    for document in documents:
+        assert document["words"][0] == "INVOICE" and set(document["fields"]) == set(KEYS)
+        orders.add(tuple(sorted(document["fields"], key=lambda key: document["fields"][key][0])))
+    assert len(orders) > 1
+
+
+def test_answers_are_the_spans_after_their_keys(documents):
+    rows = invoice_questions(documents)
+    assert len(rows) == len(documents) * len(QUESTIONS)
+    for row in rows:
+        words, start, end = row["words"], row["start"], row["end"]
+        assert 0 < start <= end < len(words)
+        assert " ".join(words[start:end + 1]) == row["answer"]
+        assert words[start - 1] == KEYS[row["key"]].split(" ")[-1]  # the value follows its key
+        assert row["question"] == QUESTIONS[row["key"]]
+    customers = [row["answer"] for row in rows if row["key"] == "customer"]
+    assert all(len(name.split(" ")) == 2 for name in customers)  # a span of two words
+    totals = {row["answer"] for row in rows if row["key"] == "total"}
+    assert all(float(t) > 0 and len(t.split(".")[1]) == 2 for t in totals)
+
+
+def test_tax_is_the_total_s_share(documents):
+    for document in documents:
+        words, fields = document["words"], document["fields"]
+        total, tax = (float(words[fields[key][0]]) for key in ("total", "tax"))
+        assert tax == pytest.approx(0.19 * total, abs=0.006)
+
+
+def test_questions_of_some_keys_and_bad_keys(documents):
+    rows = invoice_questions(documents[:2], keys=["total"])
+    assert [row["key"] for row in rows] == ["total", "total"]
+    with pytest.raises(ValueError, match="'iban'"):
+        invoice_questions(documents, keys=["iban"])
+    with pytest.raises(ValueError, match="positive int"):
+        invoices(0)
+
+
+def test_normalize():
+    assert normalize((0, 0, 360, 240)) == [0, 0, 1000, 1000]
+    assert normalize((36, 24, 180, 120)) == [100, 100, 500, 500]
