@@ -4,7 +4,8 @@ answers are spans of those words that the document-question-answering pipeline's
 import numpy as np
 import pytest
 
-from keras_tfm.data.documents import KEYS, QUESTIONS, SIZE, invoice_questions, invoices, normalize
+from keras_tfm.data.documents import KEYS, QUESTIONS, SIZE, invoice_questions, invoice_tokenizer, invoices, normalize
+from keras_tfm.processing.processing_layoutlm import tokenize_with_boxes
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +83,16 @@ def test_questions_of_some_keys_and_bad_keys(documents):
 def test_normalize():
     assert normalize((0, 0, 360, 240)) == [0, 0, 1000, 1000]
     assert normalize((36, 24, 180, 120)) == [100, 100, 500, 500]
+
+
+def test_invoice_tokenizer_knows_keys_not_values(documents):
+    rows = invoice_questions(documents)
+    tokenizer = invoice_tokenizer(rows, min_frequency=len(documents))  # words of every invoice: keys, questions
+    row = next(row for row in rows if row["key"] == "total")
+    window = tokenize_with_boxes(tokenizer, row["question"], row["words"], row["boxes"])[0]
+    tokens = tokenizer.convert_ids_to_tokens(list(window["input_ids"][0]))
+    assert tokens[:6] == ["[CLS]", "what", "is", "the", "total?", "[SEP]"] and tokens[-1] == "[SEP]"
+    assert len(tokens) == 5 + 2 + len(row["words"])  # a word is a token
+    answer = [i for i, word in enumerate(window["word_ids"]) if word == row["start"]]
+    assert [tokens[i - 1] for i in answer] == ["total:"] and [tokens[i] for i in answer] == ["[UNK]"]
+    assert window["bbox"][0, answer[0]].tolist() == row["boxes"][row["start"]]

@@ -15,6 +15,12 @@ The tax is a price like the total, so "What is the total?" has to be read, not g
 of a word. ``invoice_questions(documents)`` asks the questions of ``QUESTIONS`` of each document:
 rows ``{"question", "words", "boxes", "answer", "start", "end"}`` with ``words[start:end + 1]`` the
 answer (word indices, as the document-question-answering pipeline gives ``start`` / ``end``).
+
+``invoice_tokenizer(rows)`` trains a word-level ``LayoutLMTokenizer`` on the rows' questions and words:
+one token per lower-cased word found in ``min_frequency`` invoices at least (the keys, the question words,
+the names);
+the rarer ones (numbers, dates, prices) are ``[UNK]``, found by where they stand, not by what they say.
+It keeps sequences short (a word is a token), which keeps training fast.
 """
 
 import numpy as np
@@ -93,3 +99,26 @@ def _values(rng):
             "date": f"2026-{rng.randint(1, 13):02d}-{rng.randint(1, 29):02d}",
             "customer": f"{FIRST_NAMES[rng.randint(len(FIRST_NAMES))]} {LAST_NAMES[rng.randint(len(LAST_NAMES))]}",
             "tax": f"{total * 0.19:.2f}", "total": f"{total:.2f}"}
+
+
+def invoice_tokenizer(rows, min_frequency=20):
+    """A ``LayoutLMTokenizer`` whose word-level vocabulary is trained on ``rows``' questions and words,
+    with BERT's special tokens and template ("[CLS] question [SEP] words [SEP]")."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+    from keras_tfm.processing.tokenization_layoutlm import LayoutLMTokenizer
+
+    special = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+               "mask_token": "[MASK]"}
+    words = Tokenizer(models.WordLevel(unk_token=special["unk_token"]))
+    words.normalizer = normalizers.Lowercase()
+    words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    # Each row's question, and each document once (its rows share its words): frequencies count invoices.
+    texts = [row["question"] for row in rows]
+    texts += [" ".join(words) for words in {id(row["words"]): row["words"] for row in rows}.values()]
+    words.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=list(special.values()),
+                                                               min_frequency=min_frequency))
+    cls, sep = words.token_to_id(special["cls_token"]), words.token_to_id(special["sep_token"])
+    words.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return LayoutLMTokenizer(words, model_max_length=512, **special)
