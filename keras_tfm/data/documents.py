@@ -20,7 +20,7 @@ answer (word indices, as the document-question-answering pipeline gives ``start`
 one token per lower-cased word found in ``min_frequency`` invoices at least (the keys, the question words,
 the names);
 the rarer ones (numbers, dates, prices) are ``[UNK]``, found by where they stand, not by what they say.
-It keeps sequences short (a word is a token), which keeps training fast.
+Punctuation is split off as BERT splits it ("total:" is "total", ":"), as a reloaded tokenizer does.
 """
 
 import numpy as np
@@ -111,8 +111,9 @@ def invoice_tokenizer(rows, min_frequency=20):
     special = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
                "mask_token": "[MASK]"}
     words = Tokenizer(models.WordLevel(unk_token=special["unk_token"]))
-    words.normalizer = normalizers.Lowercase()
-    words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    # BERT's normalizer and pre-tokenizer (punctuation apart): what LayoutLMTokenizer rebuilds on reload.
+    words.normalizer = normalizers.BertNormalizer(lowercase=True)
+    words.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     # Each row's question, and each document once (its rows share its words): frequencies count invoices.
     texts = [row["question"] for row in rows]
     texts += [" ".join(words) for words in {id(row["words"]): row["words"] for row in rows}.values()]
