@@ -208,7 +208,7 @@ for row in train:
 config = LayoutLMConfig(vocab_size=len(layout_tokenizer), hidden_size=64, num_hidden_layers=2,
                         num_attention_heads=4, intermediate_size=128, max_position_embeddings=64)
 layout_model = LayoutLMForQuestionAnswering.from_config(config)
-args = TrainingArguments(os.path.join(workdir, "invoices-run"), learning_rate=3e-3, num_train_epochs=4,
+args = TrainingArguments(os.path.join(workdir, "invoices-run"), learning_rate=3e-3, num_train_epochs=10,
                          per_device_train_batch_size=32, save_strategy="no", logging_steps=50, disable_tqdm=True,
                          seed=0)
 result = Trainer(model=layout_model, args=args, train_dataset=rows, data_collator=DefaultDataCollator()).train()
