@@ -18,9 +18,10 @@ answer (word indices, as the document-question-answering pipeline gives ``start`
 
 ``invoice_tokenizer(rows)`` trains a word-level ``LayoutLMTokenizer`` on the rows' questions and words:
 one token per lower-cased word found in ``min_frequency`` invoices at least (the keys, the question words,
-the names);
-the rarer ones (numbers, dates, prices) are ``[UNK]``, found by where they stand, not by what they say.
-Punctuation is split off as BERT splits it ("total:" is "total", ":"), as a reloaded tokenizer does.
+the names); the rarer ones are ``[UNK]``. Punctuation is split off as BERT splits it ("total:" is
+"total", ":"), as a reloaded tokenizer does, so dates and prices become pieces: "2026-04-28" is "2026",
+"-", "04", "-" and a day that may be ``[UNK]``; "130.66" is mostly "[UNK]", ".", "[UNK]"; the four-digit
+invoice numbers are ``[UNK]``. Those values are found by where they stand, not by what they say.
 """
 
 import numpy as np
