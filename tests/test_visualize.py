@@ -262,6 +262,12 @@ def test_plot_bars_heights_and_values_written():
         visualize.plot_bars([1.0, 2.0])
 
 
+
+def test_plot_bars_writes_large_values_without_an_exponent():
+    figure = visualize.plot_bars({"torch": 2944.0, "jax": 0.0123}, unit="ms")
+    written = [text.get_text() for text in figure.axes[0].texts]
+    assert written == ["2944 ms", "0.0123 ms"]
+
 def test_figures_save_as_png_and_say_how_to_get_matplotlib(tmp_path, monkeypatch):
     figure = visualize.plot_bars({"a": 1.0})
     assert figure._repr_png_().startswith(b"\x89PNG")

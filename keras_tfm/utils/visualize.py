@@ -490,10 +490,15 @@ def plot_bars(values, *, title=None, unit=None):
     axes = figure.subplots()
     bars = axes.bar(names, heights, color=[f"C{i % 10}" for i in range(len(names))])
     suffix = f" {unit}" if unit else ""
-    axes.bar_label(bars, labels=[f"{h:.3g}{suffix}" for h in heights], padding=2)
+    axes.bar_label(bars, labels=[f"{_short_number(h)}{suffix}" for h in heights], padding=2)
     axes.margins(y=0.15)
     if unit:
         axes.set_ylabel(str(unit))
     if title is not None:
         axes.set_title(str(title))
     return figure
+
+
+def _short_number(value):
+    """3 significant digits without an exponent for everyday sizes: 2944 -> '2944', 0.0123 -> '0.0123'."""
+    return f"{value:.0f}" if 1000 <= abs(value) < 1e9 else f"{value:.3g}"
