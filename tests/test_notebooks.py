@@ -48,7 +48,7 @@ def test_executes(path, tmp_path, capsys, monkeypatch):
     with open(path, "rb") as f:
         stored = f.read()
     try:
-        pictures = run_notebook(path, pictures=str(tmp_path), timeout=900)
+        pictures = run_notebook(path, pictures=str(tmp_path), timeout=2400)  # a hang guard: the quick tour takes ~6 min quiet, 2-3x that under make test
     except NotebookError as error:
         pytest.fail(str(error), pytrace=False)
     with open(path, "rb") as f:
