@@ -19,6 +19,8 @@ normalized ``boxes``).
 
 import numpy as np
 
+from keras_tfm.data.shapes import place_squares
+
 SCENE_LABELS = ("square", "circle", "triangle")
 SCENE_COLOURS = {"square": (220, 30, 30), "circle": (30, 30, 220), "triangle": (230, 220, 30)}
 SIDES = (0.25, 0.45)  # the smallest and largest side of a shape, as a fraction of the picture's side
@@ -74,13 +76,4 @@ def _draw(draw, shape, box, fill):
 def _places(rng, size, count):
     """``count`` square places (left, top, right, bottom) of random sides, two pixels apart at least."""
     low, high = int(size * SIDES[0]), int(size * SIDES[1])
-    boxes = []
-    while len(boxes) < count:
-        side = rng.randint(low, high + 1)
-        left, top = rng.randint(0, size - side + 1, 2)
-        box = (int(left), int(top), int(left + side - 1), int(top + side - 1))
-        if all(box[0] > b[2] + 2 or b[0] > box[2] + 2 or box[1] > b[3] + 2 or b[1] > box[3] + 2 for b in boxes):
-            boxes.append(box)
-        elif rng.rand() < 0.1:  # the first places may leave no room: start again
-            boxes = []
-    return boxes
+    return place_squares(rng, lambda: rng.randint(low, high + 1), size, count, gap=2)

@@ -46,13 +46,21 @@ def shape_captions(n, size=32, seed=0):
 
 def _boxes(rng, side, size, count):
     """``count`` boxes (left, top, right, bottom) of ``side`` pixels in a ``size`` picture, a pixel apart at least."""
+    return place_squares(rng, lambda: side, size, count, gap=1)
+
+
+def place_squares(rng, draw_side, size, count, gap):
+    """``count`` square places (left, top, right, bottom) in a ``size`` picture, ``gap`` pixels apart at
+    least; ``draw_side()`` gives each try's side."""
     boxes = []
     while len(boxes) < count:
+        side = draw_side()
         left, top = rng.randint(0, size - side + 1, 2)
         box = (int(left), int(top), int(left + side - 1), int(top + side - 1))
-        if all(box[0] > b[2] + 1 or b[0] > box[2] + 1 or box[1] > b[3] + 1 or b[1] > box[3] + 1 for b in boxes):
+        if all(box[0] > b[2] + gap or b[0] > box[2] + gap or box[1] > b[3] + gap or b[1] > box[3] + gap
+               for b in boxes):
             boxes.append(box)
-        elif rng.rand() < 0.1:  # the first box may leave no room: start again
+        elif rng.rand() < 0.1:  # the first places may leave no room: start again
             boxes = []
     return boxes
 
