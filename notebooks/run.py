@@ -119,9 +119,13 @@ def run_notebook(path, pictures=None, timeout=900, write=None):
     running = []
 
     def announce(cell, cell_index, **_):
-        running.append((cell_index, cell))
+        running.append((cell_index, cell, time.monotonic()))
         if cell.cell_type == "code" and cell.source.strip():
             write(f"\n--- {name} cell {cell_index} ---\n")
+
+    def took(cell, cell_index, **_):  # where a slow run spends its time
+        if cell.cell_type == "code" and cell.source.strip() and running:
+            write(f"[{name} cell {cell_index}: {time.monotonic() - running[-1][2]:.1f} s]\n")
 
     failed = []
 
@@ -135,18 +139,21 @@ def run_notebook(path, pictures=None, timeout=900, write=None):
 
     km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_ThisPythonSpecs())
     client = _EchoClient(
-        nb, printer, km=km, timeout_func=time_left, kernel_name=KERNEL_NAME, allow_errors=False,
+        nb, printer, km=km, timeout_func=time_left, shutdown_kernel="immediate", kernel_name=KERNEL_NAME,
+        allow_errors=False,
         # The repo root, so `import keras_tfm` finds a checkout's package.
         resources={"metadata": {"path": os.path.dirname(os.path.dirname(os.path.abspath(path)))}},
-        on_cell_start=announce, on_cell_error=record_error,
+        on_cell_start=announce, on_cell_executed=took, on_cell_error=record_error,
     )
     try:
-        client.execute()
+        # The kernel is ours (km is passed in), so nbclient leaves it running unless told: a kernel that
+        # kept every model the notebook trained would stay alive as long as the caller (a pytest run).
+        client.execute(cleanup_kc=True)
     except CellExecutionError as error:
         index, cell = failed[-1] if failed else (-1, None)
         raise NotebookError(path, index, cell.source if cell else "", _plain(str(error))) from None
     except CellTimeoutError as error:
-        index, cell = running[-1] if running else (-1, None)
+        index, cell = running[-1][:2] if running else (-1, None)
         raise NotebookError(path, index, cell.source if cell else "",
                             f"the notebook ran past its {timeout:g} s budget ({error})", what="timed out") from None
     return printer.saved

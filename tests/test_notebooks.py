@@ -48,7 +48,7 @@ def test_executes(path, tmp_path, capsys, monkeypatch):
     with open(path, "rb") as f:
         stored = f.read()
     try:
-        pictures = run_notebook(path, pictures=str(tmp_path), timeout=2400)  # a hang guard: the quick tour takes ~6 min quiet, 2-3x that under make test
+        pictures = run_notebook(path, pictures=str(tmp_path), timeout=1500)  # a hang guard: the quick tour took 9 min on JAX with the other two suites running
     except NotebookError as error:
         pytest.fail(str(error), pytrace=False)
     with open(path, "rb") as f:
@@ -110,8 +110,14 @@ def test_notebook_matches_its_source(source):
 def test_runner_prints_saves_pictures_and_reports_the_raising_cell(tmp_path, capsys):
     nbformat = pytest.importorskip("nbformat", reason="the notebooks extra (backends/test.txt) is not installed")
     pytest.importorskip("nbclient", reason="the notebooks extra (backends/test.txt) is not installed")
+    import psutil
+
     from notebooks.run import NotebookError, main, run_notebook
 
+    def kernels():
+        return [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+
+    kernels_before = kernels()
     folder = tmp_path / "notebooks"
     folder.mkdir()
     path = folder / "probe.ipynb"
@@ -135,3 +141,4 @@ def test_runner_prints_saves_pictures_and_reports_the_raising_cell(tmp_path, cap
     capsys.readouterr()
     assert main([str(path)]) == 1
     assert "ValueError: boom 42" in capsys.readouterr().err
+    assert kernels() == kernels_before, "a kernel outlived its run (it would keep the notebook's models in memory)"
