@@ -6,4 +6,4 @@ case "$backend" in torch|tensorflow|jax) ;; *) echo "unknown backend: $backend" 
 PY="${PY:-.venv/bin/python}"
 echo "=== KERAS_BACKEND=$backend ==="
 # pytest exits 5 when it collects no test: that is a failure here, never a pass.
-KERAS_BACKEND="$backend" HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3 "$PY" -m pytest -q -p no:cacheprovider "$@" tests
+KERAS_BACKEND="$backend" HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3 "$PY" -m pytest -q -p no:cacheprovider --durations=15 "$@" tests
