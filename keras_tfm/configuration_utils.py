@@ -7,7 +7,7 @@ import os
 
 from keras_tfm.checkpoints.hub import resolve_file
 from keras_tfm.config_checks import ConfigError, check_config_dict
-from keras_tfm.utils.io import atomic_write_text
+from keras_tfm.utils.io import atomic_write_text, saves_a_folder
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ class PretrainedConfig:
             logger.warning("Loading a %r config into %s.", model_type, cls.__name__)
         return from_dict_naming(cls, config_dict, path, **kwargs)
 
+    @saves_a_folder
     def save_pretrained(self, save_directory):
         if os.path.isfile(save_directory):
             raise NotADirectoryError(f"save_pretrained: {save_directory!r} is a file, not a folder.")

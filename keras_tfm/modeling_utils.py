@@ -18,6 +18,7 @@ from keras_tfm.checkpoints.loading import load_pretrained_weights, report_loadin
 from keras_tfm.configuration_utils import PretrainedConfig, pop_hub_kwargs
 from keras_tfm.deferred_init import deferred_initialization, forget_deferred, initialize_deferred
 from keras_tfm.training.keras_mixin import KerasTrainingMixin
+from keras_tfm.utils.io import saves_a_folder
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
         model.name_or_path = os.fspath(pretrained_model_name_or_path)
         return (model, info) if output_loading_info else model
 
+    @saves_a_folder
     def save_pretrained(self, save_directory, max_shard_size="5GB", safe_serialization=True, format="pt"):
         """Writes ``config.json`` and the weights in HF PyTorch layout, loadable by ``transformers``.
 

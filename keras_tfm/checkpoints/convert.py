@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.formats import FORMATS, find_checkpoint, open_hf_state, write_hf_state
 from keras_tfm.checkpoints.naming import class_weight_map, model_class, read_config
 from keras_tfm.checkpoints.tensor_io import nbytes_of, source_info
+from keras_tfm.utils.io import STAGE_MARK, staged_folder
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +101,9 @@ def convert(src, dst, to="pt", dtype=None, max_shard_size="5GB", check=False, pr
         raise FileExistsError(f"{dst!r} exists and is not empty; pass overwrite=True (--overwrite) or another folder.")
     config = read_config(src)
     src_fmt, _ = find_checkpoint(src, from_format)
-    parent = os.path.dirname(os.path.abspath(dst))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(os.path.abspath(dst)) + ".", suffix=".partial", dir=parent)
     report = {"source": src, "source_format": src_fmt, "target": dst, "target_format": fmt}
-    try:
+    # Written into a hidden sibling and swapped in whole: killed at any moment, dst is the old folder or the new.
+    with staged_folder(dst, keep_old_files=False) as tmp:
         # An architecture whose formats differ by more than renames and transposes (a fused
         # tensor split one way, a reshape) sets convert_through_model in its conversion tables.
         through_model = conversion_tables(config.get("model_type")).convert_through_model
@@ -129,14 +127,8 @@ def convert(src, dst, to="pt", dtype=None, max_shard_size="5GB", check=False, pr
                 if bar is not None:
                     bar.close()
         _copy_side_files(src, tmp, dtype)
-        report["files"] = sorted(os.listdir(tmp))
+        report["files"] = sorted(f for f in os.listdir(tmp) if f != STAGE_MARK)
         report["bytes"] = sum(os.path.getsize(os.path.join(tmp, f)) for f in report["files"])
-        if os.path.isdir(dst):
-            shutil.rmtree(dst)
-        os.replace(tmp, dst)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if check:
         report["max_abs_diff"] = check_conversion(src, dst, src_fmt, fmt)
     return report

@@ -6,6 +6,7 @@ import os
 
 from keras_tfm.checkpoints.hub import resolve_file
 from keras_tfm.configuration_utils import json_string, pop_hub_kwargs, read_config_dict, write_json_file
+from keras_tfm.utils.io import saves_a_folder
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class GenerationConfig:
     def to_json_string(self):
         return json_string(self.to_diff_dict())
 
+    @saves_a_folder
     def save_pretrained(self, save_directory, config_file_name=None):
         os.makedirs(save_directory, exist_ok=True)
         write_json_file(os.path.join(save_directory, config_file_name or GENERATION_CONFIG_NAME), self.to_diff_dict())

@@ -13,6 +13,7 @@ import keras
 
 from keras_tfm.layers.cache import KVCache
 from keras_tfm.modeling_utils import _as_input
+from keras_tfm.utils.io import saves_a_folder
 
 _implementation = None
 
@@ -88,6 +89,7 @@ class GenerativeModel:
             model.generation_config = _generation().config_from_model(model.config)
         return loaded
 
+    @saves_a_folder
     def save_pretrained(self, save_directory, *args, **kwargs):
         super().save_pretrained(save_directory, *args, **kwargs)
         self.generation_config.save_pretrained(os.fspath(save_directory))

@@ -36,6 +36,7 @@ import numpy as np
 
 from keras_tfm import backend
 from keras_tfm.pipelines.collate import KNOWN_INPUTS, collate, padding_rules
+from keras_tfm.utils.io import saves_a_folder
 
 logger = logging.getLogger(__name__)
 
@@ -250,6 +251,7 @@ class Pipeline:
         }
 
     # ---- saving --------------------------------------------------------------------
+    @saves_a_folder
     def save_pretrained(self, save_directory):
         """Saves the model and its processors (tokenizer, image processor...) to ``save_directory``."""
         self.model.save_pretrained(save_directory)

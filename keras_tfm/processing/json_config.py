@@ -14,6 +14,7 @@ import numpy as np
 
 from keras_tfm.checkpoints.hub import resolve_file
 from keras_tfm.configuration_utils import json_string, pop_hub_kwargs, read_config_dict, write_json_file
+from keras_tfm.utils.io import saves_a_folder
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ class JsonConfigMixin:
         """Writes ``to_json_string()`` to ``json_file_path`` atomically."""
         write_json_file(json_file_path, self.to_dict(), default=to_json_value)
 
+    @saves_a_folder
     def save_pretrained(self, save_directory):
         """Writes ``config_file_name`` in ``save_directory`` (created if needed); returns the paths written."""
         path = os.path.join(check_save_directory(save_directory), self.config_file_name)

@@ -29,6 +29,7 @@ from keras_tfm.processing.json_config import (
     read_json_beside_model,
 )
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer
+from keras_tfm.utils.io import saves_a_folder
 
 # Attribute name (its modality word) -> (the base its value must have, the Auto class that loads it).
 _PARTS = {
@@ -109,6 +110,7 @@ class ProcessorMixin(JsonConfigMixin):
         options = {key: value for key, value in options.items() if key not in cls.attributes}
         return cls(**parts, **{**options, **kwargs})
 
+    @saves_a_folder
     def save_pretrained(self, save_directory):
         """Writes every part and processor_config.json (atomically); returns the paths written."""
         save_directory = check_save_directory(save_directory)

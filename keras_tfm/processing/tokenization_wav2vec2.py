@@ -23,7 +23,7 @@ from keras_tfm.processing.text_inputs import clean_up_tokenization, ids_to_pytho
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer
 from keras_tfm.processing.tokenizer_files import TOKENIZER_CONFIG_FILE, added_token_json, read_tokenizer_config
 from keras_tfm.registry import register_processor
-from keras_tfm.utils.io import atomic_write_text
+from keras_tfm.utils.io import atomic_write_text, saves_a_folder
 
 logger = logging.getLogger(__name__)
 
@@ -315,6 +315,7 @@ class Wav2Vec2CTCTokenizer(PreTrainedTokenizer):
             config.pop(key, None)
         return cls(vocab_file, name_or_path=path, **config)
 
+    @saves_a_folder
     def save_pretrained(self, save_directory, filename_prefix=None):
         """Writes tokenizer_config.json and vocab.json (atomically), the files transformers 5 writes and reads."""
         save_directory = check_save_directory(save_directory)

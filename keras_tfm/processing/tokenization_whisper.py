@@ -25,7 +25,7 @@ from keras_tfm.processing.text_inputs import ids_to_python
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer
 from keras_tfm.processing.whisper_text_normalizer import basic_normalize
 from keras_tfm.registry import register_processor
-from keras_tfm.utils.io import atomic_write_text
+from keras_tfm.utils.io import atomic_write_text, saves_a_folder
 
 logger = logging.getLogger(__name__)
 
@@ -340,6 +340,7 @@ class WhisperTokenizer(PreTrainedTokenizer):
 
     # ------------------------------------------------------------------ saving
 
+    @saves_a_folder
     def save_pretrained(self, save_directory, filename_prefix=None):
         """The generic tokenizer files, plus normalizer.json when the tokenizer has its table."""
         paths = super().save_pretrained(save_directory, filename_prefix)

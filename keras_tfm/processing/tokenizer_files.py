@@ -24,7 +24,7 @@ from keras_tfm.processing.special_tokens import (
     special_tokens_from_config,
     tokens_to_register,
 )
-from keras_tfm.utils.io import atomic_write_text
+from keras_tfm.utils.io import atomic_write_text, saves_a_folder
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class TokenizerFilesMixin:
             backend = builders.build_tokenizer(family, files, config, special, added)
         return cls(backend, name_or_path=path, **config)
 
+    @saves_a_folder
     def save_pretrained(self, save_directory, filename_prefix=None):
         """Writes tokenizer_config.json, special_tokens_map.json and tokenizer.json (atomically).
 

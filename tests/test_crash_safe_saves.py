@@ -1,0 +1,237 @@
+"""Saves that survive being killed: the folder holds the complete old set of files or the complete new one.
+
+The staging itself (keras_tfm.utils.io.staged_folder) is tested directly, then the writers are killed
+for real: a forked child runs the save and the parent SIGKILLs it at a random moment (50 times per
+writer); after each kill the folder must load, as the old model or as the new one, exactly.
+The kills run on torch only: forking a process whose JAX or TensorFlow runtime has started threads can
+deadlock the child. The writers' file handling is the same code on every backend.
+"""
+
+import os
+import random
+import signal
+import stat
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import keras_tfm
+from keras_tfm.utils.io import STAGE_MARK, STAGE_SUFFIX, recover_folder, staged_folder
+
+
+def siblings(folder):
+    return sorted(f for f in os.listdir(folder.parent) if f.endswith(STAGE_SUFFIX))
+
+
+def test_new_folder_appears_whole_with_open_modes(tmp_path):
+    folder = tmp_path / "model"
+    with staged_folder(folder) as stage:
+        assert not folder.exists()
+        with open(os.path.join(stage, "a.json"), "w") as f:
+            f.write("{}")
+    assert sorted(os.listdir(folder)) == ["a.json"] and siblings(folder) == []
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o777 & ~umask
+
+
+def test_atomic_files_get_the_modes_open_gives(tmp_path):
+    from keras_tfm.utils.io import atomic_write_text
+
+    atomic_write_text(tmp_path / "x.json", "{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(tmp_path / "x.json").st_mode) == 0o666 & ~umask  # 0644, not mkstemp's 0600
+
+
+def test_old_files_and_subfolders_stay_and_a_failed_save_changes_nothing(tmp_path):
+    folder = tmp_path / "model"
+    (folder / "checkpoint-5").mkdir(parents=True)
+    (folder / "checkpoint-5" / "state.json").write_text("5")
+    (folder / "tokenizer.json").write_text("tok")
+    (folder / "config.json").write_text("old")
+    with staged_folder(folder) as stage:
+        assert sorted(os.listdir(stage)) == sorted([STAGE_MARK, "tokenizer.json", "config.json"])
+        os.replace(_write(tmp_path / "new", "new"), os.path.join(stage, "config.json"))
+        assert (folder / "config.json").read_text() == "old"  # the old set is untouched until the swap
+    assert (folder / "config.json").read_text() == "new" and (folder / "tokenizer.json").read_text() == "tok"
+    assert (folder / "checkpoint-5" / "state.json").read_text() == "5"
+    assert STAGE_MARK not in os.listdir(folder) and siblings(folder) == []
+    with pytest.raises(RuntimeError, match="half way"):
+        with staged_folder(folder) as stage:
+            os.remove(os.path.join(stage, "config.json"))
+            raise RuntimeError("half way")
+    assert (folder / "config.json").read_text() == "new" and siblings(folder) == []
+
+
+def test_without_old_files_the_folder_holds_only_the_new(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "stale.bin").write_text("x")
+    with staged_folder(folder, keep_old_files=False) as stage:
+        _write(os.path.join(stage, "model.safetensors"), "w")
+    assert sorted(os.listdir(folder)) == ["model.safetensors"]
+
+
+def test_a_save_inside_a_save_writes_into_the_outer_stage(tmp_path):
+    with staged_folder(tmp_path / "m") as stage:
+        with staged_folder(stage) as inner:
+            assert inner == stage
+    assert siblings(tmp_path / "m") == []
+
+
+def test_recovery_after_kills_at_each_step(tmp_path):
+    folder = tmp_path / "m"
+    # killed while writing: a stage with its mark; the folder is the old one
+    folder.mkdir()
+    _write(folder / "config.json", "old")
+    stage = tmp_path / f".m.abc{STAGE_SUFFIX}"
+    stage.mkdir()
+    _write(stage / STAGE_MARK, "")
+    # a stage of another folder whose name starts the same is not touched
+    other = tmp_path / f".m.b.xyz{STAGE_SUFFIX}"
+    other.mkdir()
+    recover_folder(folder)
+    assert not stage.exists() and other.exists() and (folder / "config.json").read_text() == "old"
+    # killed between the two renames of the fallback swap: the old folder is put back
+    os.rename(folder, tmp_path / f".m.old{STAGE_SUFFIX}")
+    recover_folder(folder)
+    assert (folder / "config.json").read_text() == "old"
+    # killed after the swap: the mark is removed, the old contents' subfolders move over
+    _write(folder / STAGE_MARK, "")
+    old = tmp_path / f".m.q1{STAGE_SUFFIX}"
+    (old / "checkpoint-3").mkdir(parents=True)
+    recover_folder(folder)
+    assert sorted(os.listdir(folder)) == ["checkpoint-3", "config.json"] and not old.exists()
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+# --- real kills -------------------------------------------------------------------------------
+
+KILLS = 50
+
+
+def _model(num_labels, seed):
+    keras.utils.set_random_seed(seed)
+    config = keras_tfm.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=37, max_position_embeddings=64, num_labels=num_labels)
+    model = keras_tfm.BertForSequenceClassification(config)
+    model.build_weights()
+    return model
+
+
+def _state(model):
+    return {name: np.asarray(value) for name, value in model.state_dict_hf().items()}
+
+
+def _kill_during(save, started_timeout=30):
+    """Forks; the child runs ``save()`` and exits; the parent SIGKILLs it at a random moment. True when the
+    child finished first."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(read)
+            import torch
+
+            torch.set_num_threads(1)  # no OpenMP region after a fork
+            os.write(write, b"1")
+            save()
+            os._exit(0)
+        except BaseException:
+            os._exit(3)
+    os.close(write)
+    os.read(read, 1)
+    os.close(read)
+    time.sleep(random.uniform(0, _kill_during.window))
+    finished = os.waitpid(pid, os.WNOHANG)[0] == pid
+    if not finished:
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == 0, f"the save failed (status {status})"
+    return finished
+
+
+WRITERS = {  # save_pretrained's arguments, from_pretrained's
+    "safetensors": (dict(), dict()),
+    "safetensors-sharded": (dict(max_shard_size="40KB"), dict()),
+    "bin": (dict(safe_serialization=False), dict()),
+    "tf": (dict(format="tf"), dict(from_tf=True)),
+    "flax": (dict(format="flax"), dict(from_flax=True)),
+    "keras": (dict(format="keras"), dict()),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="forks: the kills run in the torch suite")
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_killed_save_pretrained_leaves_the_old_or_the_new_model(writer, tmp_path):
+    kwargs, load_kwargs = WRITERS[writer]
+    old, new = _model(2, 0), _model(3, 1)
+    expected = {2: _state(old), 3: _state(new)}
+    pristine = tmp_path / "pristine"
+    old.save_pretrained(pristine, **kwargs)
+    folder = tmp_path / "model"
+    start = time.perf_counter()
+    new.save_pretrained(tmp_path / "timing", **kwargs)
+    _kill_during.window = 2.5 * (time.perf_counter() - start) + 0.005  # a forked child saves slower
+    random.seed(writer)
+    outcomes = {2: 0, 3: 0}
+    for _ in range(KILLS):
+        _reset(pristine, folder)
+        _kill_during(lambda: new.save_pretrained(folder, **kwargs))
+        loaded = keras_tfm.BertForSequenceClassification.from_pretrained(folder, **load_kwargs)  # never an error
+        labels = loaded.config.num_labels
+        state = _state(loaded)
+        assert state.keys() == expected[labels].keys()
+        for name, value in state.items():
+            np.testing.assert_array_equal(value, expected[labels][name], err_msg=f"{writer}: {name} mixed")
+        outcomes[labels] += 1
+    new.save_pretrained(folder, **kwargs)  # the next save cleans what the kills left
+    assert siblings(folder) == []
+    print(f"{writer}: {KILLS} kills, old model {outcomes[2]}, new model {outcomes[3]}")
+    assert outcomes[2] and outcomes[3], f"the kills never fell on both sides of the swap: {outcomes}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="forks: the kills run in the torch suite")
+def test_killed_convert_overwrite_leaves_the_old_or_the_new_checkpoint(tmp_path):
+    from keras_tfm.checkpoints.convert import convert
+
+    old, new = _model(2, 0), _model(3, 1)
+    expected = {2: _state(old), 3: _state(new)}
+    pristine, source, folder = tmp_path / "pristine", tmp_path / "source", tmp_path / "converted"
+    old.save_pretrained(pristine, format="tf")
+    new.save_pretrained(source)
+    start = time.perf_counter()
+    convert(source, tmp_path / "timing", to="tf")
+    _kill_during.window = 2.5 * (time.perf_counter() - start) + 0.005  # a forked child saves slower
+    random.seed("convert")
+    outcomes = {2: 0, 3: 0}
+    for _ in range(KILLS):
+        _reset(pristine, folder)
+        _kill_during(lambda: convert(source, folder, to="tf", overwrite=True))
+        loaded = keras_tfm.BertForSequenceClassification.from_pretrained(folder, from_tf=True)
+        labels = loaded.config.num_labels
+        for name, value in _state(loaded).items():
+            np.testing.assert_array_equal(value, expected[labels][name], err_msg=f"convert: {name} mixed")
+        outcomes[labels] += 1
+    print(f"convert --overwrite: {KILLS} kills, old {outcomes[2]}, new {outcomes[3]}")
+    assert outcomes[2] and outcomes[3], outcomes
+
+
+def _reset(pristine, folder):
+    import shutil
+
+    for name in siblings(folder) if folder.parent.exists() else []:
+        shutil.rmtree(folder.parent / name)
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(pristine, folder)
