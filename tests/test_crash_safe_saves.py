@@ -235,3 +235,39 @@ def _reset(pristine, folder):
     if folder.exists():
         shutil.rmtree(folder)
     shutil.copytree(pristine, folder)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="forks: the kills run in the torch suite")
+def test_killed_trainer_checkpoint_is_complete_or_absent_and_resumable(tmp_path):
+    import json
+
+    from keras_tfm import Trainer
+    from tests.test_trainer import args, fixed_rows, model_from
+
+    trainer = Trainer(model=model_from(), args=args(tmp_path, "run", max_steps=2, save_strategy="steps", save_steps=1),
+                      train_dataset=fixed_rows())
+    trainer.train()
+    out = tmp_path / "run"
+    pristine = tmp_path / "pristine"
+    import shutil
+
+    shutil.copytree(out, pristine)
+    trainer.state.global_step = 3  # the next save writes checkpoint-3 beside checkpoint-1 and -2
+    start = time.perf_counter()
+    trainer._save_checkpoint()
+    _kill_during.window = 2.5 * (time.perf_counter() - start) + 0.005  # a forked child saves slower
+    random.seed("trainer")
+    outcomes = {"absent": 0, "complete": 0}
+    for _ in range(KILLS):
+        _reset(pristine, out)
+        _kill_during(trainer._save_checkpoint)
+        checkpoints = sorted(f for f in os.listdir(out) if f.startswith("checkpoint-"))
+        assert checkpoints in (["checkpoint-1", "checkpoint-2"], ["checkpoint-1", "checkpoint-2", "checkpoint-3"])
+        if len(checkpoints) == 3:
+            with open(out / "checkpoint-3" / "trainer_state.json") as f:
+                assert json.load(f)["global_step"] == 3
+            keras_tfm.AutoModelForSequenceClassification.from_pretrained(out / "checkpoint-3")
+        outcomes["complete" if len(checkpoints) == 3 else "absent"] += 1
+    print(f"Trainer checkpoint: {KILLS} kills, absent {outcomes['absent']}, complete {outcomes['complete']}")
+    assert outcomes["absent"] and outcomes["complete"], outcomes

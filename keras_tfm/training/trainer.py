@@ -27,6 +27,7 @@ from keras_tfm.training.collators import DataCollatorWithPadding, default_data_c
 from keras_tfm.training.data import BatchSource
 from keras_tfm.training.optimization import AdamW, HFSchedule, no_decay_variables
 from keras_tfm.training.training_args import TrainingArguments
+from keras_tfm.utils.io import staged_folder
 
 logger = logging.getLogger(__name__)
 
@@ -465,26 +466,22 @@ class Trainer:
         if not args.should_save:
             return final
         os.makedirs(args.output_dir, exist_ok=True)
-        tmp = os.path.join(args.output_dir, f"tmp-{name}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        self.save_model(tmp, _internal_call=True)
-        if not args.save_only_model:
-            opt = {f"{i:06d}": _np(v).copy() for i, v in enumerate(self.optimizer.variables)}
-            save_file(opt, os.path.join(tmp, OPTIMIZER_NAME),
-                      metadata={"paths": json.dumps([v.path for v in self.optimizer.variables])})
-            schedule = self.lr_scheduler.get_config() if hasattr(self.lr_scheduler, "get_config") else {}
-            with open(os.path.join(tmp, SCHEDULER_NAME), "w", encoding="utf-8") as f:
-                json.dump({"schedule": schedule, "step": self.state.global_step}, f, indent=2)
-            rng = {f"seed_generator/{i:04d}": _np(sg.state).copy()
-                   for i, sg in enumerate(seed_generators(self.model))}
-            rng.update({f"backend/{k}": np.ascontiguousarray(v) for k, v in training.rng_state().items()})
-            rng["numpy"] = np.frombuffer(json.dumps(_numpy_rng_state()).encode(), dtype=np.uint8).copy()
-            save_file(rng, os.path.join(tmp, RNG_STATE_NAME))
-        self.state.save_to_json(os.path.join(tmp, TRAINER_STATE_NAME))
-        if os.path.isdir(final):
-            shutil.rmtree(final)
-        os.replace(tmp, final)  # atomic: the folder appears complete or not at all
+        # Written into a hidden sibling and swapped in: the folder appears complete or not at all.
+        with staged_folder(final, keep_old_files=False) as tmp:
+            self.save_model(tmp, _internal_call=True)
+            if not args.save_only_model:
+                opt = {f"{i:06d}": _np(v).copy() for i, v in enumerate(self.optimizer.variables)}
+                save_file(opt, os.path.join(tmp, OPTIMIZER_NAME),
+                          metadata={"paths": json.dumps([v.path for v in self.optimizer.variables])})
+                schedule = self.lr_scheduler.get_config() if hasattr(self.lr_scheduler, "get_config") else {}
+                with open(os.path.join(tmp, SCHEDULER_NAME), "w", encoding="utf-8") as f:
+                    json.dump({"schedule": schedule, "step": self.state.global_step}, f, indent=2)
+                rng = {f"seed_generator/{i:04d}": _np(sg.state).copy()
+                       for i, sg in enumerate(seed_generators(self.model))}
+                rng.update({f"backend/{k}": np.ascontiguousarray(v) for k, v in training.rng_state().items()})
+                rng["numpy"] = np.frombuffer(json.dumps(_numpy_rng_state()).encode(), dtype=np.uint8).copy()
+                save_file(rng, os.path.join(tmp, RNG_STATE_NAME))
+            self.state.save_to_json(os.path.join(tmp, TRAINER_STATE_NAME))
         self._rotate_checkpoints()
         return final
 
