@@ -771,3 +771,22 @@ def test_pipelines_run_the_compiled_forward(folders, monkeypatch):
     assert_same(results, [hf_pipe("sentiment-analysis", folders["seq"])(text) for text in same_bucket])
     classifier(" ".join(TEXTS))  # longer: a new padded shape
     assert len(forward._compiled) == 2
+
+
+def test_one_pipeline_called_from_8_threads_equals_serial_calls(pipes):
+    """A pipeline object holds no per-call state: 8 threads calling it at once get what serial calls get."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    words = ["good", "bad", "Paris", "Anna", "slow", "bright", "London", "late"]
+    texts = [f"{a} and {b} went to {c} today." for a, b, c in zip(words, words[3:] + words[:3], words[5:] + words[:5])]
+    calls = {
+        "seq": lambda pipe, text: pipe(text, top_k=None),
+        "tok": lambda pipe, text: pipe(text),
+        "mlm": lambda pipe, text: pipe(text.replace("today", "[MASK]"), top_k=3),
+        "qa": lambda pipe, text: pipe(question="Who went?", context=text),
+    }
+    for name, call in calls.items():
+        serial = [call(pipes[name], text) for text in texts * 2]
+        with ThreadPoolExecutor(8) as pool:
+            threaded = list(pool.map(lambda text: call(pipes[name], text), texts * 2))
+        assert_same(threaded, serial, path=name)

@@ -146,3 +146,15 @@ def test_sampling_defaults_apply_only_when_the_model_leaves_them_unset(model_dir
     assert kwargs["max_new_tokens"] == 256 and "temperature" not in kwargs  # the model's 0.9 stays
     assert "temperature" not in pipeline("text-generation", model=str(model_dir))._prepare_generate_kwargs(
         {"do_sample": False})  # greedy: no sampling defaults
+
+
+def test_one_pipeline_called_from_8_threads_equals_serial_calls(model_dir):
+    """generate's compiled steps and caches are per call: 8 threads at once get the serial results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    gen = pipeline("text-generation", model=str(model_dir))
+    prompts = ["Hello world", "The cat", "One two three", "A long time ago", "Today", "We are", "It is", "Go"] * 2
+    serial = [gen(p, max_new_tokens=6, do_sample=False) for p in prompts]
+    with ThreadPoolExecutor(8) as pool:
+        threaded = list(pool.map(lambda p: gen(p, max_new_tokens=6, do_sample=False), prompts))
+    assert threaded == serial
