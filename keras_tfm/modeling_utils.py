@@ -161,19 +161,28 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
                 unexpected.append(name)
                 continue
             variable = variables[path]
-            array = self.weight_map.transform_for(path).to_keras(state[name])
+            transform = self.weight_map.transform_for(path)
+            array = transform.to_keras(state[name])
             if tuple(array.shape) != tuple(variable.shape):
-                if ignore_mismatched_sizes:
-                    mismatched.append((name, tuple(array.shape), tuple(variable.shape)))
-                    continue
-                where = state.file_of(name) if hasattr(state, "file_of") else "the checkpoint"
-                raise CheckpointError(
-                    f"Tensor {name!r} in {where} has shape {tuple(np.shape(state[name]))}, but the model "
-                    f"({type(self).__name__}) needs {tuple(variable.shape)} after conversion (variable "
-                    f"{path!r}). Check the config, or pass ignore_mismatched_sizes=True to reinitialise it."
-                )
+                # both shapes in the checkpoint's layout, as HF reports them
+                mismatched.append((name, tuple(np.shape(state[name])), _checkpoint_shape(transform, variable)))
+                continue
             variable.assign(array.astype(variable.dtype) if hasattr(array, "astype") else array)
             loaded.add(path)
+        where = state.file_of(next(iter(state))) if state and hasattr(state, "file_of") else "the checkpoint"
+        if mismatched and not ignore_mismatched_sizes:
+            raise CheckpointError(
+                f"Error(s) in loading the weights of {where} into {type(self).__name__}:\n"
+                + "".join(f"\tsize mismatch for {name}: shape {got} in the checkpoint, {want} in the model.\n"
+                          for name, got, want in mismatched)
+                + "\tCheck the config, or pass ignore_mismatched_sizes=True to from_pretrained to reinitialise them."
+            )
+        if variables and not loaded and not mismatched:
+            raise CheckpointError(
+                f"{where} provides none of {type(self).__name__}'s weights ({len(state)} tensors, e.g. "
+                f"{sorted(state)[:3]}; the model wants e.g. {[self.weight_map.hf_name(p) for p in list(variables)[:3]]}). "
+                "Is it a checkpoint of another architecture?"
+            )
         forget_deferred(variables[p] for p in loaded)
         initialize_deferred(v for p, v in variables.items() if p not in loaded)
         skipped = {name for name, _, _ in mismatched}
@@ -221,6 +230,14 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
         """
         return saving.save_pretrained(self, save_directory, format, max_shard_size=max_shard_size,
                                       safe_serialization=safe_serialization)
+
+
+def _checkpoint_shape(transform, variable):
+    """A variable's shape in the checkpoint's layout (a Dense kernel (in, out) is a Linear weight (out, in))."""
+    try:
+        return tuple(np.shape(transform.to_hf(np.zeros(tuple(variable.shape), "float32"))))
+    except Exception:  # a transform that needs more than the shape: the Keras shape, said so
+        return f"{tuple(variable.shape)} (Keras layout)"
 
 
 def _as_input(value):

@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 
 import keras
 import numpy as np
@@ -170,8 +171,27 @@ def test_wrong_shapes_name_the_tensor(hf_bert_dir):
     raw = json.loads((path / "config.json").read_text())
     raw["intermediate_size"] = 40
     (path / "config.json").write_text(json.dumps(raw))
-    with pytest.raises(CheckpointError, match=r"intermediate\.dense\.(weight|bias)' .* has shape \(37"):
+    # every mismatch in one error, both shapes in the checkpoint's layout (a Linear weight is (out, in)), as HF
+    with pytest.raises(CheckpointError, match=r"model\.safetensors into BertModel") as caught:
         keras_tfm.AutoModel.from_pretrained(path)
+    message = str(caught.value)
+    assert re.search(r"size mismatch for \S*layer\.0\.intermediate\.dense\.weight: shape \(37, 32\) in the "
+                     r"checkpoint, \(40, 32\) in the model", message), message
+    assert re.search(r"\S*layer\.1\.output\.dense\.weight: shape \(32, 37\) in the checkpoint, \(32, 40\)", message)
+    assert message.count("size mismatch") == 2 * 3  # two layers: intermediate weight and bias, output weight
+    model, info = keras_tfm.AutoModel.from_pretrained(path, ignore_mismatched_sizes=True, output_loading_info=True)
+    assert sorted(info["mismatched_keys"])[0][1:] == ((37,), (40,))  # bias shapes
+    assert len(info["mismatched_keys"]) == 6 and model.config.intermediate_size == 40
+
+
+def test_a_checkpoint_with_none_of_the_weights_is_an_error(tmp_path):
+    from safetensors.numpy import save_file
+
+    keras_tfm.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                         intermediate_size=37).save_pretrained(tmp_path)
+    save_file({"vision.patch.weight": np.zeros((4, 3), "float32")}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors provides none of BertModel's weights"):
+        keras_tfm.AutoModel.from_pretrained(tmp_path)
 
 
 def test_unknown_model_type(tmp_path):
