@@ -5,13 +5,14 @@ VisionEncoderDecoder) imports them from here, so that it does not import keras_t
 """
 
 from keras_tfm.checkpoints.hub import resolve_file
+from keras_tfm.config_checks import ConfigError
 from keras_tfm.configuration_utils import CONFIG_NAME, from_dict_naming, pop_hub_kwargs, read_config_dict
 from keras_tfm.registry import CONFIGS, MODELS
 
 
 def _config_class(model_type, where):
-    if model_type not in CONFIGS:
-        raise ValueError(
+    if not isinstance(model_type, str) or model_type not in CONFIGS:
+        raise ConfigError(
             f"Unrecognized model_type {model_type!r} in {where}. keras_tfm supports: {', '.join(sorted(CONFIGS))}."
         )
     return CONFIGS[model_type]

@@ -8,15 +8,29 @@ aborted process when the weights are allocated.
 import math
 import os
 
+from keras_tfm.layers.activations import ACTIVATION_NAMES
+
 # Fields that are a count of something, when present and not None: (smallest valid value, fields).
 _SIZES = (1, ("hidden_size", "num_attention_heads", "intermediate_size", "vocab_size", "max_position_embeddings",
               "n_embd", "n_head", "n_positions", "n_inner", "d_model", "d_ff", "d_kv", "num_heads",
               "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim",
-              "num_key_value_heads", "dim", "hidden_dim", "n_heads", "num_channels", "head_dim"))
+              "num_key_value_heads", "dim", "hidden_dim", "n_heads", "num_channels", "head_dim", "num_labels",
+              "type_vocab_size"))
 _LAYER_COUNTS = (0, ("num_hidden_layers", "n_layer", "num_layers", "num_decoder_layers", "encoder_layers",
                      "decoder_layers", "n_layers"))
-# A configuration whose float32 weights would exceed this many times the machine's memory is refused.
-_MEMORY_FACTOR = 4
+SIZE_FIELDS = _SIZES[1] + _LAYER_COUNTS[1]
+# Real numbers: (smallest, largest or None, fields). Rates are probabilities (Keras' Dropout refuses 1).
+_NUMBERS = ((0, None, ("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", "initializer_range",
+                       "initializer_factor", "init_std", "rope_theta")),
+            (0, 0.999999, ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout",
+                           "activation_dropout", "classifier_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop",
+                           "dropout_rate", "summary_first_dropout", "seq_classif_dropout", "qa_dropout")))
+_TOKEN_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id", "sep_token_id",
+              "cls_token_id")
+_STRINGS = ("model_type", "hidden_act", "activation_function", "problem_type")
+# A configuration whose weights would not fit in the machine's memory even at this many bytes per
+# parameter (bfloat16) is refused: building it would only end in the out-of-memory killer.
+_SMALLEST_BYTES_PER_PARAMETER = 2
 
 
 class ConfigError(ValueError):
@@ -37,6 +51,33 @@ def check_config_dict(config_dict):
                     raise ConfigError(f"{field}={value!r} must be an integer, not {type(item).__name__}.")
                 if item < smallest:
                     raise ConfigError(f"{field}={value} must be at least {smallest}.")
+    for smallest, largest, fields in _NUMBERS:
+        for field in fields:
+            value = config_dict.get(field)
+            if value is None:
+                continue
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ConfigError(f"{field}={value!r} must be a finite number.")
+            if value < smallest or (largest is not None and value > largest):
+                raise ConfigError(f"{field}={value} must lie in [{smallest}, {largest if largest is not None else 'inf'}].")
+    for field in _TOKEN_IDS:
+        value = config_dict.get(field)
+        for item in value if isinstance(value, list) and field == "eos_token_id" else [value]:
+            if item is not None and (not isinstance(item, int) or isinstance(item, bool)):
+                raise ConfigError(f"{field}={value!r} must be a token id (an integer) or null.")
+    for field in _STRINGS:
+        if config_dict.get(field) is not None and not isinstance(config_dict[field], str):
+            raise ConfigError(f"{field}={config_dict[field]!r} must be a string.")
+    for field in ("hidden_act", "activation_function"):
+        if field in config_dict and config_dict[field] not in ACTIVATION_NAMES:
+            raise ConfigError(f"{field}={config_dict[field]!r} is not an activation keras_tfm knows: "
+                              f"{', '.join(sorted(ACTIVATION_NAMES))}.")
+    architectures = config_dict.get("architectures")
+    if architectures is not None and not (isinstance(architectures, list)
+                                          and all(isinstance(a, str) for a in architectures)):
+        raise ConfigError(f"architectures={architectures!r} must be a list of class names.")
+    if config_dict.get("label2id") is not None and not isinstance(config_dict["label2id"], dict):
+        raise ConfigError(f"label2id must be an object {{label: id}}, not a {type(config_dict['label2id']).__name__}.")
     id2label = config_dict.get("id2label")
     if id2label is not None:
         if not isinstance(id2label, dict):
@@ -44,11 +85,11 @@ def check_config_dict(config_dict):
         for key in id2label:
             if not (isinstance(key, int) or (isinstance(key, str) and key.lstrip("-").isdigit())):
                 raise ConfigError(f"id2label has the key {key!r}, which is not an integer id.")
-    weight_bytes = 4 * estimated_parameters(config_dict)
+    weight_bytes = _SMALLEST_BYTES_PER_PARAMETER * estimated_parameters(config_dict)
     memory = _physical_memory()
-    if memory and weight_bytes > _MEMORY_FACTOR * memory:
-        raise ConfigError(f"the sizes describe about {weight_bytes / 1e9:.3g} GB of float32 weights, more than "
-                          f"{_MEMORY_FACTOR} times this machine's memory ({memory / 1e9:.3g} GB).")
+    if memory and weight_bytes > memory:
+        raise ConfigError(f"the sizes describe about {weight_bytes / 1e9:.3g} GB of weights even in bfloat16, more "
+                          f"than this machine's memory ({memory / 1e9:.3g} GB).")
 
 
 def estimated_parameters(config_dict):

@@ -6,7 +6,7 @@ import logging
 import os
 
 from keras_tfm.checkpoints.hub import resolve_file
-from keras_tfm.config_checks import ConfigError, check_config_dict
+from keras_tfm.config_checks import SIZE_FIELDS, ConfigError, check_config_dict
 from keras_tfm.utils.io import atomic_write_text, saves_a_folder
 
 logger = logging.getLogger(__name__)
@@ -119,6 +119,7 @@ class PretrainedConfig:
             if alias in config_dict:
                 config_dict.setdefault(real, config_dict.pop(alias))
         check_config_dict(config_dict)
+        _check_sizes_against_defaults(cls, config_dict)
         return cls(**config_dict)
 
     @classmethod
@@ -147,6 +148,30 @@ class PretrainedConfig:
 
     def __repr__(self):
         return f"{type(self).__name__} {self.to_json_string()}"
+
+
+# Sizes that may be null because HF derives them from others (hidden_size / heads, 4 * n_embd, ...).
+_DERIVED = ("head_dim", "num_key_value_heads", "n_inner", "num_decoder_layers", "d_kv")
+
+
+def _check_sizes_against_defaults(cls, config_dict):
+    """Size fields are compared with the class's defaults: null where the class has a number (BERT's
+    vocab_size) is refused, and a list (one value per stage) only where the class has a list (SegFormer)."""
+    odd = [f for f in SIZE_FIELDS if f in config_dict and ((config_dict[f] is None and f not in _DERIVED)
+                                                          or isinstance(config_dict[f], list))]
+    if not odd:
+        return
+    try:
+        defaults = cls()
+    except Exception:  # a class that cannot be built without arguments (an encoder-decoder): nothing to compare
+        return
+    for field in odd:
+        default, value = getattr(defaults, field, None), config_dict[field]
+        if value is None and default is not None:
+            raise ConfigError(f"{field}=null: {cls.__name__} needs a number here (its default is {default}).")
+        if isinstance(value, list) and not (isinstance(default, (list, tuple)) and value):
+            raise ConfigError(f"{field}={value!r}: {cls.__name__} needs "
+                              + ("one number per stage." if isinstance(default, (list, tuple)) else "one number."))
 
 
 # JSON files beside a model (config.json, generation_config.json, tokenizer_config.json,

@@ -23,7 +23,7 @@ def bert_config(**changes):
     ({"vocab_size": True}, "vocab_size=True must be an integer"),
     ({"id2label": ["NEG", "POS"]}, "id2label must be an object"),
     ({"id2label": {"zero": "NEG"}}, "not an integer id"),
-    ({"hidden_size": 10**9}, "GB of float32 weights"),
+    ({"hidden_size": 10**9}, "GB of weights even in bfloat16"),
 ])
 @pytest.mark.parametrize("loader", [keras_tfm.AutoConfig, keras_tfm.BertConfig, keras_tfm.AutoModel])
 def test_bad_config_json_names_the_file_and_field(tmp_path, changes, culprit, loader):

@@ -138,6 +138,9 @@ class MsgpackFile(TensorFile):
             raise
         except (ValueError, UnicodeDecodeError, struct.error) as e:
             raise CheckpointError(f"{path} is not a valid flax msgpack file: {e}") from None
+        except (KeyError, TypeError, IndexError, AttributeError, OverflowError) as e:  # a record of the wrong shape
+            raise CheckpointError(f"{path} is not a valid flax msgpack file: a malformed record "
+                                  f"({type(e).__name__}: {e})") from None
 
     def _collect(self, node, path, buf):
         if isinstance(node, dict):
@@ -160,10 +163,14 @@ class MsgpackFile(TensorFile):
             value = inner.read()
         except _Truncated:
             raise ValueError(f"the array record of {name!r} is cut short") from None
+        if not isinstance(value, (list, tuple)) or len(value) != (3 if code == _EXT_NDARRAY else 2):
+            raise ValueError(f"the array record of {name!r} is malformed")
         if code == _EXT_NDARRAY:
             shape, dtype, data = value
         else:
             (dtype, data), shape = value, []
+        if not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise ValueError(f"{name!r} has a malformed shape {shape!r}")
         dtype = np_dtype(dtype)
         if not (isinstance(data, tuple) and data[0] == "bin"):
             raise ValueError(f"{name!r} has no raw data")

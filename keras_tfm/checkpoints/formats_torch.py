@@ -29,7 +29,7 @@ class TorchBinFile(TensorFile):
         except Exception as e:
             raise CheckpointError(
                 f"{path} cannot be read as plain tensors with torch.load(weights_only=True) (a pickle that "
-                f"carries code is refused, and a truncated file fails here too): {str(e).splitlines()[0]}"
+                f"carries code is refused, and a truncated file fails here too): {_first_line(e)}"
             ) from None
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise CheckpointError(f"{path} does not hold a name -> tensor dictionary.")
@@ -49,6 +49,10 @@ class TorchBinFile(TensorFile):
         if t.dtype == torch.bfloat16:
             return t.view(torch.int16).numpy().view(np_dtype("bfloat16")).copy()
         return t.numpy().copy()
+
+
+def _first_line(error):
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def write_torch_bin(tensors, names, path, progress=None, **_):

@@ -15,9 +15,18 @@ import numpy as np
 from keras_tfm.checkpoints.errors import CheckpointError
 
 
+# The tensor dtypes a checkpoint may name; numpy would also parse structured types from any string.
+TENSOR_DTYPES = frozenset(["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                           "float16", "float32", "float64", "bfloat16", "complex64", "complex128"])
+
+
 def np_dtype(name):
-    """numpy dtype from a name, bfloat16 included (through ml_dtypes)."""
-    if str(name) == "bfloat16":
+    """numpy dtype from a name, bfloat16 included (through ml_dtypes); ValueError for anything else."""
+    if isinstance(name, np.dtype):
+        name = name.name
+    if not isinstance(name, str) or name not in TENSOR_DTYPES:
+        raise ValueError(f"{name!r} is not a tensor dtype")
+    if name == "bfloat16":
         import ml_dtypes
 
         return np.dtype(ml_dtypes.bfloat16)

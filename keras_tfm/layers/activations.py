@@ -14,6 +14,8 @@ _ACTIVATIONS = {
     "tanh": ops.tanh,
 }
 
+ACTIVATION_NAMES = frozenset(_ACTIVATIONS)
+
 
 def get_activation(name):
     if callable(name):

@@ -28,6 +28,10 @@ from keras_tfm.utils.io import atomic_write_text, saves_a_folder
 
 logger = logging.getLogger(__name__)
 
+
+class TokenizerError(ValueError):
+    """A tokenizer file that cannot be read; the message names the file."""
+
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
@@ -72,7 +76,11 @@ class TokenizerFilesMixin:
         special = special_tokens_from_config(config, family)
         added = tokens_to_register(config, family, extra_special_tokens_from_config(config, family))
         if tokenizer_file is not None:
-            backend = Tokenizer.from_file(tokenizer_file)
+            try:
+                backend = Tokenizer.from_file(tokenizer_file)
+            except Exception as error:  # the tokenizers library raises a bare Exception for a bad file
+                raise TokenizerError(f"{tokenizer_file} cannot be read by the tokenizers library: "
+                                     f"{(str(error).splitlines() or [type(error).__name__])[0]}") from None
             if family is not None:
                 builders.apply_family(backend, family, config, special, added)
         else:
