@@ -66,6 +66,17 @@ def test_old_files_and_subfolders_stay_and_a_failed_save_changes_nothing(tmp_pat
     assert (folder / "config.json").read_text() == "new" and siblings(folder) == []
 
 
+def test_a_symlinked_folder_keeps_its_link_and_its_target_is_replaced(tmp_path):
+    target = tmp_path / "real"
+    target.mkdir()
+    _write(target / "config.json", "old")
+    (tmp_path / "link").symlink_to(target)
+    with staged_folder(tmp_path / "link") as stage:
+        os.replace(_write(tmp_path / "new", "new"), os.path.join(stage, "config.json"))
+    assert (tmp_path / "link").is_symlink() and (target / "config.json").read_text() == "new"
+    assert siblings(target) == []
+
+
 def test_without_old_files_the_folder_holds_only_the_new(tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()

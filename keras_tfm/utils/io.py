@@ -92,7 +92,7 @@ def _move_subfolders(old, folder):
 
 def recover_folder(folder):
     """Finishes or undoes what a killed ``staged_folder`` left beside ``folder``."""
-    folder = os.path.abspath(os.fspath(folder))
+    folder = os.path.realpath(os.fspath(folder))
     if not os.path.isdir(os.path.dirname(folder)):
         return
     siblings = _siblings(folder)
@@ -120,7 +120,7 @@ def staged_folder(folder, keep_old_files=True):
     (``recover_folder``). A save inside a save into the same folder (a processor saving its
     tokenizer) writes into the outer stage.
     """
-    folder = os.path.abspath(os.fspath(folder))
+    folder = os.path.realpath(os.fspath(folder))  # a symlinked folder: its target is staged and swapped
     if folder in _active_stages():
         yield folder
         return
