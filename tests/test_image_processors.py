@@ -282,3 +282,14 @@ def test_bad_input_names_the_culprit(pictures, tmp_path):
     with pytest.raises(ValueError, match="size must have one of the key sets"):
         ViTImageProcessor(size={"width": 3})
     assert os.path.isfile(pictures["gray16"])
+
+
+def test_a_huge_image_file_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    """A 20000 x 20000 file is 400 M pixels, over Pillow's decompression-bomb limit: our error names the file.
+    The limit is lowered here so that the test image is small."""
+    import PIL.Image
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "huge.png")
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 1000)  # 64 * 64 = 4096 > 2 x 1000: Pillow refuses
+    with pytest.raises(ValueError, match=r"huge\.png.*exceeds limit.*MAX_IMAGE_PIXELS"):
+        ViTImageProcessor()(str(tmp_path / "huge.png"))

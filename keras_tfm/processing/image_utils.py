@@ -123,6 +123,32 @@ def _per_channel(name, value, channels):
     return value[:, None, None]
 
 
+def _open_image_string(image, timeout):
+    """A PIL image from a file path, an http(s) URL or a base64 string."""
+    from PIL import Image, UnidentifiedImageError
+
+    source = image
+    if image.startswith(("http://", "https://")):
+        image = Image.open(io.BytesIO(_fetch_url(image, timeout)))
+    elif os.path.isfile(image):
+        try:
+            image = Image.open(image)
+        except UnidentifiedImageError as error:
+            raise ValueError(f"{image!r} is not an image file Pillow can read.") from error
+    else:
+        try:
+            data = base64.b64decode(image.split(",", 1)[-1] if image.startswith("data:image/") else image,
+                                    validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"{source[:200]!r} is neither a file that exists, an http(s) URL nor a base64 "
+                             "image.") from None
+        try:
+            image = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError as error:
+            raise ValueError("The base64 string given as an image does not decode to an image.") from error
+    return image
+
+
 def load_image(image, timeout=None):
     """An image given as a PIL image, a file path, an http(s) URL or a base64 string -> an RGB
     PIL image, turned upright by its EXIF orientation (as HF's ``load_image``).
@@ -131,28 +157,14 @@ def load_image(image, timeout=None):
     network here, say), a zero-size image.
     """
     PIL = require_pil()
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     if isinstance(image, str):
         source = image
-        if image.startswith(("http://", "https://")):
-            image = Image.open(io.BytesIO(_fetch_url(image, timeout)))
-        elif os.path.isfile(image):
-            try:
-                image = Image.open(image)
-            except UnidentifiedImageError as error:
-                raise ValueError(f"{image!r} is not an image file Pillow can read.") from error
-        else:
-            try:
-                data = base64.b64decode(image.split(",", 1)[-1] if image.startswith("data:image/") else image,
-                                        validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError(f"{source[:200]!r} is neither a file that exists, an http(s) URL nor a base64 "
-                                 "image.") from None
-            try:
-                image = Image.open(io.BytesIO(data))
-            except UnidentifiedImageError as error:
-                raise ValueError("The base64 string given as an image does not decode to an image.") from error
+        try:
+            image = _open_image_string(image, timeout)
+        except Image.DecompressionBombError as error:  # a huge image is refused before it is decoded
+            raise ValueError(f"{source[:200]!r}: {error} Raise PIL.Image.MAX_IMAGE_PIXELS if you trust it.") from None
     elif not isinstance(image, PIL.Image.Image):
         raise TypeError(f"load_image takes a PIL image, a path, a URL or a base64 string; got {type(image).__name__}.")
     else:
