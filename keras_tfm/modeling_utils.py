@@ -15,6 +15,8 @@ from keras_tfm import backend
 from keras_tfm.checkpoints import saving
 from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.loading import load_pretrained_weights, report_loading, source_format
+from keras_tfm.checkpoints.tensor_io import source_info
+from keras_tfm.checkpoints.weight_map import IDENTITY, TRANSPOSE
 from keras_tfm.configuration_utils import PretrainedConfig, pop_hub_kwargs
 from keras_tfm.deferred_init import deferred_initialization, forget_deferred, initialize_deferred
 from keras_tfm.training.keras_mixin import KerasTrainingMixin
@@ -162,6 +164,10 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
                 continue
             variable = variables[path]
             transform = self.weight_map.transform_for(path)
+            stored, wanted = _header_shape(state, name, transform, variable)
+            if stored != wanted:  # known from the headers: the tensor is never read
+                mismatched.append((name, stored, wanted))
+                continue
             array = transform.to_keras(state[name])
             if tuple(array.shape) != tuple(variable.shape):
                 # both shapes in the checkpoint's layout, as HF reports them
@@ -230,6 +236,16 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
         """
         return saving.save_pretrained(self, save_directory, format, max_shard_size=max_shard_size,
                                       safe_serialization=safe_serialization)
+
+
+def _header_shape(state, name, transform, variable):
+    """(the tensor's shape from the file's header, the variable's shape in that layout) where the transform is a
+    plain copy or transpose; (None, None) otherwise, and the shapes are compared after conversion."""
+    if transform not in (IDENTITY, TRANSPOSE):
+        return None, None
+    shape = tuple(source_info(state, name)[0])
+    wanted = tuple(variable.shape)
+    return shape, (wanted if transform is IDENTITY else wanted[::-1])
 
 
 def _checkpoint_shape(transform, variable):

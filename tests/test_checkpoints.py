@@ -361,3 +361,19 @@ def test_plain_keras_load_weights_on_a_base_model(tmp_path):
     assert len(fresh.weights) == len(model.weights)
     for ours, theirs in zip(fresh.weights, model.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs))
+
+
+def test_a_mismatched_tensor_is_never_read(hf_bert_dir, monkeypatch):
+    """Shapes are compared from the file's header: a header claiming a huge tensor is refused unread."""
+    from keras_tfm.checkpoints.formats_safetensors import SafetensorsFile
+
+    _, path = hf_bert_dir
+    raw = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**raw, "intermediate_size": 40}))
+    read = []
+    real_get = SafetensorsFile.get
+    monkeypatch.setattr(SafetensorsFile, "get", lambda self, name: read.append(name) or real_get(self, name))
+    with pytest.raises(CheckpointError, match="size mismatch"):
+        keras_tfm.AutoModelForSequenceClassification.from_pretrained(path)
+    mismatched = re.compile(r"layer\.\d\.(intermediate\.dense\.(weight|bias)|output\.dense\.weight)$")
+    assert read and not [name for name in read if mismatched.search(name)], read
