@@ -142,9 +142,8 @@ def _state(model):
     return {name: np.asarray(value) for name, value in model.state_dict_hf().items()}
 
 
-def _kill_during(save, started_timeout=30):
-    """Forks; the child runs ``save()`` and exits; the parent SIGKILLs it at a random moment. True when the
-    child finished first."""
+def _fork_save(save):
+    """Forks a child that runs ``save()`` and exits (0 done, 3 raised); returns its pid once it has started."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
@@ -161,13 +160,45 @@ def _kill_during(save, started_timeout=30):
     os.close(write)
     os.read(read, 1)
     os.close(read)
-    time.sleep(random.uniform(0, _kill_during.window))
-    finished = os.waitpid(pid, os.WNOHANG)[0] == pid
-    if not finished:
+    return pid
+
+
+def _kill_during(save, window):
+    """Kills a forked ``save()`` at a moment drawn from [0, window] seconds (it may finish first)."""
+    pid = _fork_save(save)
+    time.sleep(random.uniform(0, window))
+    if os.waitpid(pid, os.WNOHANG)[0] != pid:
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == 0, f"the save failed (status {status})"
-    return finished
+
+
+def _kills(name, save, reset, outcome):
+    """KILLS kills of ``save()``, each after ``reset()``; ``outcome()`` checks the folder and says "old" or "new".
+
+    The first window is a forked save's own duration. It adapts: doubled after 10 kills in a row that all
+    found the old folder, halved after 10 that all found the new one, so that kills fall on both sides of
+    the swap on a quiet machine and under `make test`'s load alike."""
+    durations = []
+    for _ in range(2):
+        reset()
+        start = time.perf_counter()
+        _, status = os.waitpid(_fork_save(save), 0)
+        assert status == 0, f"{name}: an uninterrupted save failed (status {status})"
+        durations.append(time.perf_counter() - start)
+    window = 1.2 * max(durations) + 0.002
+    random.seed(name)
+    outcomes, run = {"old": 0, "new": 0}, []
+    for _ in range(KILLS):
+        reset()
+        _kill_during(save, window)
+        result = outcome()
+        outcomes[result] += 1
+        run = run + [result] if run and run[-1] == result else [result]
+        if len(run) == 10:
+            window, run = (window * 2 if result == "old" else window / 2), []
+    print(f"{name}: {KILLS} kills, old {outcomes['old']}, new {outcomes['new']}")
+    assert outcomes["old"] and outcomes["new"], f"{name}: the kills never fell on both sides of the swap: {outcomes}"
 
 
 WRITERS = {  # save_pretrained's arguments, from_pretrained's
@@ -190,25 +221,19 @@ def test_killed_save_pretrained_leaves_the_old_or_the_new_model(writer, tmp_path
     pristine = tmp_path / "pristine"
     old.save_pretrained(pristine, **kwargs)
     folder = tmp_path / "model"
-    start = time.perf_counter()
-    new.save_pretrained(tmp_path / "timing", **kwargs)
-    _kill_during.window = 2.5 * (time.perf_counter() - start) + 0.005  # a forked child saves slower
-    random.seed(writer)
-    outcomes = {2: 0, 3: 0}
-    for _ in range(KILLS):
-        _reset(pristine, folder)
-        _kill_during(lambda: new.save_pretrained(folder, **kwargs))
+
+    def outcome():
         loaded = keras_tfm.BertForSequenceClassification.from_pretrained(folder, **load_kwargs)  # never an error
         labels = loaded.config.num_labels
         state = _state(loaded)
         assert state.keys() == expected[labels].keys()
         for name, value in state.items():
             np.testing.assert_array_equal(value, expected[labels][name], err_msg=f"{writer}: {name} mixed")
-        outcomes[labels] += 1
+        return "old" if labels == 2 else "new"
+
+    _kills(writer, lambda: new.save_pretrained(folder, **kwargs), lambda: _reset(pristine, folder), outcome)
     new.save_pretrained(folder, **kwargs)  # the next save cleans what the kills left
     assert siblings(folder) == []
-    print(f"{writer}: {KILLS} kills, old model {outcomes[2]}, new model {outcomes[3]}")
-    assert outcomes[2] and outcomes[3], f"the kills never fell on both sides of the swap: {outcomes}"
 
 
 @pytest.mark.slow
@@ -221,21 +246,16 @@ def test_killed_convert_overwrite_leaves_the_old_or_the_new_checkpoint(tmp_path)
     pristine, source, folder = tmp_path / "pristine", tmp_path / "source", tmp_path / "converted"
     old.save_pretrained(pristine, format="tf")
     new.save_pretrained(source)
-    start = time.perf_counter()
-    convert(source, tmp_path / "timing", to="tf")
-    _kill_during.window = 2.5 * (time.perf_counter() - start) + 0.005  # a forked child saves slower
-    random.seed("convert")
-    outcomes = {2: 0, 3: 0}
-    for _ in range(KILLS):
-        _reset(pristine, folder)
-        _kill_during(lambda: convert(source, folder, to="tf", overwrite=True))
+
+    def outcome():
         loaded = keras_tfm.BertForSequenceClassification.from_pretrained(folder, from_tf=True)
         labels = loaded.config.num_labels
         for name, value in _state(loaded).items():
             np.testing.assert_array_equal(value, expected[labels][name], err_msg=f"convert: {name} mixed")
-        outcomes[labels] += 1
-    print(f"convert --overwrite: {KILLS} kills, old {outcomes[2]}, new {outcomes[3]}")
-    assert outcomes[2] and outcomes[3], outcomes
+        return "old" if labels == 2 else "new"
+
+    _kills("convert --overwrite", lambda: convert(source, folder, to="tf", overwrite=True),
+           lambda: _reset(pristine, folder), outcome)
 
 
 def _reset(pristine, folder):
@@ -265,20 +285,15 @@ def test_killed_trainer_checkpoint_is_complete_or_absent_and_resumable(tmp_path)
 
     shutil.copytree(out, pristine)
     trainer.state.global_step = 3  # the next save writes checkpoint-3 beside checkpoint-1 and -2
-    start = time.perf_counter()
-    trainer._save_checkpoint()
-    _kill_during.window = 2.5 * (time.perf_counter() - start) + 0.005  # a forked child saves slower
-    random.seed("trainer")
-    outcomes = {"absent": 0, "complete": 0}
-    for _ in range(KILLS):
-        _reset(pristine, out)
-        _kill_during(trainer._save_checkpoint)
+
+    def outcome():
         checkpoints = sorted(f for f in os.listdir(out) if f.startswith("checkpoint-"))
         assert checkpoints in (["checkpoint-1", "checkpoint-2"], ["checkpoint-1", "checkpoint-2", "checkpoint-3"])
-        if len(checkpoints) == 3:
-            with open(out / "checkpoint-3" / "trainer_state.json") as f:
-                assert json.load(f)["global_step"] == 3
-            keras_tfm.AutoModelForSequenceClassification.from_pretrained(out / "checkpoint-3")
-        outcomes["complete" if len(checkpoints) == 3 else "absent"] += 1
-    print(f"Trainer checkpoint: {KILLS} kills, absent {outcomes['absent']}, complete {outcomes['complete']}")
-    assert outcomes["absent"] and outcomes["complete"], outcomes
+        if len(checkpoints) == 2:
+            return "old"
+        with open(out / "checkpoint-3" / "trainer_state.json") as f:
+            assert json.load(f)["global_step"] == 3
+        keras_tfm.AutoModelForSequenceClassification.from_pretrained(out / "checkpoint-3")
+        return "new"
+
+    _kills("Trainer checkpoint", trainer._save_checkpoint, lambda: _reset(pristine, out), outcome)
