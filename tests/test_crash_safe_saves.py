@@ -11,6 +11,7 @@ import os
 import random
 import signal
 import stat
+import threading
 import time
 
 import keras
@@ -149,9 +150,15 @@ def _fork_save(save):
     if pid == 0:  # the child: never returns into pytest
         try:
             os.close(read)
+            import threading
+
             import torch
+            from tqdm import tqdm
 
             torch.set_num_threads(1)  # no OpenMP region after a fork
+            # tqdm's lock is a semaphore shared with the parent: a child killed while holding it (convert's
+            # progress bar) would leave the parent's next progress bar waiting forever
+            tqdm.set_lock(threading.RLock())
             os.write(write, b"1")
             save()
             os._exit(0)
@@ -256,6 +263,13 @@ def test_killed_convert_overwrite_leaves_the_old_or_the_new_checkpoint(tmp_path)
 
     _kills("convert --overwrite", lambda: convert(source, folder, to="tf", overwrite=True),
            lambda: _reset(pristine, folder), outcome)
+    from tqdm import tqdm
+
+    done = []  # a progress bar in this process after the kills: it must not wait on a lock a killed child held
+    thread = threading.Thread(target=lambda: done.append(list(tqdm(range(3), disable=False))))
+    thread.start()
+    thread.join(timeout=30)
+    assert done, "a progress bar waited on tqdm's lock: a killed child held it"
 
 
 def _reset(pristine, folder):
