@@ -128,6 +128,7 @@ def _write(path, text):
 # --- real kills -------------------------------------------------------------------------------
 
 KILLS = 50
+CHILD_LIMIT = 120  # seconds; a forked save takes well under one
 
 
 def _model(num_labels, seed):
@@ -144,12 +145,14 @@ def _state(model):
 
 
 def _fork_save(save):
-    """Forks a child that runs ``save()`` and exits (0 done, 3 raised); returns its pid once it has started."""
+    """Forks a child that runs ``save()`` and exits (0 done, 3 raised, 1 hung past CHILD_LIMIT); returns its pid
+    once it has started."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         try:
             os.close(read)
+            import faulthandler
             import threading
 
             import torch
@@ -159,6 +162,9 @@ def _fork_save(save):
             # tqdm's lock is a semaphore shared with the parent: a child killed while holding it (convert's
             # progress bar) would leave the parent's next progress bar waiting forever
             tqdm.set_lock(threading.RLock())
+            # a child deadlocked on a lock some parent thread held at the fork prints its stack and exits 1
+            # (a C-level watchdog: it fires even if the child never runs Python again), so no wait is endless
+            faulthandler.dump_traceback_later(CHILD_LIMIT, exit=True)
             os.write(write, b"1")
             save()
             os._exit(0)
