@@ -1,11 +1,21 @@
-"""Loading without drawing random weights first.
+"""Loading without drawing random weights first, and without a second copy of the weights in memory.
 
 ``from_pretrained`` builds a model, then overwrites nearly every variable from the checkpoint.
-Drawing their random initial values first is wasted work, and on JAX each new shape of a random
-initializer is an XLA compilation (half of a small vision model's load time). Inside
-``deferred_initialization()`` every variable created with a Keras initializer starts as host zeros
-and keeps its initializer; ``initialize_deferred(variables)`` then draws the real initial values
-of those the checkpoint did not fill (a new head, reinitialised mismatched sizes), as HF does.
+Drawing their random initial values first is wasted work (on JAX each new shape of a random
+initializer is an XLA compilation: half of a small vision model's load time), and holding any
+initial values at all doubles the memory a load needs. Inside ``deferred_initialization()`` every
+variable created with a Keras initializer keeps its initializer and starts without a value of
+its own:
+
+- on TensorFlow and JAX it has no value yet (Keras' own uninitialised variable: reading it gives
+  zeros made for that read, enough for the tiny forward pass that builds the model);
+- on torch it holds memory that is never written, so never brought into RAM, until the
+  checkpoint's values are copied in (Keras' torch layers keep each variable's tensor).
+
+``fill(variable, value)`` gives a variable its checkpoint value; ``initialize_deferred(variables)``
+draws the real initial values of those the checkpoint did not fill (a new head, reinitialised
+mismatched sizes), as HF does; ``materialize(variables)`` gives the rest zeros before code that
+can only assign (Keras' own ``load_weights``).
 """
 
 import contextlib
@@ -13,6 +23,7 @@ import threading
 
 import keras
 import numpy as np
+from keras.src.backend.common import global_state
 from keras.src.backend.common.variables import Variable as _KerasVariable
 
 _state = threading.local()
@@ -21,7 +32,7 @@ _ATTRIBUTE = "_keras_tfm_initializer"
 
 @contextlib.contextmanager
 def deferred_initialization():
-    """Variables created in this block (this thread) start as zeros; see the module docstring."""
+    """Variables created in this block (this thread) start without values; see the module docstring."""
     _install()
     previous = getattr(_state, "active", False)
     _state.active = True
@@ -31,12 +42,24 @@ def deferred_initialization():
         _state.active = previous
 
 
+def has_no_value(variable):
+    return getattr(variable, "_value", True) is None
+
+
+def fill(variable, value):
+    """Gives ``variable`` the value ``value`` (an array of its shape), whether it has a value yet or not."""
+    if has_no_value(variable):
+        variable._initialize(variable._convert_to_tensor(value, dtype=variable.dtype))
+    else:
+        variable.assign(value)
+
+
 def initialize_deferred(variables):
     """Draws the deferred initial value of each of ``variables`` that has one."""
     for variable in variables:
         initializer = getattr(variable, _ATTRIBUTE, None)
         if initializer is not None:
-            variable.assign(initializer(variable.shape, dtype=variable.dtype))
+            fill(variable, initializer(variable.shape, dtype=variable.dtype))
             setattr(variable, _ATTRIBUTE, None)
 
 
@@ -47,28 +70,42 @@ def forget_deferred(variables):
             setattr(variable, _ATTRIBUTE, None)
 
 
+def materialize(variables):
+    """Zeros for each of ``variables`` that has no value yet (its initializer is kept)."""
+    for variable in variables:
+        if has_no_value(variable):
+            fill(variable, np.zeros(variable.shape, dtype=keras.backend.standardize_dtype(variable.dtype)))
+
+
 def _install():
     if getattr(_KerasVariable, "_keras_tfm_deferred", False):
         return
     original = _KerasVariable.__init__
 
     def __init__(self, initializer, *args, **kwargs):
-        deferred = None
-        if getattr(_state, "active", False) and isinstance(initializer, keras.initializers.Initializer):
-            deferred, initializer = initializer, _zeros_like_initializer(initializer)
-        original(self, initializer, *args, **kwargs)
-        if deferred is not None:
-            setattr(self, _ATTRIBUTE, deferred)
+        if not (getattr(_state, "active", False) and isinstance(initializer, keras.initializers.Initializer)):
+            return original(self, initializer, *args, **kwargs)
+        placeholder = _placeholder_initializer(initializer)
+        if keras.backend.backend() == "torch":
+            original(self, placeholder, *args, **kwargs)
+        else:  # created as in a stateless scope: no value; left out of Keras' list of variables to initialise
+            uninitialized = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
+            count = len(uninitialized)
+            with keras.StatelessScope(initialize_variables=False):
+                original(self, placeholder, *args, **kwargs)
+            del uninitialized[count:]
+        setattr(self, _ATTRIBUTE, initializer)
 
     _KerasVariable.__init__ = __init__
     _KerasVariable._keras_tfm_deferred = True
 
 
-def _zeros_like_initializer(initializer):
-    def zeros(shape, dtype=None):
-        try:
-            return np.zeros(shape, dtype=np.dtype(dtype or "float32"))
-        except TypeError:  # a dtype numpy does not name (bfloat16 without ml_dtypes): draw it for real
-            return initializer(shape, dtype=dtype)
+def _placeholder_initializer(initializer):
+    def placeholder(shape, dtype=None):
+        if keras.backend.backend() == "torch":
+            import torch
 
-    return zeros
+            return torch.empty(tuple(shape), dtype=getattr(torch, keras.backend.standardize_dtype(dtype)))
+        return keras.ops.zeros(shape, dtype=dtype)  # made for each read of a variable without a value
+
+    return placeholder

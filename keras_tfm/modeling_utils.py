@@ -18,7 +18,7 @@ from keras_tfm.checkpoints.loading import load_pretrained_weights, report_loadin
 from keras_tfm.checkpoints.tensor_io import source_info
 from keras_tfm.checkpoints.weight_map import IDENTITY, TRANSPOSE
 from keras_tfm.configuration_utils import PretrainedConfig, pop_hub_kwargs
-from keras_tfm.deferred_init import deferred_initialization, forget_deferred, initialize_deferred
+from keras_tfm.deferred_init import deferred_initialization, fill, forget_deferred, initialize_deferred
 from keras_tfm.training.keras_mixin import KerasTrainingMixin
 from keras_tfm.utils.io import saves_a_folder
 
@@ -173,7 +173,7 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
                 # both shapes in the checkpoint's layout, as HF reports them
                 mismatched.append((name, tuple(np.shape(state[name])), _checkpoint_shape(transform, variable)))
                 continue
-            variable.assign(array.astype(variable.dtype) if hasattr(array, "astype") else array)
+            fill(variable, array.astype(variable.dtype, copy=False) if hasattr(array, "astype") else array)
             loaded.add(path)
         where = state.file_of(next(iter(state))) if state and hasattr(state, "file_of") else "the checkpoint"
         if mismatched and not ignore_mismatched_sizes:
@@ -190,7 +190,7 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
                 "Is it a checkpoint of another architecture?"
             )
         forget_deferred(variables[p] for p in loaded)
-        initialize_deferred(v for p, v in variables.items() if p not in loaded)
+        initialize_deferred(self.weights)  # the ones left: new heads, reinitialised sizes
         skipped = {name for name, _, _ in mismatched}
         missing = [n for n in (self.weight_map.hf_name(p) for p in variables if p not in loaded) if n not in skipped]
         return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched}

@@ -41,3 +41,21 @@ def _drop_each_files_models():
 
         jax.clear_caches()
     gc.collect()
+
+
+_file_seconds = {}
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    _file_seconds[path] = _file_seconds.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The test files that took longest (set-up, calls and tear-down together): where a slow suite's
+    time went, in CI's log."""
+    slowest = sorted(_file_seconds.items(), key=lambda item: -item[1])[:20]
+    if slowest:
+        terminalreporter.write_sep("=", f"slowest files ({sum(_file_seconds.values()):.0f} s in all)")
+        for path, seconds in slowest:
+            terminalreporter.write_line(f"{seconds:8.1f}s {path}")

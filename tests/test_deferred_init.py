@@ -8,11 +8,12 @@ import keras_tfm
 from keras_tfm.deferred_init import deferred_initialization, initialize_deferred
 
 
-def test_variables_start_as_zeros_and_draw_their_initializer_on_request():
+def test_variables_start_undrawn_and_draw_their_initializer_on_request():
     with deferred_initialization():
         layer = keras.layers.Dense(8, kernel_initializer="glorot_uniform")
         layer.build((None, 4))
-    assert not np.any(keras.ops.convert_to_numpy(layer.kernel))
+    if keras.backend.backend() != "torch":  # torch: memory never written, whatever it holds
+        assert not np.any(keras.ops.convert_to_numpy(layer.kernel))
     initialize_deferred([layer.kernel])
     kernel = keras.ops.convert_to_numpy(layer.kernel)
     assert np.all(np.abs(kernel) > 0) and np.abs(kernel).max() <= np.sqrt(6 / 12)

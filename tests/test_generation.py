@@ -282,3 +282,61 @@ def test_tensorflow_generation_step_keeps_batch1_matmuls_unfused():
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(dense(x))
     assert all(g is not None for g in tape.gradient(loss, dense.trainable_variables))
+
+
+# ---- the cache grows as tokens come ----------------------------------------------------------
+@pytest.fixture
+def growth_spy(monkeypatch):
+    """Caches made in slots of 8 with room for 8 new tokens; the slot counts each grown cache reached."""
+    from keras_tfm.generation import steppers
+
+    monkeypatch.setattr(steppers, "CACHE_SLOT_MULTIPLE", 8)
+    monkeypatch.setattr(steppers, "FIRST_NEW_SLOTS", 8)
+    grown, make_room = [], steppers.DecodingSession.make_room
+
+    def spy(self, steps):
+        before = self.cache.num_slots
+        make_room(self, steps)
+        if self.cache.num_slots != before:
+            grown.append(self.cache.num_slots)
+
+    monkeypatch.setattr(steppers.DecodingSession, "make_room", spy)
+    return grown
+
+
+def test_the_cache_doubles_as_tokens_come_and_generation_still_matches_hf(models, growth_spy):
+    hf, ours = models
+    ids, mask = left_padded(99)  # 7 tokens: a first cache of 16 slots, at most 72 for 60 new tokens
+    assert_generate_matches(ours, hf, ids, mask, max_new_tokens=60, do_sample=False, eos_token_id=None)
+    assert growth_spy == [32, 64, 72]
+    growth_spy.clear()  # beam search reorders the grown cache
+    assert_generate_matches(ours, hf, ids, mask, max_new_tokens=20, num_beams=3, do_sample=False, eos_token_id=None)
+    assert growth_spy == [32]
+    growth_spy.clear()  # the host loop (scores asked for) grows it one step at a time
+    out = ours.generate(ids, attention_mask=mask, max_new_tokens=30, do_sample=False, eos_token_id=None,
+                        return_dict_in_generate=True, output_scores=True)
+    np.testing.assert_array_equal(to_np(out.sequences), hf_generate(hf, ids, mask, max_new_tokens=30, do_sample=False,
+                                                                    eos_token_id=None))
+    assert growth_spy == [32, 40]
+
+
+def test_a_huge_max_new_tokens_cut_short_by_eos_allocates_only_the_first_cache():
+    """The habit "a large max_new_tokens, stop at eos" costs nothing: the cache starts at the prompt
+    plus FIRST_NEW_SLOTS, not at the prompt plus max_new_tokens (10**9 here: 128 GB of cache)."""
+    from keras_tfm.generation import steppers
+
+    config = keras_tfm.LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    keras.utils.set_random_seed(0)
+    model = keras_tfm.LlamaForCausalLM(config)
+    prompt = np.array([[5, 6, 7]])
+    first = int(to_np(model.generate(prompt, max_new_tokens=1, eos_token_id=None))[0, -1])
+    made = []
+    new_cache = steppers.Stepper.new_cache
+    steppers.Stepper.new_cache = lambda self, batch, slots, **kw: made.append(slots) or new_cache(self, batch, slots,
+                                                                                                  **kw)
+    try:
+        out = to_np(model.generate(prompt, max_new_tokens=10**9, eos_token_id=first))
+    finally:
+        steppers.Stepper.new_cache = new_cache
+    assert out.tolist() == [[5, 6, 7, first]] and made == [steppers.cache_slots(3 + steppers.FIRST_NEW_SLOTS)]

@@ -14,9 +14,10 @@ picked once at import; each module defines the same functions:
 - ``compile_function(fn)``: ``fn(values, tensors)`` (weights, dict of inputs) compiled for
   repeated calls with one input signature (names, shapes, dtypes of ``tensors``).
 - ``cache_zeros(shape, dtype)``, ``cache_update(cache, update, index)``,
-  ``cache_reorder(cache, index)``: a static KV-cache tensor (B, N, S, H) in the container
-  the backend updates fastest, its write of (B, N, T, H) at slot ``index`` (axis 2), and
-  its batch-row gather.
+  ``cache_reorder(cache, index)``, ``cache_grow(cache, slots)``: a static KV-cache tensor
+  (B, N, S, H) in the container the backend updates fastest, its write of (B, N, T, H) at
+  slot ``index`` (axis 2), its batch-row gather, and a copy of it with ``slots`` slots (the
+  new ones zero) in the same container.
 - ``compile_prefill_step(model, fn)``, ``compile_decode_step(model, fn)``: the model
   functions of ``generate()`` (the prompt pass; a decode step, or a loop of them), compiled
   the way that is fastest on the backend.
@@ -57,4 +58,5 @@ COMPILED_LOOPS = _impl.COMPILED_LOOPS
 FUSED_ATTENTION = _impl.FUSED_ATTENTION
 head_by_head_attention = _impl.head_by_head_attention
 cache_reorder = _impl.cache_reorder
+cache_grow = _impl.cache_grow
 separate_matmul = _impl.separate_matmul

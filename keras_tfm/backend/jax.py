@@ -122,6 +122,12 @@ def cache_zeros(shape, dtype):
     return keras.ops.zeros(shape, dtype=dtype)
 
 
+def cache_grow(cache, slots):
+    import keras
+
+    return keras.ops.pad(cache, [(0, 0), (0, 0), (0, slots - cache.shape[2]), (0, 0)])
+
+
 def cache_reorder(cache, index):
     import keras
 

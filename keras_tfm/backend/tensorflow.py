@@ -97,6 +97,11 @@ def cache_update(cache, update, index):
     return keras.ops.slice_update(tf.convert_to_tensor(cache), start, keras.ops.cast(update, cache.dtype))
 
 
+def cache_grow(cache, slots):
+    grown = tf.pad(cache, [(0, 0), (0, 0), (0, slots - cache.shape[2]), (0, 0)])
+    return tf.Variable(grown, trainable=False) if isinstance(cache, tf.Variable) else grown
+
+
 def cache_reorder(cache, index):
     rows = tf.gather(cache, index, axis=0)
     if isinstance(cache, tf.Variable):

@@ -103,6 +103,10 @@ def cache_update(cache, update, index):
     return cache.index_copy_(2, slots, update.to(cache.dtype))
 
 
+def cache_grow(cache, slots):
+    return torch.nn.functional.pad(cache, (0, 0, 0, slots - cache.shape[2]))
+
+
 def cache_reorder(cache, index):
     # In place: the step traced for this cache keeps reading the same storage.
     return cache.copy_(cache.index_select(0, torch.as_tensor(index, device=cache.device)))

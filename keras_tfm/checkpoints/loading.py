@@ -11,7 +11,7 @@ import logging
 
 from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.formats import find_checkpoint, open_hf_state
-from keras_tfm.deferred_init import forget_deferred
+from keras_tfm.deferred_init import forget_deferred, materialize
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def load_pretrained_weights(model, path_or_id, fmt=None, ignore_mismatched_sizes
     fmt, files = find_checkpoint(path_or_id, fmt, **hub_kwargs)
     if fmt == "keras":
         model.build_weights()
+        materialize(model.weights)  # Keras assigns each variable: it needs one to assign to
         try:
             model.load_weights(files[0])
         except Exception as e:

@@ -9,12 +9,18 @@ picks tokens by argmax on the device. ``start()`` returns a ``DecodingSession``:
 search loops (``keras_tfm.generation.search``) only ever call its ``step``, ``reorder``
 and ``greedy_chunk``, so a new kind of model needs a stepper, not new loops.
 
+The cache starts with room for the prompt and ``FIRST_NEW_SLOTS`` new tokens, and the session
+doubles it when a step would pass its end (up to the prompt plus ``max_new_tokens``): a large
+``max_new_tokens`` that eos cuts short costs no memory, and a grown cache means one more trace
+of each compiled step (a handful over a long generation), never one per token.
+
 - ``CausalLMStepper``: decoder-only LMs; the prompt is the start of the sequence.
 - ``EncoderDecoderStepper``: encodes each input once in the prefill, which fills the cache's
   cross part; decoding starts from the decoder prompt (``decoder_start_token_id`` first) at
   position 0.
 """
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -23,6 +29,7 @@ from keras_tfm.layers.cache import KVCache
 
 CACHE_SLOT_MULTIPLE = 64  # cache lengths are rounded up to this, so compiled steps are reused across calls
 DECODE_CHUNK = 16  # greedy steps per compiled call where the backend compiles loops
+FIRST_NEW_SLOTS = 256  # room for new tokens in a fresh cache; it doubles when a step needs more
 
 
 def _tensor(x, dtype="int32"):
@@ -38,6 +45,11 @@ def host_logits(logits):
 def cache_slots(length):
     """Slots for ``length`` positions, rounded up to ``CACHE_SLOT_MULTIPLE``."""
     return -(-length // CACHE_SLOT_MULTIPLE) * CACHE_SLOT_MULTIPLE
+
+
+def first_and_most_slots(length, max_new_tokens):
+    """A fresh cache's slots for a prompt of ``length``, and the most it may grow to."""
+    return cache_slots(length + min(max_new_tokens, FIRST_NEW_SLOTS)), cache_slots(length + max_new_tokens)
 
 
 class Stepper:
@@ -104,12 +116,13 @@ class DecodingSession:
     """One generation's cache, slot index and positions; what the search loops drive.
 
     ``key_valid`` (B, S) marks the self-attention slots that hold real tokens; ``extra`` are
-    the stepper's further inputs of every step (an encoder-decoder's encoder mask).
+    the stepper's further inputs of every step (an encoder-decoder's encoder mask);
+    ``most_slots`` bounds the cache's growth.
     """
 
-    def __init__(self, stepper, cache, key_valid, positions, index, extra=(), prompt_padding=None,
+    def __init__(self, stepper, cache, key_valid, positions, index, most_slots, extra=(), prompt_padding=None,
                  encoder_input_ids=None):
-        self.stepper, self.cache, self.key_valid = stepper, cache, key_valid
+        self.stepper, self.cache, self.key_valid, self.most_slots = stepper, cache, key_valid, most_slots
         self.positions, self.index, self.extra = positions, index, tuple(extra)
         # what the processors read: each row's left padding, an encoder-decoder's input ids (B, S)
         self.prompt_padding, self.encoder_input_ids = prompt_padding, encoder_input_ids
@@ -120,8 +133,25 @@ class DecodingSession:
                                 _tensor(np.int32(self.index)), *self.extra, *more)
         return host_logits(logits)
 
+    def make_room(self, steps):
+        """Grows the cache, doubling it (at most to ``most_slots``), until the next ``steps`` tokens fit;
+        the new slots count as real tokens in ``key_valid``, as the ones after the prompt always do."""
+        slots = self.cache.num_slots
+        if self.index + steps <= slots:
+            return
+        grown = min(max(2 * slots, cache_slots(self.index + steps)), self.most_slots)
+        if grown < self.index + steps:
+            raise ValueError(f"{steps} more tokens at slot {self.index} pass the {self.most_slots} slots made "
+                             f"for max_new_tokens")
+        self.cache = self.cache._replace(keys=tuple(backend.cache_grow(t, grown) for t in self.cache.keys),
+                                         values=tuple(backend.cache_grow(t, grown) for t in self.cache.values))
+        dtype = keras.backend.standardize_dtype(self.key_valid.dtype)
+        more = ops.ones((ops.shape(self.key_valid)[0], grown - slots), dtype)
+        self.key_valid = ops.concatenate([self.key_valid, more], axis=1)
+
     def step(self, tokens):
         """Feeds ``tokens`` (B, 1) at the next position; returns their logits (B, V)."""
+        self.make_room(1)
         logits = self.run(self.stepper.compiled()[1], tokens)
         self.positions, self.index = self.positions + 1, self.index + 1
         return logits
@@ -145,6 +175,7 @@ class DecodingSession:
         """Feeds ``tokens`` (B, 1), then ``steps - 1`` argmax tokens, on the device: the ``steps``
         chosen tokens (B, steps), ``pad`` after a row's ``eos``."""
         loop = self.stepper.compiled()[2]
+        self.make_room(steps)
         chosen, self.cache = loop(self.cache, _tensor(tokens), _tensor(self.positions), self.key_valid,
                                   _tensor(np.int32(self.index)), ops.convert_to_tensor(unfinished),
                                   _tensor(eos), _tensor(np.int32(pad or 0)), _tensor(np.int32(steps)), *self.extra)
@@ -166,11 +197,11 @@ class CausalLMStepper(Stepper):
         returned sequences): ``(logits (B * expand, V), session, the prompt (B * expand, L))``."""
         input_ids, attention_mask = np.repeat(input_ids, expand, 0), np.repeat(attention_mask, expand, 0)
         batch, length = input_ids.shape
-        slots = cache_slots(length + max_new_tokens)
+        slots, most_slots = first_and_most_slots(length, max_new_tokens)
         key_valid = np.concatenate([attention_mask, np.ones((batch, slots - length), attention_mask.dtype)], axis=1)
         positions = np.cumsum(attention_mask, axis=-1) - 1
         positions[attention_mask == 0] = 0
-        session = DecodingSession(self, self.new_cache(batch, slots), _tensor(key_valid), positions, 0,
+        session = DecodingSession(self, self.new_cache(batch, slots), _tensor(key_valid), positions, 0, most_slots,
                                   prompt_padding=(attention_mask != 0).argmax(axis=1))
         logits = session.run(self.compiled()[0], input_ids)
         session.positions, session.index = positions[:, -1:] + 1, length
@@ -246,12 +277,12 @@ class EncoderDecoderStepper(Stepper):
         batch, source_length = attention_mask.shape
         rows = np.repeat(np.arange(batch), expand)
         length = decoder_input_ids.shape[1]
-        slots = cache_slots(length + max_new_tokens)
+        slots, most_slots = first_and_most_slots(length, max_new_tokens)
         # float inputs (Whisper's input_features) are the encoder's features, not token ids
         is_ids = input_ids is not None and np.asarray(input_ids).dtype.kind in "iu"
         session = DecodingSession(self, self.new_cache(len(rows), slots, cross_slots=source_length),
                                   _tensor(np.ones((len(rows), slots))), np.full((len(rows), 1), length, np.int64),
-                                  length, extra=(_tensor(attention_mask[rows]),),
+                                  length, most_slots, extra=(_tensor(attention_mask[rows]),),
                                   prompt_padding=np.zeros(len(rows), np.int64),
                                   encoder_input_ids=input_ids if is_ids else None)
         prefill, source = ((self.compiled()[0], _tensor(input_ids, "int32" if is_ids else "float32"))
