@@ -50,8 +50,12 @@ def fill(variable, value):
     """Gives ``variable`` the value ``value`` (an array of its shape), whether it has a value yet or not."""
     if has_no_value(variable):
         variable._initialize(variable._convert_to_tensor(value, dtype=variable.dtype))
-    else:
-        variable.assign(value)
+        return
+    if keras.backend.backend() == "torch" and isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+        import torch
+
+        value = torch.from_numpy(value)  # shares the array: Keras would copy it before copying it in
+    variable.assign(value)
 
 
 def initialize_deferred(variables):

@@ -2,6 +2,8 @@
 
 import keras
 import numpy as np
+import pytest
+import torch
 import transformers
 
 import keras_tfm
@@ -35,3 +37,44 @@ def test_new_and_resized_heads_get_random_weights(tmp_path):
     ours = keras_tfm.AutoModel.from_pretrained(tmp_path / "base")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours.embeddings.token_embedding.embeddings),
                                   hf.embeddings.word_embeddings.weight.detach().numpy())
+
+
+# What each byte of weights costs from_pretrained in memory: once for the variable, plus passing copies
+# (benchmarks/bench_load.py measures all of BERT-base: torch 1.07, TensorFlow 1.16, JAX 1.50 x the file).
+# A fixed part (the build pass; on JAX its compiled ops) is the same for two depths of one model, so the
+# difference between them measures the cost per byte.
+BYTE_COST_BOUND = 1.3
+LOAD = """
+import sys
+import keras_tfm
+def kib(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # the peak RSS (VmHWM) starts again from here: the imports' own peak is not counted
+imports = kib("VmRSS")
+keras_tfm.AutoModel.from_pretrained(sys.argv[1])
+print((kib("VmHWM") - imports) * 1024)
+"""
+
+
+@pytest.mark.slow
+def test_loading_holds_each_weight_about_once(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    needed, size = {}, {}
+    for layers in (2, 8):
+        torch.manual_seed(0)
+        config = transformers.BertConfig(vocab_size=8000, hidden_size=512, num_hidden_layers=layers,
+                                         num_attention_heads=8, intermediate_size=2048)
+        folder = tmp_path / str(layers)
+        transformers.BertModel(config).save_pretrained(folder)
+        size[layers] = os.path.getsize(folder / "model.safetensors")
+        out = subprocess.run([sys.executable, "-c", LOAD, str(folder)], capture_output=True, text=True, check=True,
+                             env={**os.environ, "KERAS_BACKEND": keras.backend.backend()})
+        needed[layers] = int(out.stdout.split()[-1])
+    cost = (needed[8] - needed[2]) / (size[8] - size[2])
+    print(f"from_pretrained: {cost:.2f} bytes of memory per byte of weights ({needed} bytes for {size})")
+    assert cost <= BYTE_COST_BOUND, f"{cost:.2f} bytes of memory per byte of weights ({needed} for files of {size})"
