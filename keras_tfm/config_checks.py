@@ -10,6 +10,10 @@ import os
 
 from keras_tfm.layers.activations import ACTIVATION_NAMES
 
+# (width, heads) pairs where each attention head gets width / heads channels (unless head_dim is given).
+_SPLIT_WIDTHS = (("hidden_size", "num_attention_heads"), ("n_embd", "n_head"), ("d_model", "encoder_attention_heads"),
+                 ("d_model", "decoder_attention_heads"), ("dim", "n_heads"))
+
 # Fields that are a count of something, when present and not None: (smallest valid value, fields).
 _SIZES = (1, ("hidden_size", "num_attention_heads", "intermediate_size", "vocab_size", "max_position_embeddings",
               "n_embd", "n_head", "n_positions", "n_inner", "d_model", "d_ff", "d_kv", "num_heads",
@@ -85,6 +89,11 @@ def check_config_dict(config_dict):
         for key in id2label:
             if not (isinstance(key, int) or (isinstance(key, str) and key.lstrip("-").isdigit())):
                 raise ConfigError(f"id2label has the key {key!r}, which is not an integer id.")
+    if config_dict.get("head_dim") is None:  # heads split the width: each gets width / heads
+        for width, heads in _SPLIT_WIDTHS:
+            w, h = config_dict.get(width), config_dict.get(heads)
+            if isinstance(w, int) and isinstance(h, int) and h > 0 and w % h:
+                raise ConfigError(f"{width}={w} is not a multiple of {heads}={h}.")
     weight_bytes = _SMALLEST_BYTES_PER_PARAMETER * estimated_parameters(config_dict)
     memory = _physical_memory()
     if memory and weight_bytes > memory:

@@ -98,7 +98,8 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
         return outputs.to_tuple() if return_dict is False else outputs
 
     def dummy_inputs(self):
-        return {"input_ids": np.array([[1, 2]], dtype="int32")}
+        vocab_size = getattr(self.config, "vocab_size", None) or 3
+        return {"input_ids": np.minimum(np.array([[1, 2]], dtype="int32"), vocab_size - 1)}
 
     def build_weights(self):
         """Creates every variable by running the model once on a tiny input."""
