@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the test suite on torch, tensorflow and jax at once (each in its own process, as
+# Runs the test suite on torch, tensorflow and jax at once (each in its own processes, as
 # backends/run_suite.sh does) and prints each backend's log as soon as that backend ends. Most of a
 # backend's time is single-threaded (tracing, XLA compilation, Python), so the three overlap well on a
 # 2-core machine. Fails if any backend fails (pytest's exit 5, no test collected, included).
