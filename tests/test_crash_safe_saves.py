@@ -145,14 +145,19 @@ def _state(model):
 
 
 def _fork_save(save):
-    """Forks a child that runs ``save()`` and exits (0 done, 3 raised, 1 hung past CHILD_LIMIT); returns its pid
-    once it has started."""
+    """Forks a child that runs ``save()`` and exits (0 done, 3 raised, SIGALRM: hung past CHILD_LIMIT); returns
+    its pid once it has started (or ended)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         try:
+            # First of all: a child that deadlocks on a lock some parent thread held at the fork is ended by
+            # the kernel (SIGALRM's default action), so no wait on it is endless. Nothing that takes a lock
+            # may come before: faulthandler.dump_traceback_later did deadlock here, on the lock of pytest's
+            # own faulthandler watchdog (faulthandler_timeout) that the parent's watchdog thread held.
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.alarm(CHILD_LIMIT)
             os.close(read)
-            import faulthandler
             import threading
 
             import torch
@@ -162,9 +167,6 @@ def _fork_save(save):
             # tqdm's lock is a semaphore shared with the parent: a child killed while holding it (convert's
             # progress bar) would leave the parent's next progress bar waiting forever
             tqdm.set_lock(threading.RLock())
-            # a child deadlocked on a lock some parent thread held at the fork prints its stack and exits 1
-            # (a C-level watchdog: it fires even if the child never runs Python again), so no wait is endless
-            faulthandler.dump_traceback_later(CHILD_LIMIT, exit=True)
             os.write(write, b"1")
             save()
             os._exit(0)
@@ -197,7 +199,8 @@ def _kills(name, save, reset, outcome):
         reset()
         start = time.perf_counter()
         _, status = os.waitpid(_fork_save(save), 0)
-        assert status == 0, f"{name}: an uninterrupted save failed (status {status})"
+        assert status == 0, (f"{name}: an uninterrupted save failed (status {status}"
+                             f"{'; it hung until its alarm' if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM else ''})")
         durations.append(time.perf_counter() - start)
     window = 1.2 * max(durations) + 0.002
     random.seed(name)
