@@ -128,7 +128,7 @@ def _write(path, text):
 # --- real kills -------------------------------------------------------------------------------
 
 KILLS = 50
-CHILD_LIMIT = 120  # seconds; a forked save takes well under one
+CHILD_LIMIT = 60  # seconds; a forked save takes well under one
 
 
 def _model(num_labels, seed):
@@ -194,13 +194,15 @@ def _kills(name, save, reset, outcome):
     The first window is a forked save's own duration. It adapts: doubled after 10 kills in a row that all
     found the old folder, halved after 10 that all found the new one, so that kills fall on both sides of
     the swap on a quiet machine and under `make test`'s load alike."""
-    durations = []
-    for _ in range(2):
+    durations, hung = [], 0
+    while len(durations) < 2:
         reset()
         start = time.perf_counter()
         _, status = os.waitpid(_fork_save(save), 0)
-        assert status == 0, (f"{name}: an uninterrupted save failed (status {status}"
-                             f"{'; it hung until its alarm' if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM else ''})")
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM and hung < 2:
+            hung += 1  # a lock held by a parent thread at the fork (a race): fork again
+            continue
+        assert status == 0, f"{name}: an uninterrupted save failed (status {status}; {hung} hung before)"
         durations.append(time.perf_counter() - start)
     window = 1.2 * max(durations) + 0.002
     random.seed(name)
