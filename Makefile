@@ -23,8 +23,9 @@ demo: setup
 test: setup
 	PY=$(PY) backends/run_all.sh
 
-test-%: setup
-	PY=$(PY) backends/run_suite.sh $*
+# Explicit targets: make applies no pattern rule to a .PHONY target (test-% made `make test-torch` a no-op).
+test-torch test-tensorflow test-jax: setup
+	PY=$(PY) backends/run_suite.sh $(@:test-%=%)
 
 bench: setup
 	$(PY) -m pip install -q --disable-pip-version-check keras-hub
