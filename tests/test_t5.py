@@ -14,6 +14,7 @@ checkpoint holds an ``lm_head.weight`` of its own, which transformers 5 then unt
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import torch
@@ -269,6 +270,7 @@ def test_random_initialisation_has_hfs_scales(tmp_path):
 
     kwargs = dict(vocab_size=300, d_model=64, d_kv=16, d_ff=256, num_layers=1, num_heads=4,
                   feed_forward_proj="gated-gelu", tie_word_embeddings=False)
+    keras.utils.set_random_seed(0)
     keras_tfm.T5ForConditionalGeneration(keras_tfm.T5Config(**kwargs)).save_pretrained(tmp_path)
     ours = load_file(str(tmp_path / "model.safetensors"))
     torch.manual_seed(0)
@@ -278,4 +280,6 @@ def test_random_initialisation_has_hfs_scales(tmp_path):
         if expected == 0.0:  # layer norms start at one
             np.testing.assert_array_equal(weight, theirs[name].numpy(), err_msg=name)
         else:
-            assert abs(float(weight.std()) / expected - 1) < 0.2, (name, float(weight.std()), expected)
+            # a sample std of n values is off by about 1 / sqrt(2n) (0.06 for the 128 relative-position biases)
+            tolerance = max(0.2, 5 / np.sqrt(2 * weight.size))
+            assert abs(float(weight.std()) / expected - 1) < tolerance, (name, float(weight.std()), expected)
