@@ -158,15 +158,15 @@ def _fork_save(save):
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
             signal.alarm(CHILD_LIMIT)
             os.close(read)
-            import threading
-
             import torch
-            from tqdm import tqdm
+            from tqdm import std as tqdm_std
 
             torch.set_num_threads(1)  # no OpenMP region after a fork
-            # tqdm's lock is a semaphore shared with the parent: a child killed while holding it (convert's
-            # progress bar) would leave the parent's next progress bar waiting forever
-            tqdm.set_lock(threading.RLock())
+            # tqdm's write lock holds a semaphore shared with the parent (TqdmDefaultWriteLock.mp_lock, used by
+            # every tqdm class, transformers' included): a child killed while holding it would leave the
+            # parent's next progress bar waiting forever. The child takes no tqdm lock at all.
+            tqdm_std.TqdmDefaultWriteLock.acquire = lambda self, *args, **kwargs: True
+            tqdm_std.TqdmDefaultWriteLock.release = lambda self: None
             os.write(write, b"1")
             save()
             os._exit(0)
@@ -216,6 +216,10 @@ def _kills(name, save, reset, outcome):
         if len(run) == 10:
             window, run = (window * 2 if result == "old" else window / 2), []
     print(f"{name}: {KILLS} kills, old {outcomes['old']}, new {outcomes['new']}")
+    from tqdm import std as tqdm_std
+
+    shared = getattr(tqdm_std.TqdmDefaultWriteLock, "mp_lock", None)  # free, or the next progress bar waits forever
+    assert shared is None or (shared.acquire(timeout=30) and shared.release() is None), "a killed child held tqdm's lock"
     assert outcomes["old"] and outcomes["new"], f"{name}: the kills never fell on both sides of the swap: {outcomes}"
 
 
