@@ -115,13 +115,13 @@ class GenerateBench:
     name = "generate"
 
     def __init__(self, sizes, tmp, quiet_wait):
-        self.args = SimpleNamespace(torch_threads=1, timeout=3600, hf_caches=["dynamic"], **sizes)
+        self.args = SimpleNamespace(threads=0, **sizes)
         self.sizes = sizes
         self.paths = {}
         self.tmp = tmp
         self.hf_tokens = {}
         self.title = (f"Generation, greedy, {sizes['prompt']}-token prompt + {sizes['new']} new tokens, fp32, "
-                      f"torch on one thread: tokens/s and time to first token (s)")
+                      f"all CPUs: tokens/s and time to first token (s)")
 
     def _models(self):
         if not self.paths:

@@ -2,40 +2,55 @@
 
 One command, one run:
 
-    python benchmarks/bench_generate.py                 # full: 128-token prompt, 128 new tokens
-    python benchmarks/bench_generate.py --quick         # smaller: 32 + 32 tokens, for a smoke run
+    python benchmarks/bench_generate.py             # GPT-2 124M and Llama ~100M, batch 1 and 8, 128 + 128 tokens
+    python benchmarks/bench_generate.py --tiny      # a smoke run: GPT-2, batch 1, 32 + 32 tokens, one round
+    python benchmarks/bench_generate.py --cases gpt2-124M --dtypes float32,bfloat16 --thread-settings 0
 
-Models (random weights, fp32, CPU): a GPT-2 124M-shaped model and a ~100M Llama-shaped
-model (GQA, SwiGLU, RoPE). Greedy decoding, batch 1 and 8, no early stop (no eos).
-Each library / backend runs in its own subprocess (``KERAS_BACKEND`` is fixed per
-process). keras_tfm: one warm-up generation of the same shape (compiles prefill and
-decode), then timed runs (greedy takes the on-device loop of 16 steps per call on JAX
-and TF, as a user's plain greedy call does); HF transformers (PyTorch) is timed with its default dynamic
-cache and with ``cache_implementation="static"``. Reported: new tokens per second
-(batch x new tokens / wall time), time to first token (a ``max_new_tokens=1`` call:
-prefill + first token), and the ratio to HF's default. keras_tfm's tokens are checked
-to equal HF's greedy tokens on the same model first (tokens_match).
-Results: ``benchmarks/results/generate.json`` and ``benchmarks/results/generate.md``.
+Models (random weights, built by HF transformers and saved once; every worker loads that folder): a
+GPT-2 124M-shaped model and a ~100M Llama-shaped model (GQA, SwiGLU, RoPE). Greedy decoding, no eos.
+
+Fair by construction: every library runs in its own long-lived subprocess (``benchmarks/workers.py``)
+pinned to the same CPUs, with the same thread count, inputs and dtype. Each thread setting
+(``--thread-settings``, default ``0,1``: torch's default threads on all CPUs, then one thread for
+everyone) gets its own table. Each worker generates once untimed (compiling what it compiles), times
+its time to first token (a ``max_new_tokens=1`` call, best of 3), then ``--rounds`` interleaved timed
+rounds run every worker of a case in turn, the others idle, with the load average before and after
+each run; best and median are reported. keras_tfm: ``model.generate`` (greedy takes the on-device loop
+on JAX and TF); HF: ``model.generate`` with its default dynamic cache and with
+``cache_implementation="static"``.
+
+The machine's limit is measured in the same run: a read-bandwidth probe (a sum over a 1 GiB buffer,
+torch at the same threads) gives GB/s; a batch-1 decode step reads every weight once (the input
+embedding tables only by lookup), so weight bytes / bandwidth is the fastest possible step, and each
+batch-1 row reports its decode step (time after the first token / new tokens after the first) as a
+fraction of that roofline.
+
+Tokens: each keras_tfm row's greedy tokens against HF's of the same dtype (``tokens match HF``, and the
+fraction of positions that agree); bf16 rows also against HF in fp32.
+Results: ``benchmarks/results/generate.{json,md}``.
 """
 
 import argparse
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-from results_notes import write_results_md
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-RESULTS = os.path.join(HERE, "results")
+sys.path.insert(0, HERE)
+
+from bench_encoder import machine_info  # noqa: E402
+from bench_pipeline import pin_threads, uptime  # noqa: E402
+from workers import Worker, driver_parser, parse_driver_args, run_rounds, save_report, serve  # noqa: E402
+
 BACKENDS = ("torch", "tensorflow", "jax")
 HF_CACHES = ("dynamic", "static")
+DTYPES = ("float32", "bfloat16")
+PROBE_BYTES = 1 << 30
 
 MODELS = {
     "gpt2-124M": ("GPT2LMHeadModel", "GPT2Config",
@@ -67,159 +82,284 @@ def prompts(batch, length, vocab):
     return np.random.RandomState(0).randint(100, min(vocab, 30000), (batch, length)).astype("int64")
 
 
-def _time(fn, runs):
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
-
-
-def worker(lib, args):
-    """Runs in its own process (keras_tfm imported from the source tree ``args.tree``); prints one JSON line of results."""
-    path, batches, prompt_len, new_tokens, runs = args.path, args.batches, args.prompt, args.new, args.runs
-    torch_threads, tree = args.torch_threads, args.tree
-    results = []
-    if torch_threads and lib in ("hf", "torch"):
+# ---- workers: one per subprocess ------------------------------------------------------------
+def set_threads(args):
+    """Pins this process to ``args.threads`` CPUs (0: all) and gives torch / TF that many threads."""
+    pin_threads(args.threads)
+    if args.library == "hf" or args.backend == "torch":
         import torch
 
-        torch.set_num_threads(torch_threads)
-    if lib == "hf":
+        if args.threads:
+            torch.set_num_threads(args.threads)
+    if args.library == "keras_tfm" and args.backend == "tensorflow" and args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def weight_bytes_read_per_step(model):
+    """Bytes of an HF model's weights a batch-1 decode step reads: every parameter once, except the
+    embedding tables it only looks rows up in (a tied output head reads its table whole)."""
+    import torch
+
+    head = model.get_output_embeddings()
+    head_weight = None if head is None else head.weight
+    total = sum(p.numel() * p.element_size() for p in model.parameters())
+    lookups = sum(m.weight.numel() * m.weight.element_size() for m in model.modules()
+                  if isinstance(m, torch.nn.Embedding) and m.weight is not head_weight)
+    return total - lookups
+
+
+def load_generator(args):
+    """``(generate(ids, new_tokens) -> numpy (B, prompt + new), versions, info)`` for this worker's library."""
+    path = os.path.join(args.folder, args.case)
+    if args.library == "hf":
         import torch
         import transformers
 
         torch.set_grad_enabled(False)
-        model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
-        for batch in batches:
-            ids = torch.tensor(prompts(batch, prompt_len, model.config.vocab_size))
-            for cache in args.hf_caches:
-                extra = {"cache_implementation": "static"} if cache == "static" else {}
+        model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, args.dtype)).eval()
+        extra = {"cache_implementation": "static"} if args.hf_cache == "static" else {}
 
-                def gen(n):
-                    return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n,
-                                          min_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=0,
-                                          **extra)
+        def generate(ids, n):
+            ids = torch.from_numpy(ids)
+            return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, min_new_tokens=n,
+                                  do_sample=False, eos_token_id=None, pad_token_id=0, **extra).numpy()
 
-                gen(2)  # warm-up
-                seconds, out = _time(lambda: gen(new_tokens), runs)
-                ttft, _ = _time(lambda: gen(1), runs)
-                results.append(dict(lib=f"hf-{cache}", batch=batch, seconds=seconds, ttft=ttft,
-                                    tokens=out[:, prompt_len:].numpy().tolist()))
-    else:
-        os.environ["KERAS_BACKEND"] = lib
-        sys.path.insert(0, tree)
-        import keras_tfm
-        from keras_tfm import backend
+        info = {"weight_bytes": weight_bytes_read_per_step(model), "vocab_size": model.config.vocab_size,
+                "torch_threads": torch.get_num_threads()}
+        return generate, {"transformers": transformers.__version__, "torch": torch.__version__}, info
+    import keras
 
-        model = keras_tfm.AutoModelForCausalLM.from_pretrained(path)
-        for batch in batches:
-            ids = prompts(batch, prompt_len, model.config.vocab_size)
+    import keras_tfm
+    from keras_tfm import backend
 
-            def gen(n):
-                return np.asarray(backend.to_numpy(model.generate(ids, max_new_tokens=n, do_sample=False,
-                                                                  eos_token_id=None, pad_token_id=0)))
+    model = keras_tfm.AutoModelForCausalLM.from_pretrained(path, dtype=args.dtype)
 
-            start = time.perf_counter()
-            gen(new_tokens)  # warm-up: compiles prefill and decode for these shapes
-            gen(1)
-            compile_seconds = time.perf_counter() - start
-            seconds, out = _time(lambda: gen(new_tokens), runs)
-            ttft, _ = _time(lambda: gen(1), runs)
-            results.append(dict(lib=f"keras_tfm-{lib}", batch=batch, seconds=seconds, ttft=ttft,
-                                warmup_seconds=compile_seconds, tokens=out[:, prompt_len:].tolist(),
-                                keras_tfm_file=keras_tfm.__file__))
-    print("RESULT " + json.dumps(results))
+    def generate(ids, n):
+        out = model.generate(ids, max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=0)
+        return np.asarray(backend.to_numpy(out))
+
+    versions = {"keras": keras.__version__, args.backend: __import__(args.backend).__version__}
+    return generate, versions, {"vocab_size": model.config.vocab_size, "keras_tfm_file": keras_tfm.__file__}
 
 
-def run_worker(lib, path, args, tree=ROOT):
-    """Runs one worker in a subprocess that imports ``keras_tfm`` from the source tree ``tree``; returns its rows."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, "--path", path,
-           "--batches", *map(str, args.batches), "--prompt", str(args.prompt), "--new", str(args.new),
-           "--runs", str(args.runs), "--torch-threads", str(args.torch_threads), "--tree", tree,
-           "--hf-caches", *args.hf_caches]
-    env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-    return [dict(lib=f"keras_tfm-{lib}" if lib != "hf" else "hf", error=(proc.stderr or proc.stdout)[-500:])]
+def best_of(fn, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def worker(args):
+    set_threads(args)
+    if args.library == "probe":
+        return probe(args)
+    generate, versions, info = load_generator(args)
+    ids = prompts(args.batch, args.prompt, info["vocab_size"])
+    start = time.perf_counter()
+    tokens = generate(ids, args.new)[:, args.prompt:]  # compiles prefill and decode for these shapes
+    generate(ids, 1)
+    compile_s = time.perf_counter() - start
+    ttft = best_of(lambda: generate(ids, 1), 3)
+
+    def request():
+        generate(ids, args.new)
+        return {}
+
+    ready = iter([{"tokens": tokens.tolist(), "ttft_s": ttft, "compile_s": compile_s, "versions": versions, **info}])
+    serve(lambda: next(ready, None) or request())  # the first (untimed) answer is READY's
+
+
+def probe(args):
+    """Read bandwidth (GB/s): the best of 5 sums over a ``PROBE_BYTES`` float32 buffer (larger than any
+    cache), at this worker's threads."""
+    import torch
+
+    buffer = torch.ones(PROBE_BYTES // 4)
+    buffer.sum()
+
+    def request():
+        return {"gb_per_s": PROBE_BYTES / best_of(buffer.sum, 5) / 1e9, "torch_threads": torch.get_num_threads()}
+
+    serve(request)
+
+
+# ---- the driver ---------------------------------------------------------------------------------------
+def labels(args):
+    """``(label, library, backend, hf_cache)`` of every worker of one case."""
+    out = [(f"transformers ({cache} cache)", "hf", "torch", cache) for cache in args.hf_caches.split(",")]
+    return out + [(f"keras_tfm/{b}", "keras_tfm", b, "dynamic") for b in args.backends.split(",")]
+
+
+def worker_args(args, case, library, backend_name, hf_cache, batch, dtype, threads):
+    return ["--case", case, "--library", library, "--folder", args.folder, "--threads", str(threads),
+            "--batch", str(batch), "--prompt", str(args.prompt), "--new", str(args.new), "--dtype", dtype,
+            "--hf-cache", hf_cache]
+
+
+def measure_bandwidth(args, threads):
+    w = Worker(__file__, "bandwidth probe", "torch", ["--library", "probe", "--threads", str(threads)])
+    results = [w.run() for _ in range(3)] if w.ready is not None else []
+    w.close()
+    return max((r["gb_per_s"] for r in results if r), default=None)
+
+
+def run_case(args, report, threads, case, batch, dtype, bandwidth):
+    workers = []
+    for label, library, backend_name, hf_cache in labels(args):
+        w = Worker(__file__, label, backend_name,
+                   worker_args(args, case, library, backend_name, hf_cache, batch, dtype, threads))
+        w.library = library
+        print(f"  [{threads or 'all'} threads, {case}, batch {batch}, {dtype}] {label:28s} "
+              + ("failed" if w.ready is None else f"ready (first two generations {w.ready['compile_s']:.1f} s)"), file=sys.stderr)
+        if w.ready is None:
+            report["failed"].append(f"{case}/{batch}/{dtype}/{threads}: {label}")
+        else:
+            workers.append(w)
+    failed = []
+    runs = run_rounds(workers, args.rounds, failed)
+    report["failed"] += [f"{case}/{batch}/{dtype}/{threads}: {label}" for label in failed]
+    for w in workers:
+        w.close()
+        times = [r["seconds"] for r in runs[w.label]]
+        if not times:
+            continue
+        report["versions"].update(w.ready["versions"])
+        best = min(times)
+        decode_s = (best - w.ready["ttft_s"]) / max(1, args.new - 1)
+        row = dict(threads=threads, case=case, batch=batch, dtype=dtype, label=w.label, library=w.library,
+                   backend=w.backend, best_s=best, median_s=float(np.median(times)), times_s=times,
+                   tokens_per_s=batch * args.new / best, ttft_s=w.ready["ttft_s"], decode_step_s=decode_s,
+                   first_generations_s=w.ready["compile_s"], load_average=[r["load_average"] for r in runs[w.label]],
+                   tokens=w.ready["tokens"], weight_bytes=w.ready.get("weight_bytes"),
+                   keras_tfm_file=w.ready.get("keras_tfm_file"))
+        report["rows"].append(row)
+    hf = [r for r in report["rows"] if (r["threads"], r["case"], r["batch"]) == (threads, case, batch)
+          and r["library"] == "hf" and "dynamic" in r["label"]]
+    for r in report["rows"]:
+        if (r["threads"], r["case"], r["batch"], r["dtype"]) != (threads, case, batch, dtype):
+            continue
+        same = next((h for h in hf if h["dtype"] == dtype), None)
+        fp32 = next((h for h in hf if h["dtype"] == "float32"), None)
+        r["vs_hf"] = r["tokens_per_s"] / same["tokens_per_s"] if same else None
+        r["agree_hf"] = agreement(r["tokens"], same["tokens"]) if same else None
+        r["agree_hf_fp32"] = agreement(r["tokens"], fp32["tokens"]) if fp32 else None
+        weight_bytes = r["weight_bytes"] or (same or {}).get("weight_bytes")
+        if batch == 1 and bandwidth and weight_bytes:
+            r["roofline_fraction"] = weight_bytes / (bandwidth * 1e9) / r["decode_step_s"]
+
+
+def agreement(a, b):
+    """The fraction of greedy token positions where ``a`` and ``b`` hold the same token."""
+    a, b = np.asarray(a), np.asarray(b)
+    return float((a == b).mean()) if a.shape == b.shape else 0.0
+
+
+def render(report):
+    config = report["config"]
+    lines = [f"# Generation: greedy, {config['prompt']}-token prompt + {config['new']} new tokens, CPU"
+             + (" (tiny smoke run)" if config["tiny"] else ""), "",
+             f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores. `uptime` at start: "
+             f"{report['uptime_start']}; at end: {report['uptime_end']}.",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report["versions"].items())) + ".",
+             f"{config['rounds']} interleaved rounds per case after an untimed generation; tokens/s = batch x new "
+             "tokens / best time; ratio = tokens/s / HF's (dynamic cache, same dtype, same threads); roofline = "
+             "(weight bytes read per step / measured read bandwidth) / measured decode step, batch 1.", ""]
+    for threads in config["thread_settings"]:
+        bandwidth = report["bandwidth_gb_per_s"].get(str(threads))
+        title = "torch's default threads, all CPUs" if threads == 0 else f"{threads} thread(s) for every library"
+        lines += [f"## {title}", "",
+                  f"Read bandwidth at these threads: {bandwidth:.1f} GB/s." if bandwidth else "Bandwidth: not measured.",
+                  "", "| model | batch | dtype | library | tokens/s | ratio vs HF | time to first token (s) | "
+                  "decode step (ms) | roofline | tokens match HF | agreement with HF (same dtype / fp32) | "
+                  "load average before -> after each run |",
+                  "|---|---:|---|---|---:|---:|---:|---:|---:|---|---|---|"]
+        for r in (r for r in report["rows"] if r["threads"] == threads):
+            ratio = "" if r.get("vs_hf") is None else f"{r['vs_hf']:.2f}x"
+            roof = f"{r['roofline_fraction']:.0%}" if r.get("roofline_fraction") else ""
+            match = "" if r["library"] == "hf" else str(r.get("agree_hf") == 1.0)
+            agree = "" if r["library"] == "hf" and r["dtype"] == "float32" else " / ".join(
+                "" if v is None else f"{v:.2f}" for v in (r.get("agree_hf"), r.get("agree_hf_fp32")))
+            loads = "; ".join(f"{a:.2f} -> {b:.2f}" for a, b in r["load_average"])
+            lines.append(f"| {r['case']} | {r['batch']} | {r['dtype']} | {r['label']} | {r['tokens_per_s']:.1f} | "
+                         f"{ratio} | {r['ttft_s']:.3f} | {r['decode_step_s'] * 1e3:.1f} | {roof} | {match} | "
+                         f"{agree} | {loads} |")
+        lines.append("")
+    if report["failed"]:
+        lines += ["FAILED workers: " + ", ".join(report["failed"]), ""]
+    return "\n".join(lines)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--worker")
-    parser.add_argument("--path")
-    parser.add_argument("--tree", default=ROOT, help=argparse.SUPPRESS)  # the source tree keras_tfm is imported from
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser = driver_parser(__doc__, ",".join(MODELS), "generate", "GPT-2, batch 1, 32 + 32 tokens, one round")
+    parser.add_argument("--batches", default="1,8")
     parser.add_argument("--prompt", type=int, default=128)
     parser.add_argument("--new", type=int, default=128)
-    parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--quick", action="store_true", help="32-token prompt, 32 new tokens")
-    parser.add_argument("--hf-caches", nargs="+", choices=HF_CACHES, default=list(HF_CACHES),
-                        help="HF cache implementations to time (the ratios are against 'dynamic', HF's default)")
-    parser.add_argument("--merge", action="store_true",
-                        help="keep the rows of the models not run now from the existing generate.json")
-    parser.add_argument("--timeout", type=int, default=3600)
-    parser.add_argument("--torch-threads", type=int, default=1,
-                        help="torch intra-op threads for HF and keras_tfm-torch (0: torch's default); on a shared "
-                             "2-core machine torch's spinning thread pool was up to 50x slower than one thread")
-    args = parser.parse_args()
+    parser.add_argument("--dtypes", default="float32", help=f"comma-separated, of {DTYPES}")
+    parser.add_argument("--thread-settings", default="0,1",
+                        help="thread counts, one table each (0: torch's default threads on all CPUs)")
+    parser.add_argument("--hf-caches", default=",".join(HF_CACHES))
+    parser.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
+    parser.add_argument("--hf-cache", default="dynamic", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)
+    args = parse_driver_args(parser, "generate")
     if args.worker:
-        return worker(args.worker, args)
-    if args.quick:
-        args.prompt, args.new = 32, 32
+        return worker(args)
+    if args.tiny:
+        args.cases, args.batches, args.prompt, args.new, args.thread_settings = "gpt2-124M", "1", 32, 32, "0"
+    thread_settings = [int(t) for t in args.thread_settings.split(",")]
+    start = time.perf_counter()
+    report = {"config": dict(tiny=args.tiny, rounds=args.rounds, prompt=args.prompt, new=args.new,
+                             thread_settings=thread_settings, cases=args.cases, dtypes=args.dtypes),
+              "machine": machine_info(), "uptime_start": uptime(), "versions": {"python": platform.python_version()},
+              "rows": [], "failed": [], "bandwidth_gb_per_s": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        args.folder = folder
+        make_models(folder, args.cases.split(","))
+        for threads in thread_settings:
+            bandwidth = measure_bandwidth(args, threads)
+            report["bandwidth_gb_per_s"][str(threads)] = bandwidth
+            for case in args.cases.split(","):
+                for batch in map(int, args.batches.split(",")):
+                    for dtype in args.dtypes.split(","):  # one group at a time: only its workers are in memory
+                        run_case(args, report, threads, case, batch, dtype, bandwidth)
+    for r in report["rows"]:
+        r.pop("tokens")
+    report["uptime_end"] = uptime()
+    report["machine"]["load_average_end"] = os.getloadavg()
+    report["wall_s"] = time.perf_counter() - start
+    save_report(report, args.results, "generate", render)
+    wrong = [f"{r['case']}/{r['batch']}/{r['label']}" for r in report["rows"]
+             if r["library"] == "keras_tfm" and r["dtype"] == "float32" and r.get("agree_hf") != 1.0]
+    if wrong:
+        print(f"TOKENS DIFFER from HF's in fp32: {wrong}", file=sys.stderr)
+    return 1 if wrong or report["failed"] else 0
+
+
+def run_worker(lib, path, args, tree=ROOT):
+    """One worker per batch size of ``args.batches`` for ``ab.py``: keras_tfm from the source tree ``tree``
+    (``lib`` a backend) or HF (``lib == "hf"``, dynamic cache), ``args.runs`` timed runs each; rows of
+    ``lib, batch, seconds, ttft, tokens, keras_tfm_file``, or one row with ``error``."""
+    library, backend_name = ("hf", "torch") if lib == "hf" else ("keras_tfm", lib)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = make_models(tmp, args.models)
-        for name in args.models:
-            hf = {(r["lib"], r["batch"]): r for r in run_worker("hf", paths[name], args) if "error" not in r}
-            for r in hf.values():
-                rows.append(dict(model=name, **r))
-            for b in args.backends:
-                for r in run_worker(b, paths[name], args):
-                    if "error" in r:
-                        rows.append(dict(model=name, **r))
-                        continue
-                    ref = hf.get(("hf-dynamic", r["batch"]))
-                    r["tokens_match"] = bool(ref and ref["tokens"] == r["tokens"])
-                    rows.append(dict(model=name, **r))
-    for r in rows:
-        if "seconds" in r:
-            r["tokens_per_s"] = r["batch"] * args.new / r["seconds"]
-            ref = next((h for h in rows if h.get("lib") == "hf-dynamic" and h["model"] == r["model"]
-                        and h["batch"] == r["batch"]), None)
-            r["vs_hf_default"] = r["tokens_per_s"] / (ref["batch"] * args.new / ref["seconds"]) if ref else None
-        r.pop("tokens", None)
-    if args.merge and os.path.exists(os.path.join(RESULTS, "generate.json")):
-        with open(os.path.join(RESULTS, "generate.json")) as f:
-            kept = [r for r in json.load(f)["rows"] if r["model"] not in args.models]
-        rows = kept + rows
-    meta = dict(prompt_tokens=args.prompt, new_tokens=args.new, batches=args.batches, runs=args.runs,
-                torch_threads=args.torch_threads,
-                machine=platform.machine(), cpus=os.cpu_count(), python=platform.python_version(),
-                note="CPU, fp32, greedy, random weights; min over runs; shared 2-core machine, figures are noisy")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "generate.json"), "w") as f:
-        json.dump(dict(meta=meta, rows=rows), f, indent=2)
-    lines = [f"# Generation benchmark ({args.prompt}-token prompt, {args.new} new tokens, greedy, fp32, CPU)", "",
-             "| model | library | batch | tokens/s | vs HF default | time to first token (s) | tokens match HF |",
-             "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['model']} | {r['lib']} | | error | | | |")
-            continue
-        ratio = f"{r['vs_hf_default']:.2f}x" if r.get("vs_hf_default") else ""
-        lines.append(f"| {r['model']} | {r['lib']} | {r['batch']} | {r['tokens_per_s']:.1f} | {ratio} | "
-                     f"{r['ttft']:.3f} | {r.get('tokens_match', '')} |")
-    lines += ["", meta["note"]]
-    write_results_md(os.path.join(RESULTS, "generate.md"), "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    for batch in args.batches:
+        options = ["--case", os.path.basename(path), "--library", library, "--folder", os.path.dirname(path),
+                   "--threads", str(args.threads), "--batch", str(batch), "--prompt", str(args.prompt),
+                   "--new", str(args.new), "--dtype", "float32", "--hf-cache", "dynamic"]
+        w = Worker(__file__, lib, backend_name, options, tree=tree)
+        results = [w.run() for _ in range(args.runs)] if w.ready is not None else [None]
+        w.close()
+        if None in results:
+            return [dict(lib=lib, error=f"the {lib} worker failed (its log is above)")]
+        rows.append(dict(lib="hf-dynamic" if lib == "hf" else f"keras_tfm-{lib}", batch=batch,
+                         seconds=min(r["seconds"] for r in results), ttft=w.ready["ttft_s"],
+                         tokens=w.ready["tokens"], keras_tfm_file=w.ready.get("keras_tfm_file")))
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

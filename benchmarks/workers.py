@@ -17,13 +17,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Worker:
-    """A worker subprocess of ``script`` and its line protocol; ``ready`` is None if it failed to start."""
+    """A worker subprocess of ``script`` and its line protocol; ``ready`` is None if it failed to start.
+    ``keras_tfm`` is imported from the source tree ``tree`` (this checkout by default)."""
 
-    def __init__(self, script, label, backend_name, worker_args):
+    def __init__(self, script, label, backend_name, worker_args, tree=ROOT):
         self.label, self.backend = label, backend_name
         self.log = tempfile.TemporaryFile(mode="w+")
         env = dict(os.environ, KERAS_BACKEND=backend_name, TF_CPP_MIN_LOG_LEVEL="3", HF_HUB_OFFLINE="1",
-                   PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+                   PYTHONPATH=os.pathsep.join(p for p in (tree, os.environ.get("PYTHONPATH")) if p))
         cmd = [sys.executable, os.path.abspath(script), "--worker", "--backend", backend_name, *worker_args]
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True)

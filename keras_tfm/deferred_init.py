@@ -31,11 +31,12 @@ _ATTRIBUTE = "_keras_tfm_initializer"
 
 
 @contextlib.contextmanager
-def deferred_initialization():
-    """Variables created in this block (this thread) start without values; see the module docstring."""
+def deferred_initialization(active=True):
+    """Variables created in this block (this thread) start without values; see the module docstring.
+    ``active=False`` suspends that inside an outer block (variables that are assigned at once)."""
     _install()
     previous = getattr(_state, "active", False)
-    _state.active = True
+    _state.active = active
     try:
         yield
     finally:

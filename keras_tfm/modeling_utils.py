@@ -19,6 +19,7 @@ from keras_tfm.checkpoints.tensor_io import source_info
 from keras_tfm.checkpoints.weight_map import IDENTITY, TRANSPOSE
 from keras_tfm.configuration_utils import PretrainedConfig, pop_hub_kwargs
 from keras_tfm.deferred_init import deferred_initialization, fill, forget_deferred, initialize_deferred
+from keras_tfm.quantization import quantization_settings, quantize_model
 from keras_tfm.training.keras_mixin import KerasTrainingMixin
 from keras_tfm.utils.io import saves_a_folder
 
@@ -130,6 +131,19 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
             config = cls.config_class.from_dict(config)
         return cls(config, **kwargs).build_weights()
 
+    def quantize(self, mode="int8", config=None, weight_only=False):
+        """Quantizes the model's Dense and Embedding layers to int8 in place, with Keras' own quantization
+        (an int8 kernel and one scale per output channel; Keras' default also quantizes each Dense layer's
+        inputs per token, ``weight_only=True`` keeps them in float). Save it with
+        ``save_pretrained(format="keras")``; ``from_pretrained`` reads it back quantized. Returns None, as
+        Keras' ``quantize`` does (its wrapper drops what the method returns).
+
+        ``config``: what Keras' ``quantize`` wrapper resolves ``mode`` to (an ``Int8QuantizationConfig``);
+        one without an activation quantizer means weight-only."""
+        if config is not None and getattr(config, "activation_quantizer", "default") is None:
+            weight_only = True
+        quantize_model(self, quantization_settings({"mode": mode, "weight_only": weight_only}))
+
     def num_parameters(self):
         return int(sum(np.prod(v.shape) for v in named_variables(self).values()))
 
@@ -205,8 +219,12 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
         Extra keyword arguments override config fields (``num_labels=5``,
         ``id2label=...``, ``output_hidden_states=True``); hub arguments are
         ``revision``, ``cache_dir``, ``local_files_only``, ``token``, ``subfolder``.
+        ``quantization_config="int8"`` (or ``{"mode": "int8", "weight_only": True}``) quantizes the
+        loaded model (see ``quantize``).
         """
         hub_kwargs = pop_hub_kwargs(kwargs)
+        quantization = kwargs.pop("quantization_config", None)
+        quantization = None if quantization is None else quantization_settings(quantization)
         if kwargs.pop("trust_remote_code", None):
             raise ValueError("trust_remote_code=True is not supported: keras_tfm never runs code from a checkpoint.")
         # from_pt / from_tf / from_flax / use_safetensors as in HF; weights_format= names any format
@@ -223,6 +241,8 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
             info = load_pretrained_weights(model, pretrained_model_name_or_path, weights_format,
                                            ignore_mismatched_sizes=ignore_mismatched_sizes, **hub_kwargs)
         report_loading(cls.__name__, pretrained_model_name_or_path, info)
+        if quantization is not None:
+            quantize_model(model, quantization)
         model.name_or_path = os.fspath(pretrained_model_name_or_path)
         return (model, info) if output_loading_info else model
 

@@ -11,7 +11,8 @@ import logging
 
 from keras_tfm.checkpoints.errors import CheckpointError
 from keras_tfm.checkpoints.formats import find_checkpoint, open_hf_state
-from keras_tfm.deferred_init import forget_deferred, materialize
+from keras_tfm.deferred_init import deferred_initialization, forget_deferred, materialize
+from keras_tfm.quantization import quantization_settings, quantize_model
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,18 @@ def load_pretrained_weights(model, path_or_id, fmt=None, ignore_mismatched_sizes
     The report has ``missing_keys``, ``unexpected_keys`` and ``mismatched_keys``.
     """
     fmt, files = find_checkpoint(path_or_id, fmt, **hub_kwargs)
+    quantized = getattr(model.config, "quantization_config", None)
+    if quantized and fmt != "keras":
+        raise CheckpointError(f"{path_or_id}: its config says the model is quantized ({quantized}), which only a "
+                              f"Keras-format checkpoint (model.weights.h5) holds; found {files[0]}.")
     if fmt == "keras":
         model.build_weights()
         materialize(model.weights)  # Keras assigns each variable: it needs one to assign to
+        if quantized:  # the int8 variables the file holds: quantize the empty skeleton, then load into it
+            settings = quantization_settings(quantized)
+            model.config.quantization_config = None
+            with deferred_initialization(active=False):  # Keras assigns the int8 variables it creates
+                quantize_model(model, settings)
         try:
             model.load_weights(files[0])
         except Exception as e:

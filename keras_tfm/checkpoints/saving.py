@@ -31,6 +31,9 @@ def save_pretrained(model, folder, fmt="pt", max_shard_size="5GB", safe_serializ
         raise NotADirectoryError(f"save_pretrained: {folder!r} is a file, not a folder.")
     if fmt == "pt":
         fmt = "safetensors" if safe_serialization else "bin"
+    if getattr(model.config, "quantization_config", None) and not fmt.startswith("keras"):
+        raise ValueError(f"save_pretrained(format={fmt!r}): this model is quantized to int8, which only the Keras "
+                         "formats hold; use format='keras' (model.weights.h5).")
     model.build_weights()
     tensors = None if fmt.startswith("keras") else model.state_dict_hf()  # first: a failure here writes nothing
     os.makedirs(folder, exist_ok=True)

@@ -46,7 +46,7 @@ from keras_tfm.layers.decoder import DecoderStack
 from keras_tfm.layers.drop_path import DropPath
 from keras_tfm.layers.embeddings import TextEmbeddings
 from keras_tfm.layers.encoder import EncoderStack, encoder_stack
-from keras_tfm.layers.fast import Dense, Dropout, Embedding, FastCall, Layer
+from keras_tfm.layers.fast import Dense, Dropout, Embedding, FastCall, Layer, embedding_table
 from keras_tfm.layers.heads import ClassificationHead, MaskedLMHead, last_positions, tied_lm_logits
 from keras_tfm.layers.mlp import MLP, GatedMLP
 from keras_tfm.layers.norms import LayerNorm, RMSNorm

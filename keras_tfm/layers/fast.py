@@ -34,8 +34,20 @@ class Layer(FastCall, keras.layers.Layer):
         self.built = True
 
 
-class Dense(FastCall, keras.layers.Dense):
+class Quantizable:
+    """Mixin for a subclass of a Keras layer that Keras can quantize (Dense, Embedding): Keras' own
+    ``quantize`` (it refuses subclasses unless told not to check) and its quantized call."""
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        if mode != "int8":
+            raise ValueError(f"quantize(mode={mode!r}): keras_tfm supports mode='int8'.")
+        super().quantize(mode, type_check=False, config=config)
+
+
+class Dense(Quantizable, FastCall, keras.layers.Dense):
     def call(self, inputs, training=None):
+        if self.quantization_mode is not None:  # int8 kernel: Keras' quantized matmul
+            return self.quantized_call(inputs, training=training)
         # keras' Dense.call, with the matmul's result passed through backend.separate_matmul
         # before the bias add (XLA on CPU would run the two as one single-threaded loop).
         x = backend.separate_matmul(ops.matmul(inputs, self.kernel))
@@ -46,7 +58,7 @@ class Dense(FastCall, keras.layers.Dense):
         return x
 
 
-class Embedding(FastCall, keras.layers.Embedding):
+class Embedding(Quantizable, FastCall, keras.layers.Embedding):
     """keras' Embedding, refusing ids outside its table where their values are known (eager calls).
 
     A gather outside the table is no error on every backend (JAX clamps or gives NaN, TF on CPU may
@@ -57,7 +69,18 @@ class Embedding(FastCall, keras.layers.Embedding):
 
     def call(self, inputs):
         check_ids_in_range(inputs, self.input_dim, self.name)
+        if self.quantization_mode is not None:
+            return self.quantized_call(inputs)
         return super().call(inputs)
+
+
+def embedding_table(layer, dtype):
+    """An embedding layer's whole table (V, C) in ``dtype``, dequantized if Keras quantized it to int8
+    (tied heads and learned queries read the table itself, not rows of it)."""
+    table = ops.cast(layer.embeddings, dtype)
+    if layer.quantization_mode == "int8":  # Keras' int8 rows are value * scale, one scale per row
+        table = ops.divide(table, ops.expand_dims(ops.cast(layer.embeddings_scale, dtype), -1))
+    return table
 
 
 def check_ids_in_range(ids, size, table):

@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from keras_tfm.checkpoints.weight_map import TRANSPOSE, Rule
-from keras_tfm.layers import last_positions, tied_lm_logits
+from keras_tfm.layers import embedding_table, last_positions, tied_lm_logits
 from keras_tfm.losses import IGNORE_INDEX, cross_entropy, sequence_classification_loss
 from keras_tfm.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast, SequenceClassifierOutputWithPast
 from keras_tfm.models.base import Backbone, BackboneTaskModel
@@ -78,7 +78,7 @@ class DecoderForCausalLM(GenerativeModel, DecoderTaskModel):
                                 encoder_attention_mask=encoder_attention_mask)
         h = last_positions(out.last_hidden_state, logits_to_keep)  # (B, T', C)
         if self.lm_head is None:
-            logits = tied_lm_logits(h, ops.cast(self.get_input_embeddings().embeddings, h.dtype))
+            logits = tied_lm_logits(h, embedding_table(self.get_input_embeddings(), h.dtype))
         else:
             logits = self.lm_head(h)
         loss = None

@@ -9,7 +9,7 @@ written once here, in each head's ``task_outputs`` (a model with further inputs,
 import keras
 from keras import ops
 
-from keras_tfm.layers import MaskedLMHead
+from keras_tfm.layers import MaskedLMHead, embedding_table
 from keras_tfm.losses import cross_entropy, sequence_classification_loss, span_loss
 from keras_tfm.modeling_outputs import (
     MaskedLMOutput,
@@ -143,7 +143,7 @@ class EncoderForMaskedLM(EncoderTaskModel):
 
     def task_outputs(self, out, labels=None, training=False):
         """The head, its loss and outputs over the backbone's outputs ``out``."""
-        logits = self.lm_head(out.last_hidden_state, self.get_input_embeddings().embeddings)  # (B, T, V)
+        logits = self.lm_head(out.last_hidden_state, embedding_table(self.get_input_embeddings(), self.compute_dtype))
         loss = None if labels is None else cross_entropy(logits, labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 

@@ -21,6 +21,7 @@ from keras_tfm.layers import (
     SelfAttention,
     TransformerBlock,
     default_position_ids,
+    embedding_table,
     normal_init,
     tied_lm_logits,
 )
@@ -190,7 +191,7 @@ class BartForConditionalGeneration(Seq2SeqForConditionalGeneration):
 
     def lm_logits(self, hidden):
         if self.lm_head is None:
-            logits = tied_lm_logits(hidden, ops.cast(self.get_input_embeddings().embeddings, hidden.dtype))
+            logits = tied_lm_logits(hidden, embedding_table(self.get_input_embeddings(), hidden.dtype))
         else:
             logits = self.lm_head(hidden)
         return logits + ops.cast(self.final_logits_bias, logits.dtype)

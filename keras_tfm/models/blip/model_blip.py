@@ -22,6 +22,7 @@ from keras_tfm.layers import (
     SelfAttention,
     TextEmbeddings,
     TransformerBlock,
+    embedding_table,
     last_positions,
 )
 from keras_tfm.losses import cross_entropy
@@ -152,7 +153,7 @@ class BlipTextLMHeadModel(Backbone):
             encoder_hidden_states=encoder_hidden_states, encoder_attention_mask=encoder_attention_mask,
             output_hidden_states=self.flag("output_hidden_states", output_hidden_states),
             output_attentions=self.flag("output_attentions", output_attentions), training=training)
-        logits = self.lm_head(last_positions(x, logits_to_keep), self.embeddings.token_embedding.embeddings)
+        logits = self.lm_head(last_positions(x, logits_to_keep), embedding_table(self.embeddings.token_embedding, x.dtype))
         loss = None
         if labels is not None:
             loss = cross_entropy(logits[:, :-1], ops.convert_to_tensor(labels)[:, 1:],

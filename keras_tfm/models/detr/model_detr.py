@@ -25,6 +25,7 @@ from keras_tfm.layers import (
     SelfAttention,
     TransformerBlock,
     channel_axis,
+    embedding_table,
     flatten_spatial,
     get_activation,
     normal_init,
@@ -250,7 +251,7 @@ class DetrModel(VisionBackbone):
             encoder_outputs = {"last_hidden_state": encoder_outputs[0]}
         memory = encoder_outputs["last_hidden_state"]
         batch = ops.shape(memory)[0]
-        query_pos = ops.cast(self.query_position_embeddings.embeddings, memory.dtype)
+        query_pos = embedding_table(self.query_position_embeddings, memory.dtype)
         query_pos = ops.broadcast_to(query_pos[None], (batch, *query_pos.shape))
         queries = (ops.zeros_like(query_pos) if decoder_inputs_embeds is None
                    else ops.convert_to_tensor(decoder_inputs_embeds, memory.dtype))

@@ -23,6 +23,7 @@ from keras_tfm.layers import (
     RMSNorm,
     SelfAttention,
     TransformerBlock,
+    embedding_table,
     normal_init,
     tied_lm_logits,
 )
@@ -190,7 +191,7 @@ class T5ForConditionalGeneration(Seq2SeqForConditionalGeneration):
             hidden = hidden * ops.cast(self.config.d_model ** -0.5, hidden.dtype)
         if self.lm_head is not None:
             return self.lm_head(hidden)
-        return tied_lm_logits(hidden, ops.cast(self.get_input_embeddings().embeddings, hidden.dtype))
+        return tied_lm_logits(hidden, embedding_table(self.get_input_embeddings(), hidden.dtype))
 
 
 @register_model("AutoModelForTextEncoding")

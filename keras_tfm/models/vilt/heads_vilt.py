@@ -4,7 +4,7 @@ retrieval, and token classification."""
 import numpy as np
 from keras import ops
 
-from keras_tfm.layers import Dropout, MaskedLMHead
+from keras_tfm.layers import Dropout, MaskedLMHead, embedding_table
 from keras_tfm.losses import cross_entropy
 from keras_tfm.modeling_outputs import MaskedLMOutput, SequenceClassifierOutput, TokenClassifierOutput, _output
 from keras_tfm.models.vilt import convert_vilt
@@ -88,7 +88,7 @@ class ViltForMaskedLM(ViltTaskModel):
         out = self.run_backbone(input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, image_embeds,
                                 output_hidden_states, output_attentions, training)
         text = out.last_hidden_state[:, : ops.shape(input_ids)[1]]  # (B, T, C)
-        logits = self.lm_head(text, self.get_input_embeddings().embeddings)  # (B, T, V)
+        logits = self.lm_head(text, embedding_table(self.get_input_embeddings(), text.dtype))  # (B, T, V)
         loss = None if labels is None else cross_entropy(logits, labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 

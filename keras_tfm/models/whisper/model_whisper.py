@@ -25,6 +25,7 @@ from keras_tfm.layers import (
     SelfAttention,
     TransformerBlock,
     default_position_ids,
+    embedding_table,
     flatten_spatial,
     get_activation,
     normal_init,
@@ -198,7 +199,7 @@ class WhisperForConditionalGeneration(Seq2SeqForConditionalGeneration):
 
     def lm_logits(self, hidden):
         if self.proj_out is None:
-            return tied_lm_logits(hidden, ops.cast(self.get_input_embeddings().embeddings, hidden.dtype))
+            return tied_lm_logits(hidden, embedding_table(self.get_input_embeddings(), hidden.dtype))
         return self.proj_out(hidden)
 
     def run_backbone(self, input_ids=None, attention_mask=None, **kwargs):
