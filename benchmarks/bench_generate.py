@@ -49,7 +49,7 @@ from workers import Worker, driver_parser, parse_driver_args, run_rounds, save_r
 
 BACKENDS = ("torch", "tensorflow", "jax")
 HF_CACHES = ("dynamic", "static")
-DTYPES = ("float32", "bfloat16")
+DTYPES = ("float32", "bfloat16", "int8")  # int8: fp32 weights quantized by Keras (keras_tfm only; HF has no CPU int8)
 PROBE_BYTES = 1 << 30
 
 MODELS = {
@@ -135,14 +135,24 @@ def load_generator(args):
     import keras_tfm
     from keras_tfm import backend
 
-    model = keras_tfm.AutoModelForCausalLM.from_pretrained(path, dtype=args.dtype)
+    if args.dtype == "int8":
+        model = keras_tfm.AutoModelForCausalLM.from_pretrained(path, quantization_config="int8")
+    else:
+        model = keras_tfm.AutoModelForCausalLM.from_pretrained(path, dtype=args.dtype)
 
     def generate(ids, n):
         out = model.generate(ids, max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=0)
         return np.asarray(backend.to_numpy(out))
 
     versions = {"keras": keras.__version__, args.backend: __import__(args.backend).__version__}
-    return generate, versions, {"vocab_size": model.config.vocab_size, "keras_tfm_file": keras_tfm.__file__}
+    info = {"vocab_size": model.config.vocab_size, "keras_tfm_file": keras_tfm.__file__}
+    if args.dtype == "int8":  # the bytes a step reads: every int8 kernel and scale, norms, biases, a tied table
+        tied = getattr(model, "lm_head", None) is None
+        lookups = {id(v) for layer in model._flatten_layers() if isinstance(layer, keras.layers.Embedding)
+                   and not (tied and layer is model.get_input_embeddings()) for v in layer.weights}
+        info["weight_bytes"] = sum(int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
+                                   for v in model.weights if id(v) not in lookups)
+    return generate, versions, info
 
 
 def best_of(fn, runs):
@@ -189,9 +199,10 @@ def probe(args):
 
 
 # ---- the driver ---------------------------------------------------------------------------------------
-def labels(args):
+def labels(args, dtype):
     """``(label, library, backend, hf_cache)`` of every worker of one case."""
-    out = [(f"transformers ({cache} cache)", "hf", "torch", cache) for cache in args.hf_caches.split(",")]
+    out = [] if dtype == "int8" else [(f"transformers ({cache} cache)", "hf", "torch", cache)
+                                      for cache in args.hf_caches.split(",")]
     return out + [(f"keras_tfm/{b}", "keras_tfm", b, "dynamic") for b in args.backends.split(",")]
 
 
@@ -210,7 +221,7 @@ def measure_bandwidth(args, threads):
 
 def run_case(args, report, threads, case, batch, dtype, bandwidth):
     workers = []
-    for label, library, backend_name, hf_cache in labels(args):
+    for label, library, backend_name, hf_cache in labels(args, dtype):
         w = Worker(__file__, label, backend_name,
                    worker_args(args, case, library, backend_name, hf_cache, batch, dtype, threads))
         w.library = library
@@ -243,8 +254,8 @@ def run_case(args, report, threads, case, batch, dtype, bandwidth):
     for r in report["rows"]:
         if (r["threads"], r["case"], r["batch"], r["dtype"]) != (threads, case, batch, dtype):
             continue
-        same = next((h for h in hf if h["dtype"] == dtype), None)
         fp32 = next((h for h in hf if h["dtype"] == "float32"), None)
+        same = next((h for h in hf if h["dtype"] == dtype), None) or fp32  # int8: against HF in fp32
         r["vs_hf"] = r["tokens_per_s"] / same["tokens_per_s"] if same else None
         r["agree_hf"] = agreement(r["tokens"], same["tokens"]) if same else None
         r["agree_hf_fp32"] = agreement(r["tokens"], fp32["tokens"]) if fp32 else None
@@ -267,7 +278,7 @@ def render(report):
              f"{report['uptime_start']}; at end: {report['uptime_end']}.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report["versions"].items())) + ".",
              f"{config['rounds']} interleaved rounds per case after an untimed generation; tokens/s = batch x new "
-             "tokens / best time; ratio = tokens/s / HF's (dynamic cache, same dtype, same threads); roofline = "
+             "tokens / best time; ratio = tokens/s / HF's (dynamic cache, same dtype, same threads; int8 rows: HF in fp32); roofline = "
              "(weight bytes read per step / measured read bandwidth) / measured decode step, batch 1.", ""]
     for threads in config["thread_settings"]:
         bandwidth = report["bandwidth_gb_per_s"].get(str(threads))
@@ -303,6 +314,7 @@ def main():
     parser.add_argument("--thread-settings", default="0,1",
                         help="thread counts, one table each (0: torch's default threads on all CPUs)")
     parser.add_argument("--hf-caches", default=",".join(HF_CACHES))
+    parser.add_argument("--report-name", default="generate", help="results/<name>.{json,md}")
     parser.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
     parser.add_argument("--hf-cache", default="dynamic", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)
@@ -332,7 +344,7 @@ def main():
     report["uptime_end"] = uptime()
     report["machine"]["load_average_end"] = os.getloadavg()
     report["wall_s"] = time.perf_counter() - start
-    save_report(report, args.results, "generate", render)
+    save_report(report, args.results, args.report_name, render)
     wrong = [f"{r['case']}/{r['batch']}/{r['label']}" for r in report["rows"]
              if r["library"] == "keras_tfm" and r["dtype"] == "float32" and r.get("agree_hf") != 1.0]
     if wrong:
