@@ -7,6 +7,7 @@ import torch
 import transformers
 
 import keras_tfm
+from tests.conftest import minilm_dir
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,14 @@ def test_labels_outside_the_classes_are_refused(bert_classifier, label):
         bert_classifier(input_ids=ids, labels=np.array([0, label]))
     loss = keras_tfm.backend.to_numpy(bert_classifier(input_ids=ids, labels=np.array([0, 1])).loss)
     assert np.isfinite(loss)
+
+
+def test_a_10_mb_text_is_refused_with_the_limit_named_or_cut_with_truncation():
+    """A 10 MB text (2.3 million tokens) into a 512-position model: the pipeline refuses it before the
+    model runs, naming the limit and truncation=True; with truncation=True it is cut to 512 tokens."""
+    text = ("the movie was really good and I liked it a lot " * 220_000)[:10_000_000]
+    extractor = keras_tfm.pipeline("feature-extraction", model=minilm_dir())
+    with pytest.raises(ValueError, match=r"\d+ tokens long, but the model takes at most 512 positions.*truncation=True"):
+        extractor(text)
+    features = extractor(text, truncation=True, return_tensors=True)
+    assert np.shape(features) == (1, 512, 384)
