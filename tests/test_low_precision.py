@@ -125,3 +125,8 @@ def test_int8_refusals_name_the_problem(checkpoint, tmp_path):
     (mixed / "model.safetensors").symlink_to(checkpoint / "model.safetensors")
     with pytest.raises(CheckpointError, match="quantized"):
         keras_tfm.AutoModelForCausalLM.from_pretrained(mixed)
+    # a hub checkpoint quantized by another library (GPTQ): refused by name, not loaded half-way
+    (mixed / "config.json").write_text(json.dumps({**config, "quantization_config": {"quant_method": "gptq",
+                                                                                      "bits": 4}}))
+    with pytest.raises(ValueError, match="quant_method='gptq' is not supported"):
+        keras_tfm.AutoModelForCausalLM.from_pretrained(mixed)

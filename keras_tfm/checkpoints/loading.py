@@ -40,14 +40,14 @@ def load_pretrained_weights(model, path_or_id, fmt=None, ignore_mismatched_sizes
     """
     fmt, files = find_checkpoint(path_or_id, fmt, **hub_kwargs)
     quantized = getattr(model.config, "quantization_config", None)
-    if quantized and fmt != "keras":
+    settings = quantized and quantization_settings(quantized)  # a GPTQ / bitsandbytes config: refused here
+    if settings and fmt != "keras":
         raise CheckpointError(f"{path_or_id}: its config says the model is quantized ({quantized}), which only a "
                               f"Keras-format checkpoint (model.weights.h5) holds; found {files[0]}.")
     if fmt == "keras":
         model.build_weights()
         materialize(model.weights)  # Keras assigns each variable: it needs one to assign to
-        if quantized:  # the int8 variables the file holds: quantize the empty skeleton, then load into it
-            settings = quantization_settings(quantized)
+        if settings:  # the int8 variables the file holds: quantize the empty skeleton, then load into it
             model.config.quantization_config = None
             with deferred_initialization(active=False):  # Keras assigns the int8 variables it creates
                 quantize_model(model, settings)
