@@ -39,13 +39,14 @@ def quantization_settings(value):
 def quantize_model(model, settings):
     """Quantizes ``model``'s Dense and Embedding layers in place as ``settings`` say, records
     ``settings`` in its config, and drops its compiled generation steps (they read the old weights)."""
-    if getattr(model.config, "quantization_config", None):
-        raise ValueError(f"{type(model).__name__} is already quantized ({model.config.quantization_config}).")
     model.build_weights()
+    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, (keras.layers.Dense, keras.layers.Embedding))]
+    if any(layer.quantization_mode for layer in layers):  # the layers, not the config, say what is done
+        raise ValueError(f"{type(model).__name__} is already quantized ({model.config.quantization_config}).")
     config = keras.quantizers.Int8QuantizationConfig(activation_quantizer=None) if settings["weight_only"] else None
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, (keras.layers.Dense, keras.layers.Embedding)) and not layer.quantization_mode:
-            layer.quantize("int8", type_check=False, config=config)
+    for layer in layers:
+        layer.quantize("int8", type_check=False, config=config)
     model.config.quantization_config = dict(settings)
     model.__dict__.pop("_keras_tfm_stepper", None)
     return model

@@ -48,7 +48,6 @@ def load_pretrained_weights(model, path_or_id, fmt=None, ignore_mismatched_sizes
         model.build_weights()
         materialize(model.weights)  # Keras assigns each variable: it needs one to assign to
         if settings:  # the int8 variables the file holds: quantize the empty skeleton, then load into it
-            model.config.quantization_config = None
             with deferred_initialization(active=False):  # Keras assigns the int8 variables it creates
                 quantize_model(model, settings)
         try:
