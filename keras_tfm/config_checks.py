@@ -35,6 +35,8 @@ _STRINGS = ("model_type", "hidden_act", "activation_function", "problem_type")
 # A configuration whose weights would not fit in the machine's memory even at this many bytes per
 # parameter (bfloat16) is refused: building it would only end in the out-of-memory killer.
 _SMALLEST_BYTES_PER_PARAMETER = 2
+# Each label also gets a name in id2label ({i: "LABEL_i"}): at least this many bytes of Python objects.
+_BYTES_PER_LABEL_NAME = 100
 
 
 class ConfigError(ValueError):
@@ -94,23 +96,27 @@ def check_config_dict(config_dict):
             w, h = config_dict.get(width), config_dict.get(heads)
             if isinstance(w, int) and isinstance(h, int) and h > 0 and w % h:
                 raise ConfigError(f"{width}={w} is not a multiple of {heads}={h}.")
-    weight_bytes = _SMALLEST_BYTES_PER_PARAMETER * estimated_parameters(config_dict)
+    labels = config_dict.get("num_labels") if isinstance(config_dict.get("num_labels"), int) else 0
+    weight_bytes = (_SMALLEST_BYTES_PER_PARAMETER * estimated_parameters(config_dict)
+                    + _BYTES_PER_LABEL_NAME * labels)
     memory = _physical_memory()
     if memory and weight_bytes > memory:
-        raise ConfigError(f"the sizes describe about {weight_bytes / 1e9:.3g} GB of weights even in bfloat16, more "
-                          f"than this machine's memory ({memory / 1e9:.3g} GB).")
+        raise ConfigError(f"the sizes describe about {weight_bytes / 1e9:.3g} GB of weights even in bfloat16 (label "
+                          f"names included), more than this machine's memory ({memory / 1e9:.3g} GB).")
 
 
 def estimated_parameters(config_dict):
-    """A rough transformer parameter count (embeddings + per-layer attention and MLP) from the size fields."""
+    """A rough transformer parameter count (embeddings, per-layer attention and MLP, a classifier) from the
+    size fields."""
     def first(*names, default=0):
         return next((config_dict[n] for n in names if isinstance(config_dict.get(n), int)), default)
 
     hidden = first("hidden_size", "n_embd", "d_model", "dim")
     inner = first("intermediate_size", "n_inner", "d_ff", "encoder_ffn_dim", "hidden_dim", default=4 * hidden)
     layers = sum(config_dict.get(n) or 0 for n in _LAYER_COUNTS[1] if isinstance(config_dict.get(n), int))
-    positions = first("max_position_embeddings", "n_positions")
-    return math.prod((first("vocab_size") + positions, hidden)) + layers * (4 * hidden * hidden + 3 * hidden * inner)
+    rows = first("vocab_size") + first("max_position_embeddings", "n_positions") + first("type_vocab_size")
+    heads = first("num_labels")  # a classifier's output rows
+    return (rows + heads) * hidden + layers * (4 * hidden * hidden + 3 * hidden * inner)
 
 
 def _physical_memory():

@@ -326,3 +326,93 @@ def test_killed_trainer_checkpoint_is_complete_or_absent_and_resumable(tmp_path)
         return "new"
 
     _kills("Trainer checkpoint", trainer._save_checkpoint, lambda: _reset(pristine, out), outcome)
+
+
+def _tokenizer_fingerprint(tokenizer):
+    return tokenizer._tokenizer.to_str(), tokenizer.model_max_length, tokenizer.padding_side
+
+
+def _processors():
+    """Two BLIP processors (image processor + MiniLM's tokenizer) that differ in every file they save."""
+    from tests.conftest import minilm_dir
+
+    old = keras_tfm.BlipProcessor(keras_tfm.BlipImageProcessor(size={"height": 32, "width": 32}),
+                                  keras_tfm.AutoTokenizer.from_pretrained(minilm_dir()))
+    tokenizer = keras_tfm.AutoTokenizer.from_pretrained(minilm_dir(), model_max_length=64, padding_side="left")
+    tokenizer.add_tokens(["<shape>", "<colour>"])
+    new = keras_tfm.BlipProcessor(keras_tfm.BlipImageProcessor(size={"height": 48, "width": 48},
+                                                               image_mean=[0.5] * 3), tokenizer)
+    return old, new
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="forks: the kills run in the torch suite")
+@pytest.mark.parametrize("part", ["tokenizer", "processor"])
+def test_killed_tokenizer_and_processor_saves_leave_the_old_or_the_new(part, tmp_path):
+    old, new = _processors()
+    if part == "tokenizer":
+        old, new, load = old.tokenizer, new.tokenizer, keras_tfm.AutoTokenizer.from_pretrained
+
+        def fingerprint(tokenizer):
+            return _tokenizer_fingerprint(tokenizer)
+    else:
+        load = keras_tfm.AutoProcessor.from_pretrained
+
+        def fingerprint(processor):
+            image_processor = processor.image_processor.to_dict()
+            return _tokenizer_fingerprint(processor.tokenizer), image_processor["size"], image_processor["image_mean"]
+    expected = {"old": fingerprint(old), "new": fingerprint(new)}
+    assert expected["old"] != expected["new"]
+    pristine, folder = tmp_path / "pristine", tmp_path / part
+    old.save_pretrained(pristine)
+
+    def outcome():
+        loaded = fingerprint(load(folder))  # never an error
+        found = [name for name, value in expected.items() if value == loaded]
+        assert found, f"{part}: the folder loads as neither the old nor the new {part} (a mix)"
+        return found[0]
+
+    _kills(f"{part} save_pretrained", lambda: new.save_pretrained(folder), lambda: _reset(pristine, folder), outcome)
+    new.save_pretrained(folder)  # the next save cleans what the kills left
+    assert siblings(folder) == []
+
+
+RESUMES = 12
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="forks: the kills run in the torch suite")
+def test_training_killed_at_any_moment_resumes_to_the_uninterrupted_result(tmp_path):
+    import shutil
+
+    from keras_tfm import Trainer
+    from tests.test_trainer import args, fixed_rows, model_from, weights
+
+    settings = dict(max_steps=6, save_strategy="steps", save_steps=1)
+    full = Trainer(model=model_from(), args=args(tmp_path, "full", **settings), train_dataset=fixed_rows())
+    full.train()
+    expected = weights(full.model)
+    out = tmp_path / "run"
+
+    def train():
+        Trainer(model=model_from(), args=args(tmp_path, "run", **settings), train_dataset=fixed_rows()).train()
+
+    start = time.perf_counter()
+    _, status = os.waitpid(_fork_save(train), 0)
+    assert status == 0, f"an uninterrupted training run failed (status {status})"
+    window = time.perf_counter() - start
+    random.seed("training")
+    resumed_from = []
+    for _ in range(RESUMES):
+        shutil.rmtree(out, ignore_errors=True)
+        _kill_during(train, window)
+        checkpoints = [f for f in os.listdir(out) if f.startswith("checkpoint-")] if out.exists() else []
+        resumed_from.append(max((int(f.split("-")[1]) for f in checkpoints), default=0))
+        # A fresh process starts from a fresh model (another init): everything must come from the checkpoint.
+        resumed = Trainer(model=model_from(seed=7), args=args(tmp_path, "run", **settings), train_dataset=fixed_rows())
+        resumed.train(resume_from_checkpoint=True if checkpoints else None)
+        assert resumed.state.global_step == 6
+        for name, value in weights(resumed.model).items():
+            np.testing.assert_allclose(value, expected[name], atol=1e-5, err_msg=f"resumed from step {resumed_from[-1]}")
+    print(f"training killed {RESUMES} times, resumed from steps {resumed_from}")
+    assert len(set(resumed_from)) > 1, f"the kills all fell at one point: {resumed_from}"

@@ -36,6 +36,27 @@ def fuzz(cases):
                     suppress_health_check=list(HealthCheck))
 
 
+def run_cases(label, cases, strategy, attempt, error, names, examples=()):
+    """Runs ``attempt(case)`` on ``cases`` drawn cases (and the ``examples``): each must return, or raise ``error``
+    with ``names`` in its message. Prints and returns the counts; some case must have raised."""
+    outcomes = {"read": 0, error.__name__: 0}
+
+    def case(data):
+        try:
+            attempt(data)
+            outcomes["read"] += 1
+        except error as raised:
+            assert names in str(raised), f"{label}: the error does not name {names}: {raised}"
+            outcomes[error.__name__] += 1
+
+    for value in examples:
+        case = example(value)(case)
+    fuzz(cases)(given(strategy)(case))()
+    print(f"{label}: {sum(outcomes.values())} cases: {outcomes}")
+    assert outcomes[error.__name__] > 0, f"{label}: no case raised {error.__name__}"
+    return outcomes
+
+
 @st.composite
 def damaged(draw, original):
     """``original`` bytes with one kind of damage."""
@@ -90,25 +111,14 @@ def _read_all(path, fmt):
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_damaged_weight_files_read_or_raise_checkpoint_error(fmt, tmp_path):
-    original = _valid_file(fmt)
     path = str(tmp_path / FORMATS[fmt].single)
-    outcomes = {"read": 0, "CheckpointError": 0}
 
-    @fuzz(400)
-    @given(damaged(original))
-    def case(data):
+    def attempt(data):
         with open(path, "wb") as f:
             f.write(data)
-        try:
-            _read_all(path, fmt)
-            outcomes["read"] += 1
-        except CheckpointError as error:
-            assert FORMATS[fmt].single in str(error), f"the error does not name the file: {error}"
-            outcomes["CheckpointError"] += 1
+        _read_all(path, fmt)
 
-    case()
-    print(f"{fmt}: {sum(outcomes.values())} damaged files: {outcomes}")
-    assert outcomes["CheckpointError"] > 0
+    run_cases(fmt, 400, damaged(_valid_file(fmt)), attempt, CheckpointError, FORMATS[fmt].single)
 
 
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False)
@@ -127,26 +137,17 @@ def test_config_json_with_random_fields_loads_or_raises_config_error(tmp_path):
 
     base = {"model_type": "bert", "vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 1,
             "num_attention_heads": 4, "intermediate_size": 37, "max_position_embeddings": 64}
-    outcomes = {"loaded": 0, "ConfigError": 0}
 
-    @fuzz(300)
-    @given(st.dictionaries(st.sampled_from(BERT_FIELDS), JSON_VALUES, min_size=1, max_size=3))
-    @example({"hidden_size": 1})  # not a multiple of the 4 heads
-    @example({"vocab_size": 1})  # the model's build pass fed it ids past its vocabulary
-    def case(fields):
+    def attempt(fields):
         (tmp_path / "config.json").write_text(json.dumps({**base, **fields}))
-        try:
-            config = keras_tfm.AutoConfig.from_pretrained(tmp_path)
-            if estimated_parameters(config.to_dict()) < 2_000_000:  # a small config that loads builds its model
-                keras_tfm.AutoModel.from_config(config)
-            outcomes["loaded"] += 1
-        except ConfigError as error:
-            assert "config.json" in str(error), f"the error does not name the file: {error}"
-            outcomes["ConfigError"] += 1
+        config = keras_tfm.AutoConfig.from_pretrained(tmp_path)
+        if estimated_parameters(config.to_dict()) < 2_000_000:  # a small config that loads builds its model
+            keras_tfm.AutoModel.from_config(config)
 
-    case()
-    print(f"config.json: {sum(outcomes.values())} random field values: {outcomes}")
-    assert outcomes["ConfigError"] > 0
+    run_cases("config.json", 300, st.dictionaries(st.sampled_from(BERT_FIELDS), JSON_VALUES, min_size=1, max_size=3),
+              attempt, ConfigError, "config.json",
+              examples=[{"hidden_size": 1},  # not a multiple of the 4 heads
+                        {"vocab_size": 1}])  # the model's build pass fed it ids past its vocabulary
 
 
 @pytest.mark.slow
@@ -161,19 +162,137 @@ def test_damaged_tokenizer_json_loads_or_raises_tokenizer_error(tmp_path):
         original = f.read()
     # a tokenizer.json of 700 kB: damage the first 4 kB (model type, normalizer, pre-tokenizer, added tokens)
     head, tail = original[:4096], original[4096:]
-    outcomes = {"loaded": 0, "TokenizerError": 0}
 
-    @fuzz(200)
-    @given(damaged(head))
-    def case(data):
+    def attempt(data):
         (tmp_path / "tokenizer.json").write_bytes(data + tail)
-        try:
-            keras_tfm.AutoTokenizer.from_pretrained(tmp_path)("a short sentence")
-            outcomes["loaded"] += 1
-        except TokenizerError as error:
-            assert "tokenizer.json" in str(error), f"the error does not name the file: {error}"
-            outcomes["TokenizerError"] += 1
+        keras_tfm.AutoTokenizer.from_pretrained(tmp_path)("a short sentence")
 
-    case()
-    print(f"tokenizer.json: {sum(outcomes.values())} damaged files: {outcomes}")
-    assert outcomes["TokenizerError"] > 0
+    run_cases("tokenizer.json", 200, damaged(head), attempt, TokenizerError, "tokenizer.json")
+
+
+def _vocabulary_folder(folder, kind):
+    """A tokenizer folder with no tokenizer.json: the tokenizer is built from its vocabulary files."""
+    from tests.conftest import minilm_dir
+    from tests.tokenizer_folders import train_byte_level_bpe, train_t5_spiece
+
+    folder.mkdir()
+    if kind == "wordpiece":
+        for name in ("tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+            shutil.copy(os.path.join(minilm_dir(), name), folder)
+    elif kind == "bpe":
+        train_byte_level_bpe(vocab_size=300).save_model(str(folder))
+        (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "RobertaTokenizer"}))
+    else:
+        train_t5_spiece(folder)
+        (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer"}))
+    return folder
+
+
+VOCABULARY_FILES = {"vocab.txt": "wordpiece", "vocab.json": "bpe", "merges.txt": "bpe", "spiece.model": "t5"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(VOCABULARY_FILES))
+def test_damaged_vocabulary_files_load_or_raise_tokenizer_error(name, tmp_path):
+    import keras_tfm
+    from keras_tfm import TokenizerError
+
+    folder = _vocabulary_folder(tmp_path / "tokenizer", VOCABULARY_FILES[name])
+    original = (folder / name).read_bytes()
+    head, tail = original[:4096], original[4096:]  # vocab.txt has 30522 lines: damage its first 4 kB
+
+    def attempt(data):
+        (folder / name).write_bytes(data + tail)
+        keras_tfm.AutoTokenizer.from_pretrained(folder)("a short sentence, über café")
+
+    run_cases(name, 150, damaged(head), attempt, TokenizerError, name)
+
+
+TOKENIZER_FIELDS = ["tokenizer_class", "do_lower_case", "model_max_length", "unk_token", "cls_token", "sep_token",
+                    "pad_token", "mask_token", "added_tokens_decoder", "extra_special_tokens", "padding_side",
+                    "truncation_side", "strip_accents", "model_input_names", "clean_up_tokenization_spaces"]
+
+
+@pytest.mark.slow
+def test_tokenizer_config_with_random_fields_loads_or_raises_tokenizer_error(tmp_path):
+    import keras_tfm
+    from keras_tfm import TokenizerError
+
+    folder = _vocabulary_folder(tmp_path / "tokenizer", "wordpiece")
+    base = json.loads((folder / "tokenizer_config.json").read_text())
+
+    def attempt(fields):
+        (folder / "tokenizer_config.json").write_text(json.dumps({**base, **fields}))
+        keras_tfm.AutoTokenizer.from_pretrained(folder)(["a short sentence", "and a longer second one"], padding=True)
+
+    run_cases("tokenizer_config.json", 200, st.dictionaries(st.sampled_from(TOKENIZER_FIELDS), JSON_VALUES,
+                                                            min_size=1, max_size=3),
+              attempt, TokenizerError, "tokenizer_config.json")
+
+
+@pytest.mark.slow
+def test_shard_index_with_random_fields_reads_or_raises_checkpoint_error(tmp_path):
+    tensors = _tensors()
+    FORMATS["safetensors"].writer(tensors, list(tensors), str(tmp_path / "model-00001-of-00001.safetensors"))
+    shard_names = st.sampled_from(["model-00001-of-00001.safetensors", "model.safetensors", "", "..", "../x",
+                                   "/etc/passwd", "sub/model.safetensors"])
+    weight_map = st.dictionaries(st.sampled_from(list(tensors)) | st.text(max_size=6), shard_names | JSON_VALUES,
+                                 max_size=4)
+    index = st.fixed_dictionaries({"weight_map": weight_map | JSON_VALUES}, optional={"metadata": JSON_VALUES})
+
+    def attempt(value):
+        from keras_tfm.checkpoints.formats import open_checkpoint
+
+        (tmp_path / "model.safetensors.index.json").write_text(json.dumps(value))
+        checkpoint = open_checkpoint(tmp_path)
+        for name in list(checkpoint.keys()):
+            np.asarray(checkpoint.get(name))
+
+    run_cases("model.safetensors.index.json", 200, index, attempt, CheckpointError, "model.safetensors.index.json")
+
+
+IMAGE_FORMATS = ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", IMAGE_FORMATS)
+def test_damaged_images_load_or_raise_image_file_error(fmt, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from keras_tfm.processing.image_processing_vit import ViTImageProcessor
+    from keras_tfm.processing.image_utils import ImageFileError, load_image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(buffer, fmt)
+    path = str(tmp_path / f"cat.{fmt.lower()}")
+    processor = ViTImageProcessor(size={"height": 16, "width": 16})
+
+    def attempt(data):
+        with open(path, "wb") as f:
+            f.write(data)
+        processor(load_image(path), return_tensors="np")
+
+    run_cases(fmt, 150, damaged(buffer.getvalue()), attempt, ImageFileError, path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt, subtype", [("WAV", "PCM_16"), ("FLAC", "PCM_16"), ("OGG", "VORBIS")])
+def test_damaged_audio_loads_or_raises_value_error(fmt, subtype, tmp_path):
+    import io
+
+    import soundfile
+
+    from keras_tfm.processing.audio_utils import load_audio
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, (0.3 * np.sin(np.arange(1600) / 5)).astype("float32"), 8000, format=fmt, subtype=subtype)
+    path = str(tmp_path / f"clip.{fmt.lower()}")
+
+    def attempt(data):
+        with open(path, "wb") as f:
+            f.write(data)
+        load_audio(path, target_rate=16000)
+
+    run_cases(fmt, 150, damaged(buffer.getvalue()), attempt, ValueError, path)

@@ -173,6 +173,17 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
         np.testing.assert_allclose(v, expected[k], atol=1e-6, err_msg=k)
 
 
+def test_resume_from_the_last_checkpoint_trains_no_further_step(tmp_path):
+    settings = dict(max_steps=6, save_strategy="steps", save_steps=3)
+    full = Trainer(model=model_from(), args=args(tmp_path, "run", **settings), train_dataset=fixed_rows())
+    full.train()
+    resumed = Trainer(model=model_from(seed=7), args=args(tmp_path, "run", **settings), train_dataset=fixed_rows())
+    resumed.train(resume_from_checkpoint=True)
+    assert resumed.state.global_step == 6
+    for k, v in weights(resumed.model).items():
+        np.testing.assert_array_equal(v, weights(full.model)[k], err_msg=k)
+
+
 def test_bad_input(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(NotADirectoryError, match="afile.*is a file"):

@@ -137,6 +137,9 @@ def read_index(path):
             index = json.load(f)
         if not isinstance(index, dict) or not isinstance(index.get("weight_map"), dict):
             raise ValueError("no 'weight_map' object")
+        odd = [shard for shard in index["weight_map"].values() if not isinstance(shard, str)]
+        if odd:
+            raise ValueError(f"the weight_map names a shard by {odd[0]!r}, not by a file name")
         return index
     except (ValueError, AttributeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path} is not a valid checkpoint index: {e}") from None

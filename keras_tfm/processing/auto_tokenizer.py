@@ -7,6 +7,7 @@ tokenizer_config.json names, or under config.json's ``model_type`` when it names
 """
 
 from keras_tfm.checkpoints.hub import ModelNotFoundError
+from keras_tfm.config_checks import ConfigError
 from keras_tfm.configuration_utils import CONFIG_NAME, pop_hub_kwargs
 from keras_tfm.processing.json_config import read_json_beside_model
 from keras_tfm.processing.tokenization_fast import PreTrainedTokenizer
@@ -48,9 +49,11 @@ def _registered_tokenizer_class(path, kwargs):
     try:
         config = read_json_beside_model(path, "tokenizer_config.json", required=False, **hub_kwargs) or {}
         model_config = read_json_beside_model(path, CONFIG_NAME, required=False, **hub_kwargs) or {}
-    except ModelNotFoundError:
-        return PreTrainedTokenizer  # its from_pretrained says what is missing
+    except (ModelNotFoundError, ConfigError):
+        return PreTrainedTokenizer  # its from_pretrained says what is missing or unreadable
     name = kwargs.get("tokenizer_class") or config.get("tokenizer_class") or model_config.get("tokenizer_class")
+    if not isinstance(name, (str, type(None))):
+        return PreTrainedTokenizer  # its from_pretrained names the file with the bad tokenizer_class
     if name:
         base = name[: -len("Fast")] if name.endswith("Fast") else name
         # A class we have no subclass for is the generic tokenizer's business (tokenizer.json...).

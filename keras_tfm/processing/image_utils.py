@@ -123,18 +123,23 @@ def _per_channel(name, value, channels):
     return value[:, None, None]
 
 
+class ImageFileError(OSError, ValueError):
+    """An image that cannot be decoded: not an image, or damaged or cut short. The message names it.
+
+    An OSError, as Pillow's own errors for damaged files are, and a ValueError, as load_image's errors for
+    bad arguments are: code that catches either keeps working.
+    """
+
+
 def _open_image_string(image, timeout):
     """A PIL image from a file path, an http(s) URL or a base64 string."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     source = image
     if image.startswith(("http://", "https://")):
         image = Image.open(io.BytesIO(_fetch_url(image, timeout)))
     elif os.path.isfile(image):
-        try:
-            image = Image.open(image)
-        except UnidentifiedImageError as error:
-            raise ValueError(f"{image!r} is not an image file Pillow can read.") from error
+        image = _open_with_pillow(image, image, f"{image!r}")
     else:
         try:
             data = base64.b64decode(image.split(",", 1)[-1] if image.startswith("data:image/") else image,
@@ -142,11 +147,22 @@ def _open_image_string(image, timeout):
         except (binascii.Error, ValueError):
             raise ValueError(f"{source[:200]!r} is neither a file that exists, an http(s) URL nor a base64 "
                              "image.") from None
-        try:
-            image = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError as error:
-            raise ValueError("The base64 string given as an image does not decode to an image.") from error
+        image = _open_with_pillow(io.BytesIO(data), source, "The base64 string given as an image")
     return image
+
+
+def _open_with_pillow(file, source, what):
+    """``Image.open(file)`` (the header only); an ImageFileError starting with ``what`` when it is not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return Image.open(file)
+    except Image.DecompressionBombError:
+        raise
+    except UnidentifiedImageError as error:
+        raise ImageFileError(f"{what} is not an image file Pillow can read.") from error
+    except Exception as error:  # a known format whose header is damaged: OSError, SyntaxError, struct.error...
+        raise ImageFileError(f"{what} has a damaged image header ({type(error).__name__}: {error}).") from error
 
 
 def load_image(image, timeout=None):
@@ -171,8 +187,11 @@ def load_image(image, timeout=None):
         source = "the PIL image"
     if image.width == 0 or image.height == 0:
         raise ValueError(f"{source!r} is an empty image ({image.width}x{image.height}).")
-    image = ImageOps.exif_transpose(image)
-    return image.convert("RGB")
+    try:  # Image.open read only the header: the pixels are decoded here, and damage shows here
+        return ImageOps.exif_transpose(image).convert("RGB")
+    except Exception as error:  # Pillow's plugins raise OSError, SyntaxError, EOFError, struct.error...
+        raise ImageFileError(f"{source!r} cannot be decoded as an image, it is damaged or cut short "
+                             f"({type(error).__name__}: {error}).") from error
 
 
 def require_pil():

@@ -7,6 +7,7 @@ from ``vocab.txt`` (WordPiece), ``vocab.json`` + ``merges.txt`` (byte-level BPE)
 ``save_pretrained`` writes the three JSON files atomically.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -65,16 +66,17 @@ class TokenizerFilesMixin:
             path, kwargs, f"A tokenizer needs {TOKENIZER_FILE}, or vocab.txt (WordPiece), or vocab.json + "
             "merges.txt (byte-level BPE), or spiece.model (T5)."
         )
-        tokenizer_class = config.get("tokenizer_class") or _class_from_model_config(find("config.json"))
-        tokenizer_file = find(TOKENIZER_FILE)
-        family = builders.family_of(tokenizer_class)
-        if tokenizer_file is None and family is None:
-            family = builders.family_from_files(lambda name: find(name) is not None)
-            tokenizer_class = builders.FAMILY_CLASS.get(family)
-        config["tokenizer_class"] = tokenizer_class
-
-        special = special_tokens_from_config(config, family)
-        added = tokens_to_register(config, family, extra_special_tokens_from_config(config, family))
+        config_file = find(TOKENIZER_CONFIG_FILE) or TOKENIZER_CONFIG_FILE
+        with reading_tokenizer_files(config_file):
+            tokenizer_class = config.get("tokenizer_class") or _class_from_model_config(find("config.json"))
+            tokenizer_file = find(TOKENIZER_FILE)
+            family = builders.family_of(tokenizer_class)
+            if tokenizer_file is None and family is None:
+                family = builders.family_from_files(lambda name: find(name) is not None)
+                tokenizer_class = builders.FAMILY_CLASS.get(family)
+            config["tokenizer_class"] = tokenizer_class
+            special = special_tokens_from_config(config, family)
+            added = tokens_to_register(config, family, extra_special_tokens_from_config(config, family))
         if tokenizer_file is not None:
             try:
                 backend = Tokenizer.from_file(tokenizer_file)
@@ -82,12 +84,15 @@ class TokenizerFilesMixin:
                 raise TokenizerError(f"{tokenizer_file} cannot be read by the tokenizers library: "
                                      f"{(str(error).splitlines() or [type(error).__name__])[0]}") from None
             if family is not None:
-                builders.apply_family(backend, family, config, special, added)
+                with reading_tokenizer_files(config_file, tokenizer_file):
+                    builders.apply_family(backend, family, config, special, added)
         else:
             files = _vocab_files(path, find, family, tokenizer_class)
             logger.info("Building a %s tokenizer from %s (no %s).", family, ", ".join(files), TOKENIZER_FILE)
-            backend = builders.build_tokenizer(family, files, config, special, added)
-        return cls(backend, name_or_path=path, **config)
+            with reading_tokenizer_files(*files.values(), config_file):
+                backend = builders.build_tokenizer(family, files, config, special, added)
+        with reading_tokenizer_files(config_file):
+            return cls(backend, name_or_path=path, **config)
 
     @saves_a_folder
     def save_pretrained(self, save_directory, filename_prefix=None):
@@ -152,6 +157,24 @@ class TokenizerFilesMixin:
         return options
 
 
+@contextlib.contextmanager
+def reading_tokenizer_files(*paths):
+    """Any error from reading or building a tokenizer out of ``paths`` becomes a TokenizerError naming them.
+
+    The builders meet whatever a stranger's files hold: bytes that are not UTF-8, tokens of the wrong
+    type, a vocabulary the tokenizers library refuses (a bare ``Exception``). An ImportError (a package
+    to install) and a missing file (ModelNotFoundError) keep their own types.
+    """
+    try:
+        yield
+    except (TokenizerError, ModelNotFoundError, ImportError):
+        raise
+    except Exception as error:
+        first_line = (str(error).splitlines() or [""])[0][:300]
+        raise TokenizerError(f"{' + '.join(map(str, paths))}: cannot make a tokenizer of this "
+                             f"({type(error).__name__}: {first_line})") from error
+
+
 def read_tokenizer_config(path, kwargs, needs):
     """(tokenizer_config.json merged with a legacy special_tokens_map.json and ``kwargs``, ``find``).
 
@@ -196,7 +219,11 @@ def _added_tokens_decoder_from_legacy(added_tokens, config):
 
 
 def _read_json(path):
-    return None if path is None else read_config_dict(path)
+    """The JSON object of a tokenizer file (None: no such file); a TokenizerError names a file that is not one."""
+    if path is None:
+        return None
+    with reading_tokenizer_files(path):
+        return read_config_dict(path)
 
 
 def added_token_json(obj):

@@ -263,7 +263,8 @@ class Trainer:
         steps_at_start = self.state.global_step
         model._default_training = True
         try:
-            for epoch in range(epochs_trained, num_epochs):
+            # Resumed from the checkpoint of the last step: nothing is left to train.
+            for epoch in range(epochs_trained, num_epochs if self.state.global_step < max_steps else epochs_trained):
                 source.epoch = epoch
                 self.control = self.callback_handler.on_epoch_begin(args, self.state, self.control)
                 step_loss = 0.0
