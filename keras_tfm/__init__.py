@@ -42,6 +42,7 @@ from keras_tfm.auto import (  # noqa: E402
 from keras_tfm.checkpoints.errors import CheckpointError  # noqa: E402
 from keras_tfm.config_checks import ConfigError  # noqa: E402
 from keras_tfm.processing.tokenizer_files import TokenizerError  # noqa: E402
+from keras_tfm.processing.image_utils import ImageFileError  # noqa: E402
 from keras_tfm.configuration_utils import PretrainedConfig  # noqa: E402
 from keras_tfm.processing import AutoTokenizer, BatchEncoding, PreTrainedTokenizer, PreTrainedTokenizerFast  # noqa: E402
 from keras_tfm.processing import (  # noqa: E402

@@ -43,6 +43,11 @@ def deferred_initialization(active=True):
         _state.active = previous
 
 
+def deferring():
+    """Whether variables created now (in this thread) start without values."""
+    return getattr(_state, "active", False)
+
+
 def has_no_value(variable):
     return getattr(variable, "_value", True) is None
 

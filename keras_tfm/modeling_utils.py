@@ -18,7 +18,7 @@ from keras_tfm.checkpoints.loading import load_pretrained_weights, report_loadin
 from keras_tfm.checkpoints.tensor_io import source_info
 from keras_tfm.checkpoints.weight_map import IDENTITY, TRANSPOSE
 from keras_tfm.configuration_utils import PretrainedConfig, pop_hub_kwargs
-from keras_tfm.deferred_init import deferred_initialization, fill, forget_deferred, initialize_deferred
+from keras_tfm.deferred_init import deferred_initialization, deferring, fill, forget_deferred, initialize_deferred
 from keras_tfm.quantization import quantization_settings, quantize_model
 from keras_tfm.training.keras_mixin import KerasTrainingMixin
 from keras_tfm.utils.io import saves_a_folder
@@ -106,7 +106,10 @@ class PreTrainedModel(KerasTrainingMixin, keras.Model):
         """Creates every variable by running the model once on a tiny input."""
         if not self.built or not self.weights:
             with backend.inference_mode():
-                self(**self.dummy_inputs())
+                if deferring():  # no variable gets a value: tracing shapes builds them all (JAX: nothing compiled)
+                    backend.shapes_only(lambda: self(**self.dummy_inputs()))
+                else:
+                    self(**self.dummy_inputs())
         return self
 
     @property

@@ -262,7 +262,8 @@ def test_damaged_images_load_or_raise_image_file_error(fmt, tmp_path):
     from PIL import Image
 
     from keras_tfm.processing.image_processing_vit import ViTImageProcessor
-    from keras_tfm.processing.image_utils import ImageFileError, load_image
+    from keras_tfm import ImageFileError
+    from keras_tfm.processing.image_utils import load_image
 
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(buffer, fmt)

@@ -27,6 +27,9 @@ picked once at import; each module defines the same functions:
   time, where that beats all heads at once for long inputs (JAX); None elsewhere.
 - ``COMPILED_LOOPS``: whether a compiled step may hold a loop (XLA): greedy decoding then
   runs many steps per call.
+- ``shapes_only(fn)``: runs ``fn()`` for its side effects on the model (the variables it creates)
+  where the backend can trace it without computing (JAX: ``jax.eval_shape``: no XLA compilation, no
+  buffers); elsewhere runs it.
 - ``separate_matmul(x)``: a matmul's result, marked (TensorFlow's XLA only) so that the
   compiler keeps the matmul a multi-threaded library call in the generation steps.
 """
@@ -58,5 +61,6 @@ COMPILED_LOOPS = _impl.COMPILED_LOOPS
 FUSED_ATTENTION = _impl.FUSED_ATTENTION
 head_by_head_attention = _impl.head_by_head_attention
 cache_reorder = _impl.cache_reorder
+shapes_only = _impl.shapes_only
 cache_grow = _impl.cache_grow
 separate_matmul = _impl.separate_matmul

@@ -116,6 +116,10 @@ def head_by_head_attention(q, k, v, key_valid, scale):
     return jnp.transpose(y.reshape(b, n, t, h), (0, 2, 1, 3))
 
 
+def shapes_only(fn):
+    jax.eval_shape(fn)
+
+
 def cache_zeros(shape, dtype):
     import keras
 

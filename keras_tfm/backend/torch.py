@@ -89,6 +89,10 @@ head_by_head_attention = None
 FUSED_ATTENTION = True
 
 
+def shapes_only(fn):
+    fn()  # the deferred variables hold never-written torch.empty memory: a real pass on them is cheap
+
+
 def cache_zeros(shape, dtype):
     import keras
 
