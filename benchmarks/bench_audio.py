@@ -42,9 +42,9 @@ import time
 import numpy as np
 
 from bench_encoder import machine_info, peak_rss_mb
-from bench_pipeline import pin_threads, uptime
-from workers import (Worker, driver_parser, machine_lines, parse_driver_args, ratio_table, run_rounds,
-                     save_report, serve)
+from bench_pipeline import uptime
+from workers import (Worker, driver_parser, machine_lines, parse_driver_args, ratio_table, run_rounds, save_report,
+                     serve, set_threads)
 
 RATE = 16000
 WAV2VEC2_BASE = dict(vocab_size=32, pad_token_id=0, ctc_loss_reduction="sum")  # HF's defaults: wav2vec2-base's shape
@@ -197,17 +197,8 @@ def keras_tfm_request(args):
 
 
 def load_request(args):
-    if args.library == "hf" or args.backend == "torch":
-        import torch
-
-        torch.set_num_threads(args.threads or torch.get_num_threads())
     if args.library == "hf":
         return hf_request(args)
-    if args.backend == "tensorflow" and args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
     versions = {"keras": keras.__version__, args.backend: __import__(args.backend).__version__}
@@ -218,7 +209,7 @@ def load_request(args):
 
 
 def worker(args):
-    pin_threads(args.threads)
+    set_threads(args.threads, args.library, args.backend)
     request, versions = load_request(args)
     outputs = request()
     np.savez(os.path.join(args.folder, f"out-{args.case}-{args.library}-{args.variant}-{args.backend}.npz"),

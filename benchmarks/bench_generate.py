@@ -44,8 +44,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from bench_encoder import machine_info  # noqa: E402
-from bench_pipeline import pin_threads, uptime  # noqa: E402
-from workers import Worker, driver_parser, parse_driver_args, run_rounds, save_report, serve  # noqa: E402
+from bench_pipeline import uptime  # noqa: E402
+from workers import (Worker, driver_parser, parse_driver_args, run_rounds, save_report, serve,  # noqa: E402
+                     set_threads)
 
 BACKENDS = ("torch", "tensorflow", "jax")
 HF_CACHES = ("dynamic", "static")
@@ -83,21 +84,6 @@ def prompts(batch, length, vocab):
 
 
 # ---- workers: one per subprocess ------------------------------------------------------------
-def set_threads(args):
-    """Pins this process to ``args.threads`` CPUs (0: all) and gives torch / TF that many threads."""
-    pin_threads(args.threads)
-    if args.library == "hf" or args.backend == "torch":
-        import torch
-
-        if args.threads:
-            torch.set_num_threads(args.threads)
-    if args.library == "keras_tfm" and args.backend == "tensorflow" and args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
 def weight_bytes_read_per_step(model):
     """Bytes of an HF model's weights a batch-1 decode step reads: every parameter once, except the
     embedding tables it only looks rows up in (a tied output head reads its table whole)."""
@@ -165,7 +151,7 @@ def best_of(fn, runs):
 
 
 def worker(args):
-    set_threads(args)
+    set_threads(args.threads, args.library, args.backend)
     if args.library == "probe":
         return probe(args)
     generate, versions, info = load_generator(args)

@@ -34,9 +34,9 @@ import time
 import numpy as np
 
 from bench_encoder import machine_info, peak_rss_mb
-from bench_pipeline import pin_threads, uptime
-from workers import (Worker, driver_parser, machine_lines, parse_driver_args, ratio_table, run_rounds,
-                     save_report, serve)
+from bench_pipeline import uptime
+from workers import (Worker, driver_parser, machine_lines, parse_driver_args, ratio_table, run_rounds, save_report,
+                     serve, set_threads)
 
 VIT_BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, image_size=224,
                 patch_size=16)
@@ -144,27 +144,18 @@ def keras_tfm_request(args):
 
 
 def load_request(args):
-    if args.library == "hf" or args.backend == "torch":
-        import torch
-
-        torch.set_num_threads(args.threads or torch.get_num_threads())
     if args.library == "hf":
         import torch
         import transformers
 
         return hf_request(args), {"transformers": transformers.__version__, "torch": torch.__version__}
-    if args.backend == "tensorflow" and args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
     return keras_tfm_request(args), {"keras": keras.__version__, args.backend: __import__(args.backend).__version__}
 
 
 def worker(args):
-    pin_threads(args.threads)
+    set_threads(args.threads, args.library, args.backend)
     request, versions = load_request(args)
     np.savez(os.path.join(args.folder, f"out-{args.case}-{args.library}-{args.backend}.npz"), **request())
 

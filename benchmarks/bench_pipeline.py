@@ -38,6 +38,7 @@ import time
 import numpy as np
 
 from bench_encoder import machine_info, minilm_dir, peak_rss_mb, ratio
+from workers import set_threads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -57,12 +58,6 @@ def sentences(count, seed=0):
 
 
 # ---- workers: one per subprocess ------------------------------------------------------------
-def pin_threads(threads):
-    """Pins this process to ``threads`` CPUs (0: all), before any framework starts its thread pools."""
-    if threads:
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
-
-
 def worker_prepare(args):
     """Writes the two model folders with HF transformers (one random head, the same for everyone)."""
     import torch
@@ -102,11 +97,7 @@ def run_case(pipe, case, texts, runs):
 
 def worker_pipelines(args):
     """Times both cases with HF transformers (``--library hf``) or keras_tfm on ``--backend``."""
-    pin_threads(args.threads)
-    if args.library == "hf" or args.backend == "torch":
-        import torch
-
-        torch.set_num_threads(args.threads or torch.get_num_threads())
+    set_threads(args.threads, args.library, args.backend)
     if args.library == "hf":
         import transformers
 
@@ -118,11 +109,6 @@ def worker_pipelines(args):
 
         import keras_tfm
 
-        if args.backend == "tensorflow" and args.threads:
-            import tensorflow as tf
-
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
         make = keras_tfm.pipeline
         module = {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax"}[args.backend]
         versions = {"keras": keras.__version__, module: __import__(module).__version__}

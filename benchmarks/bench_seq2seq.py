@@ -35,9 +35,9 @@ import time
 import numpy as np
 
 from bench_encoder import machine_info, peak_rss_mb, ratio
-from bench_pipeline import pin_threads, uptime
+from bench_pipeline import uptime
 from results_notes import write_results_md
-from workers import Worker, run_rounds
+from workers import Worker, run_rounds, set_threads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -79,10 +79,6 @@ def prepare(folder, tiny):
 
 def load(args):
     """``(generate(ids, mask) -> numpy sequences, versions)`` of this worker's library and backend."""
-    if args.library == "hf" or args.backend == "torch":
-        import torch
-
-        torch.set_num_threads(args.threads or torch.get_num_threads())
     if args.library == "hf":
         import torch
         import transformers
@@ -96,11 +92,6 @@ def load(args):
 
         return generate, {"transformers": transformers.__version__, "torch": torch.__version__}
     sys.path.insert(0, ROOT)
-    if args.backend == "tensorflow" and args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
     import keras_tfm
@@ -117,7 +108,7 @@ def load(args):
 
 def worker(args):
     """Loads, runs the request once untimed, prints ``READY``; then one timed run per ``run`` line on stdin."""
-    pin_threads(args.threads)
+    set_threads(args.threads, args.library, args.backend)
     generate, versions = load(args)
     ids = documents(args.documents, args.length, (TINY if args.tiny else DISTILBART)["vocab_size"])
     mask = np.ones_like(ids)

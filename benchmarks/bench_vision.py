@@ -33,9 +33,9 @@ import time
 import numpy as np
 
 from bench_encoder import machine_info, peak_rss_mb
-from bench_pipeline import pin_threads, uptime
-from workers import (Worker, driver_parser, machine_lines, parse_driver_args, ratio_table, run_rounds,
-                     save_report, serve)
+from bench_pipeline import uptime
+from workers import (Worker, driver_parser, machine_lines, parse_driver_args, ratio_table, run_rounds, save_report,
+                     serve, set_threads)
 
 VIT_BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, image_size=224,
                 patch_size=16, num_labels=1000)
@@ -112,7 +112,6 @@ def load_model_request(args):
         import torch
         import transformers
 
-        torch.set_num_threads(args.threads or torch.get_num_threads())
         torch.set_grad_enabled(False)
         model_class = transformers.ViTForImageClassification if args.case == "vit" else \
             transformers.DetrForObjectDetection
@@ -124,15 +123,6 @@ def load_model_request(args):
             return {k: out[k].numpy() for k in ("logits", "pred_boxes") if k in out}
 
         return request, {"transformers": transformers.__version__, "torch": torch.__version__}
-    if args.backend == "tensorflow" and args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    if args.backend == "torch":
-        import torch
-
-        torch.set_num_threads(args.threads or torch.get_num_threads())
     import keras
 
     versions = {"keras": keras.__version__, args.backend: __import__(args.backend).__version__}
@@ -189,7 +179,7 @@ def load_processor_request(args):
 
 
 def worker(args):
-    pin_threads(args.threads)
+    set_threads(args.threads, args.library, args.backend)
     request, versions = (load_processor_request if args.case == "processor" else load_model_request)(args)
     outputs = request()
     np.savez(os.path.join(args.folder, f"out-{args.case}-{args.library}-{args.backend}.npz"), **outputs)

@@ -16,6 +16,28 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def pin_threads(threads):
+    """Pins this process to ``threads`` CPUs (0: all), before any framework starts its thread pools."""
+    if threads:
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
+
+
+def set_threads(threads, library, backend):
+    """Every library of a benchmark on the same cores: pins this process to ``threads`` CPUs and gives torch
+    (HF transformers, keras_tfm on torch) and TensorFlow that many threads; 0 leaves all CPUs and each
+    framework's default (torch's: one thread per core). XLA on JAX has no thread setting: the pinning bounds it."""
+    pin_threads(threads)
+    if threads and (library == "hf" or backend == "torch"):
+        import torch
+
+        torch.set_num_threads(threads)
+    if threads and library != "hf" and backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 class Worker:
     """A worker subprocess of ``script`` and its line protocol; ``ready`` is None if it failed to start.
     ``keras_tfm`` is imported from the source tree ``tree`` (this checkout by default)."""

@@ -48,5 +48,7 @@ def quantize_model(model, settings):
     for layer in layers:
         layer.quantize("int8", type_check=False, config=config)
     model.config.quantization_config = dict(settings)
-    model.__dict__.pop("_keras_tfm_stepper", None)
+    from keras_tfm.generation.steppers import forget_stepper  # generation imports the models, which import this
+
+    forget_stepper(model)
     return model

@@ -27,6 +27,15 @@ from keras import ops
 from keras_tfm import backend
 from keras_tfm.layers.cache import KVCache
 
+_STEPPER_ATTRIBUTE = "_keras_tfm_stepper"  # where a model keeps its stepper (outside Keras' tracking)
+
+
+def forget_stepper(model):
+    """Drops ``model``'s stepper and its compiled steps: the next generate compiles them again (after the
+    model's layers changed, as quantization changes them)."""
+    model.__dict__.pop(_STEPPER_ATTRIBUTE, None)
+
+
 CACHE_SLOT_MULTIPLE = 64  # cache lengths are rounded up to this, so compiled steps are reused across calls
 DECODE_CHUNK = 16  # greedy steps per compiled call where the backend compiles loops
 FIRST_NEW_SLOTS = 256  # room for new tokens in a fresh cache; it doubles when a step needs more
@@ -65,10 +74,10 @@ class Stepper:
     @classmethod
     def of(cls, model):
         """The model's stepper of this kind (made once, so its compiled functions are reused)."""
-        stepper = model.__dict__.get("_keras_tfm_stepper")
+        stepper = model.__dict__.get(_STEPPER_ATTRIBUTE)
         if type(stepper) is not cls:
             stepper = cls(model)
-            object.__setattr__(model, "_keras_tfm_stepper", stepper)
+            object.__setattr__(model, _STEPPER_ATTRIBUTE, stepper)
         return stepper
 
     def step(self, cache, input_ids, position_ids, key_valid, cache_index, *extra):
