@@ -54,7 +54,7 @@ SIZES = {
     "default": dict(
         rounds=2,
         encoder=dict(batch=32, length=128, runs=5, warmup=2),
-        generate=dict(batches={"gpt2-124M": [1, 8], "llama-100M": [1]}, prompt=128, new=32, runs=1),
+        generate=dict(batches={"gpt2-124M": [1, 8], "llama-100M": [1, 8]}, prompt=128, new=32, runs=1),
         train=dict(batch=16, length=128, steps=6, warmup=3),
     ),
     "quick": dict(
