@@ -60,11 +60,6 @@ def fill(variable, value):
     if keras.backend.backend() == "torch" and isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
         import torch
 
-        held = variable._value
-        if value.ndim == 2 and value.T.flags.c_contiguous and not value.flags.c_contiguous and held.is_contiguous():
-            # A transposed checkpoint tensor (torch Linear's (out, in) as a Dense kernel): kept in the
-            # checkpoint's memory order, as HF holds it, so that matmuls run the same kernels as HF's.
-            held.data = torch.empty_strided(held.shape, (1, held.shape[0]), dtype=held.dtype, device=held.device)
         value = torch.from_numpy(value)  # shares the array: Keras would copy it before copying it in
     variable.assign(value)
 
