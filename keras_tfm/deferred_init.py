@@ -35,7 +35,7 @@ def deferred_initialization(active=True):
     """Variables created in this block (this thread) start without values; see the module docstring.
     ``active=False`` suspends that inside an outer block (variables that are assigned at once)."""
     _install()
-    previous = getattr(_state, "active", False)
+    previous = deferring()
     _state.active = active
     try:
         yield
@@ -93,7 +93,7 @@ def _install():
     original = _KerasVariable.__init__
 
     def __init__(self, initializer, *args, **kwargs):
-        if not (getattr(_state, "active", False) and isinstance(initializer, keras.initializers.Initializer)):
+        if not (deferring() and isinstance(initializer, keras.initializers.Initializer)):
             return original(self, initializer, *args, **kwargs)
         placeholder = _placeholder_initializer(initializer)
         if keras.backend.backend() == "torch":

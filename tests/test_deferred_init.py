@@ -44,17 +44,23 @@ def test_new_and_resized_heads_get_random_weights(tmp_path):
 # tests/test_huge_checkpoint.py a 13 GiB Llama). A fixed part (the build pass) is the same for two depths
 # of one model, so the difference between them measures the cost per byte.
 BYTE_COST_BOUND = 1.3
-LOAD = """
+# The start of a script run in a fresh process: after its imports, ``peak_above_imports()`` is the peak RSS
+# (bytes) reached since, above what the imports left.
+PEAK_RSS_PRELUDE = """
 import sys
-import keras_tfm
+import keras, keras_tfm
 def kib(field):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # the peak RSS (VmHWM) starts again from here: the imports' own peak is not counted
 imports = kib("VmRSS")
+def peak_above_imports():
+    return (kib("VmHWM") - imports) * 1024
+"""
+LOAD = PEAK_RSS_PRELUDE + """
 keras_tfm.AutoModel.from_pretrained(sys.argv[1])
-print((kib("VmHWM") - imports) * 1024)
+print(peak_above_imports())
 """
 
 

@@ -18,6 +18,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.test_deferred_init import PEAK_RSS_PRELUDE
+
 pytestmark = pytest.mark.skipif(os.environ.get("KERAS_TFM_HUGE_TESTS") != "1",
                                 reason="writes a checkpoint of half the machine's memory: make test-huge")
 
@@ -70,19 +72,12 @@ def _write_checkpoint(folder, layers):
     return weight_map, written
 
 
-LOAD = """
-import json, sys
+LOAD = PEAK_RSS_PRELUDE + """
+import json
 import numpy as np
-import keras, keras_tfm
 from keras_tfm.modeling_utils import named_variables
-def kib(field):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # the peak RSS starts again here: the imports' own peak is not counted
-imports = kib("VmRSS")
 model = keras_tfm.AutoModelForCausalLM.from_pretrained(sys.argv[1])
-peak = (kib("VmHWM") - imports) * 1024
+peak = peak_above_imports()
 variables = named_variables(model)  # the probed tensors in HF layout, without copying the others
 paths = {model.weight_map.hf_name(path): path for path in variables}
 probe = {}

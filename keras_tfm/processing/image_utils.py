@@ -133,13 +133,11 @@ class ImageFileError(OSError, ValueError):
 
 def _open_image_string(image, timeout):
     """A PIL image from a file path, an http(s) URL or a base64 string."""
-    from PIL import Image
-
     source = image
     if image.startswith(("http://", "https://")):
-        image = Image.open(io.BytesIO(_fetch_url(image, timeout)))
+        image = _open_with_pillow(io.BytesIO(_fetch_url(image, timeout)), f"The image at {image!r}")
     elif os.path.isfile(image):
-        image = _open_with_pillow(image, image, f"{image!r}")
+        image = _open_with_pillow(image, f"{image!r}")
     else:
         try:
             data = base64.b64decode(image.split(",", 1)[-1] if image.startswith("data:image/") else image,
@@ -147,11 +145,11 @@ def _open_image_string(image, timeout):
         except (binascii.Error, ValueError):
             raise ValueError(f"{source[:200]!r} is neither a file that exists, an http(s) URL nor a base64 "
                              "image.") from None
-        image = _open_with_pillow(io.BytesIO(data), source, "The base64 string given as an image")
+        image = _open_with_pillow(io.BytesIO(data), "The base64 string given as an image")
     return image
 
 
-def _open_with_pillow(file, source, what):
+def _open_with_pillow(file, what):
     """``Image.open(file)`` (the header only); an ImageFileError starting with ``what`` when it is not an image."""
     from PIL import Image, UnidentifiedImageError
 
