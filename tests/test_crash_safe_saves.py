@@ -408,8 +408,10 @@ def test_training_killed_at_any_moment_resumes_to_the_uninterrupted_result(tmp_p
         _kill_during(train, window)
         checkpoints = [f for f in os.listdir(out) if f.startswith("checkpoint-")] if out.exists() else []
         resumed_from.append(max((int(f.split("-")[1]) for f in checkpoints), default=0))
-        # A fresh process starts from a fresh model (another init): everything must come from the checkpoint.
-        resumed = Trainer(model=model_from(seed=7), args=args(tmp_path, "run", **settings), train_dataset=fixed_rows())
+        # A fresh process resumes with a fresh model (another init): everything must come from the checkpoint.
+        # Killed before the first checkpoint, it starts the run again, as it was started.
+        resumed = Trainer(model=model_from(seed=7 if checkpoints else 0), args=args(tmp_path, "run", **settings),
+                          train_dataset=fixed_rows())
         resumed.train(resume_from_checkpoint=True if checkpoints else None)
         assert resumed.state.global_step == 6
         for name, value in weights(resumed.model).items():
