@@ -17,7 +17,8 @@ its time to first token (a ``max_new_tokens=1`` call, best of 3), then ``--round
 rounds run every worker of a case in turn, the others idle, with the load average before and after
 each run; best and median are reported. keras_tfm: ``model.generate`` (greedy takes the on-device loop
 on JAX and TF); HF: ``model.generate`` with its default dynamic cache and with
-``cache_implementation="static"``.
+``cache_implementation="static"``; KerasHub (``--keras-hub``): its own ``GPT2CausalLM`` / ``LlamaCausalLM``
+loaded from the same folder by its transformers converter, ``generate`` with its greedy sampler.
 
 The machine's limit is measured in the same run: a read-bandwidth probe (a sum over a 1 GiB buffer,
 torch at the same threads) gives GB/s; a batch-1 decode step reads every weight once (the input
@@ -25,7 +26,7 @@ embedding tables only by lookup), so weight bytes / bandwidth is the fastest pos
 batch-1 row reports its decode step (time after the first token / new tokens after the first) as a
 fraction of that roofline.
 
-Tokens: each keras_tfm row's greedy tokens against HF's of the same dtype (``tokens match HF``, and the
+Tokens: each keras_tfm and KerasHub row's greedy tokens against HF's of the same dtype (``tokens match HF``, and the
 fraction of positions that agree); bf16 rows also against HF in fp32.
 Results: ``benchmarks/results/generate.{json,md}``.
 """
@@ -116,6 +117,8 @@ def load_generator(args):
         info = {"weight_bytes": weight_bytes_read_per_step(model), "vocab_size": model.config.vocab_size,
                 "torch_threads": torch.get_num_threads()}
         return generate, {"transformers": transformers.__version__, "torch": torch.__version__}, info
+    if args.library == "keras_hub":
+        return load_keras_hub_generator(args, path)
     import keras
 
     import keras_tfm
@@ -132,13 +135,56 @@ def load_generator(args):
 
     versions = {"keras": keras.__version__, args.backend: __import__(args.backend).__version__}
     info = {"vocab_size": model.config.vocab_size, "keras_tfm_file": keras_tfm.__file__}
-    if args.dtype == "int8":  # the bytes a step reads: every int8 kernel and scale, norms, biases, a tied table
-        tied = getattr(model, "lm_head", None) is None
-        lookups = {id(v) for layer in model._flatten_layers() if isinstance(layer, keras.layers.Embedding)
-                   and not (tied and layer is model.get_input_embeddings()) for v in layer.weights}
-        info["weight_bytes"] = sum(int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
-                                   for v in model.weights if id(v) not in lookups)
+    if args.dtype == "int8":
+        info["weight_bytes"] = int8_weight_bytes(model, model.get_input_embeddings(),
+                                                 tied=getattr(model, "lm_head", None) is None)
     return generate, versions, info
+
+
+KERAS_HUB_MODELS = {"gpt2-124M": ("GPT2Backbone", "GPT2CausalLM"), "llama-100M": ("LlamaBackbone", "LlamaCausalLM")}
+
+
+def load_keras_hub_generator(args, path):
+    """KerasHub's own model of the case, loaded from the same HF folder by KerasHub's transformers
+    converter, generating greedily with its compiled sampler. Without a preprocessor KerasHub generates
+    into the padded positions of ``token_ids``: the prompt, then ``n`` masked slots."""
+    import keras
+    import keras_hub
+
+    backbone_name, lm_name = KERAS_HUB_MODELS[args.case]
+    dtype = None if args.dtype == "int8" else args.dtype
+    backbone = getattr(keras_hub.models, backbone_name).from_preset(path, dtype=dtype)
+    model = getattr(keras_hub.models, lm_name)(backbone=backbone, preprocessor=None)
+    if args.dtype == "int8":
+        model.quantize("int8")
+    model.compile(sampler="greedy")
+
+    def generate(ids, n):
+        batch, prompt = ids.shape
+        token_ids = np.zeros((batch, prompt + n), "int32")
+        token_ids[:, :prompt] = ids
+        padding_mask = np.arange(prompt + n)[None, :].repeat(batch, 0) < prompt
+        out = model.generate({"token_ids": token_ids, "padding_mask": padding_mask}, stop_token_ids=None)
+        return np.asarray(out["token_ids"])
+
+    versions = {"keras": keras.__version__, "keras_hub": keras_hub.__version__,
+                args.backend: __import__(args.backend).__version__}
+    info = {"vocab_size": backbone.vocabulary_size}
+    if args.dtype == "int8":
+        info["weight_bytes"] = int8_weight_bytes(model, getattr(backbone, "token_embedding", None),
+                                                 tied=args.case == "gpt2-124M")
+    return generate, versions, info
+
+
+def int8_weight_bytes(model, input_embedding, tied):
+    """The bytes a batch-1 step of an int8 Keras model reads: every int8 kernel and scale, norms, biases,
+    a tied table; the other embedding tables are only looked up."""
+    import keras
+
+    lookups = {id(v) for layer in model._flatten_layers() if isinstance(layer, keras.layers.Embedding)
+               and not (tied and layer is input_embedding) for v in layer.weights}
+    return sum(int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
+               for v in model.weights if id(v) not in lookups)
 
 
 def best_of(fn, runs):
@@ -189,7 +235,8 @@ def labels(args, dtype):
     """``(label, library, backend, hf_cache)`` of every worker of one case."""
     out = [] if dtype == "int8" else [(f"transformers ({cache} cache)", "hf", "torch", cache)
                                       for cache in args.hf_caches.split(",")]
-    return out + [(f"keras_tfm/{b}", "keras_tfm", b, "dynamic") for b in args.backends.split(",")]
+    out += [(f"keras_tfm/{b}", "keras_tfm", b, "dynamic") for b in args.backends.split(",")]
+    return out + [(f"KerasHub/{b}", "keras_hub", b, "dynamic") for b in args.keras_hub.split(",") if b]
 
 
 def worker_args(args, case, library, backend_name, hf_cache, batch, dtype, threads):
@@ -300,6 +347,8 @@ def main():
     parser.add_argument("--thread-settings", default="0,1",
                         help="thread counts, one table each (0: torch's default threads on all CPUs)")
     parser.add_argument("--hf-caches", default=",".join(HF_CACHES))
+    parser.add_argument("--keras-hub", default=",".join(BACKENDS),
+                        help="backends KerasHub's own GPT-2 / Llama runs on ('' to leave KerasHub out)")
     parser.add_argument("--report-name", default="generate", help="results/<name>.{json,md}")
     parser.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
     parser.add_argument("--hf-cache", default="dynamic", help=argparse.SUPPRESS)
