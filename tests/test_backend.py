@@ -72,3 +72,30 @@ def test_output_object_access(model):
     assert out.hidden_states is None
     with pytest.raises(AttributeError):
         out.not_a_field
+
+
+@pytest.fixture
+def two_torch_threads():
+    """torch at 2 intra-op threads (the test suite runs it at 1), where decode_matmul splits its products."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [
+    ((1, 48), (48, 96)),      # a Dense layer on one token: column slices
+    ((3, 1, 48), (48, 37)),   # three tokens, an odd number of columns: the last one on its own
+    ((101, 16), (16, 1)),     # a tied head against one hidden state, an odd number of rows
+    ((101, 16), (16, 5)),
+    ((40, 16), (16, 8)),      # many rows against few columns: row slices
+    ((40, 16), (16, 24)),     # neither side few: the plain matmul
+])
+def test_decode_matmul_is_the_matmul(a_shape, b_shape, two_torch_threads):
+    rng = np.random.RandomState(0)
+    a, b = rng.randn(*a_shape).astype("float32"), rng.randn(*b_shape).astype("float32")
+    with backend.inference_mode():
+        out = backend.decode_matmul(keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b))
+    np.testing.assert_allclose(backend.to_numpy(out), a @ b, rtol=1e-5, atol=1e-5)

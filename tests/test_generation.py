@@ -260,7 +260,7 @@ def test_tensorflow_generation_step_keeps_batch1_matmuls_unfused():
     """In a generation step, a batch-1 Dense's matmul stays a (multi-threaded) library call.
 
     XLA on CPU fuses a matrix-vector dot with the add after it into one single-threaded
-    loop ('kOutput' fusion); backend.separate_matmul prevents that while a step is traced.
+    loop ('kOutput' fusion); backend.decode_matmul prevents that while a step is traced.
     """
     import tensorflow as tf
 
@@ -340,3 +340,23 @@ def test_a_huge_max_new_tokens_cut_short_by_eos_allocates_only_the_first_cache()
     finally:
         steppers.Stepper.new_cache = new_cache
     assert out.tolist() == [[5, 6, 7, first]] and made == [steppers.cache_slots(3 + steppers.FIRST_NEW_SLOTS)]
+
+
+@pytest.mark.skipif(backend.BACKEND != "torch", reason="torch's decode_matmul splits products across threads")
+def test_generation_on_two_torch_threads_matches_hf(models, tmp_path):
+    """At 2 threads the decode step's Dense layers and tied head are split across threads
+    (backend.decode_matmul); the suite runs at 1. Both ways give HF's tokens, GPT-2 and Llama."""
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=99, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
+    transformers.LlamaForCausalLM(config).eval().save_pretrained(tmp_path)
+    llama = (transformers.LlamaForCausalLM.from_pretrained(tmp_path).eval(),
+             keras_tfm.AutoModelForCausalLM.from_pretrained(tmp_path))
+    ids, mask = left_padded(99)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        for hf, ours in (models, llama):
+            assert_generate_matches(ours, hf, ids, mask, max_new_tokens=10, do_sample=False)
+    finally:
+        torch.set_num_threads(threads)

@@ -30,8 +30,10 @@ picked once at import; each module defines the same functions:
 - ``shapes_only(fn)``: runs ``fn()`` for its side effects on the model (the variables it creates)
   where the backend can trace it without computing (JAX: ``jax.eval_shape``: no XLA compilation, no
   buffers); elsewhere runs it.
-- ``separate_matmul(x)``: a matmul's result, marked (TensorFlow's XLA only) so that the
-  compiler keeps the matmul a multi-threaded library call in the generation steps.
+- ``decode_matmul(a, b)``: ``a @ b`` where one side is a few rows (a decode step's Dense layers and
+  tied head), computed so that it uses every core: TensorFlow's XLA keeps it a library call (not
+  fused with the add after it) in the generation steps; torch on CPU, without gradients, splits the
+  long side into one slice per thread.
 """
 
 import importlib
@@ -63,4 +65,4 @@ head_by_head_attention = _impl.head_by_head_attention
 cache_reorder = _impl.cache_reorder
 shapes_only = _impl.shapes_only
 cache_grow = _impl.cache_grow
-separate_matmul = _impl.separate_matmul
+decode_matmul = _impl.decode_matmul

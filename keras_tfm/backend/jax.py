@@ -144,8 +144,10 @@ def cache_update(cache, update, index):
     return keras.ops.slice_update(cache, [0, 0, index, 0], keras.ops.cast(update, cache.dtype))
 
 
-def separate_matmul(x):
-    return x  # only TensorFlow's XLA fuses a batch-1 matmul into a one-thread loop (see tensorflow.py)
+def decode_matmul(a, b):
+    import keras
+
+    return keras.ops.matmul(a, b)  # XLA's dots on JAX use every core as they are (see tensorflow.py, torch.py)
 
 
 def compile_decode_step(model, fn):

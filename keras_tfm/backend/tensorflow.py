@@ -11,7 +11,7 @@ try:  # TF's own binding of XLA's optimization barrier (not exported under tf.*)
 except ImportError:  # pragma: no cover - a TF without it: dots stay fusible
     _xla_barrier = None
 
-# True while a generation step is traced for XLA (the only place `separate_matmul` acts).
+# True while a generation step is traced for XLA (the only place `decode_matmul` adds its barrier).
 _tracing_generation_step = contextvars.ContextVar("keras_tfm_tracing_generation_step", default=False)
 
 
@@ -114,8 +114,8 @@ def cache_reorder(cache, index):
     return rows
 
 
-def separate_matmul(x):
-    """``x`` (a matmul's result), kept out of XLA's CPU output fusion in the generation steps.
+def decode_matmul(a, b):
+    """``a @ b``, kept out of XLA's CPU output fusion in the generation steps.
 
     XLA on CPU fuses a matrix-vector dot with the add after it (bias, residual) into one
     loop, and that loop runs on one thread; the dot alone is a library call on every core.
@@ -123,6 +123,9 @@ def separate_matmul(x):
     to 30.5 ms on 2 cores. Only while a generation step is traced: the barrier has no
     gradient and no kernel outside XLA.
     """
+    import keras
+
+    x = keras.ops.matmul(a, b)
     if _xla_barrier is None or not _tracing_generation_step.get():
         return x
     return _xla_barrier(x)[0]

@@ -116,8 +116,56 @@ def cache_reorder(cache, index):
     return cache.copy_(cache.index_select(0, torch.as_tensor(index, device=cache.device)))
 
 
-def separate_matmul(x):
-    return x  # only TensorFlow's XLA fuses a batch-1 matmul into a one-thread loop (see tensorflow.py)
+# A product with at most this many rows (or columns) is split across threads by `decode_matmul`:
+# measured on 2 cores, the split gains 30-50% up to 16 rows and nothing from 32.
+FEW_ROWS = 16
+
+
+def decode_matmul(a, b):
+    """``a @ b`` where one side is a few rows: a decode step's Dense layers (``a``: B tokens) or its
+    tied head (``b``: B hidden states as columns).
+
+    Torch's CPU BLAS runs such a product on one thread, or on several poorly: a GPT-2 head
+    (50257 x 768 against one vector) reads its table at 13 GB/s on 2 cores, half the speed of one
+    core reading it in the other layout. Split into one slice of the long side per thread and
+    multiplied as a batch (bmm runs one slice per thread), the same products took a GPT-2 124M
+    decode step from 23.5 to 37 tokens/s at batch 1. Only on CPU, without gradients (inference:
+    training keeps torch's matmul), with more than one thread.
+    """
+    a, b = torch.as_tensor(_value(a)), torch.as_tensor(_value(b))
+    threads = torch.get_num_threads()
+    if threads < 2 or torch.is_grad_enabled() or a.device.type != "cpu" or b.ndim != 2:
+        return torch.matmul(a, b)
+    rows = a.numel() // a.shape[-1]
+    if rows <= FEW_ROWS:  # a Dense layer on a few tokens: slices of the kernel's columns
+        return _split_columns(a.reshape(rows, a.shape[-1]), b, threads).reshape(*a.shape[:-1], b.shape[1])
+    if a.ndim == 2 and b.shape[1] <= FEW_ROWS:  # a table against a few vectors: slices of the table's rows
+        return _split_rows(a, b, threads)
+    return torch.matmul(a, b)
+
+
+def _split_columns(x, w, threads):
+    """``x (R, K) @ w (K, N)`` with ``w``'s columns in ``threads`` equal slices (views, no copy) multiplied
+    as one batch; the ``N % threads`` last columns on their own."""
+    n = w.shape[1] // threads * threads
+    slices = w[:, :n].unflatten(1, (threads, n // threads)).transpose(0, 1)
+    y = torch.bmm(x.expand(threads, -1, -1), slices).transpose(0, 1).reshape(x.shape[0], n)
+    return y if n == w.shape[1] else torch.cat([y, x @ w[:, n:]], 1)
+
+
+def _split_rows(w, x, threads):
+    """``w (N, K) @ x (K, R)`` with ``w``'s rows in ``threads`` equal slices (views) multiplied as one batch;
+    the ``N % threads`` last rows on their own. (For a table, 1.3x faster than slicing ``w.T``'s columns.)"""
+    n = w.shape[0] // threads * threads
+    y = torch.bmm(w[:n].unflatten(0, (threads, n // threads)), x.expand(threads, -1, -1)).reshape(n, x.shape[1])
+    return y if n == w.shape[0] else torch.cat([y, w[n:] @ x], 0)
+
+
+def _value(x):
+    """A Keras variable's current value (the one a StatelessScope maps it to, while a step is traced)."""
+    import keras
+
+    return keras.ops.convert_to_tensor(x)
 
 
 def compile_decode_step(model, fn):

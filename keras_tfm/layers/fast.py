@@ -48,9 +48,9 @@ class Dense(Quantizable, FastCall, keras.layers.Dense):
     def call(self, inputs, training=None):
         if self.quantization_mode is not None:  # int8 kernel: Keras' quantized matmul
             return self.quantized_call(inputs, training=training)
-        # keras' Dense.call, with the matmul's result passed through backend.separate_matmul
-        # before the bias add (XLA on CPU would run the two as one single-threaded loop).
-        x = backend.separate_matmul(ops.matmul(inputs, self.kernel))
+        # keras' Dense.call, with the matmul as backend.decode_matmul computes it: on every core
+        # where the backend's own matmul would use one (few tokens: a decode step).
+        x = backend.decode_matmul(inputs, self.kernel)
         if self.bias is not None:
             x = ops.add(x, self.bias)
         if self.activation is not None:

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_tfm import backend
 from keras_tfm.layers.activations import get_activation, normal_init
 
 
@@ -46,12 +47,13 @@ def tied_lm_logits(h, table):
 
     With one position (a decode step) they are computed as ``table @ h.T``: XLA on CPU then
     reads the table row by row in one library matrix-vector product, where for ``h @ table.T``
-    it fused a transpose of the whole table into a slower loop. With more positions the
-    (V, B*T) product would cost a transpose of all the logits instead.
+    it fused a transpose of the whole table into a slower loop; torch splits the table's rows
+    across threads (``backend.decode_matmul``). With more positions the (V, B*T) product would
+    cost a transpose of all the logits instead.
     """
     if h.shape[1] != 1:
         return ops.matmul(h, ops.transpose(table))
-    logits = ops.matmul(table, ops.transpose(h[:, 0, :]))  # (V, B)
+    logits = backend.decode_matmul(table, ops.transpose(h[:, 0, :]))  # (V, B)
     return ops.expand_dims(ops.transpose(logits), 1)
 
 
