@@ -99,3 +99,15 @@ def test_decode_matmul_is_the_matmul(a_shape, b_shape, two_torch_threads):
     with backend.inference_mode():
         out = backend.decode_matmul(keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b))
     np.testing.assert_allclose(backend.to_numpy(out), a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_decode_matmul_in_bfloat16_is_keras_matmul(two_torch_threads):
+    """Only float32 products are split on torch (split bf16 products were slower): bf16 gives Keras' matmul exactly."""
+    rng = np.random.RandomState(0)
+    a = keras.ops.cast(rng.randn(2, 48), "bfloat16")
+    b = keras.ops.cast(rng.randn(48, 96), "bfloat16")
+    with backend.inference_mode():
+        out, expected = backend.decode_matmul(a, b), keras.ops.matmul(a, b)
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+    np.testing.assert_array_equal(backend.to_numpy(keras.ops.cast(out, "float32")),
+                                  backend.to_numpy(keras.ops.cast(expected, "float32")))
