@@ -171,8 +171,8 @@ def load_keras_hub_generator(args, path):
                 args.backend: __import__(args.backend).__version__}
     info = {"vocab_size": backbone.vocabulary_size}
     if args.dtype == "int8":
-        info["weight_bytes"] = int8_weight_bytes(model, getattr(backbone, "token_embedding", None),
-                                                 tied=args.case == "gpt2-124M")
+        info["weight_bytes"] = int8_weight_bytes(model, backbone.token_embedding,
+                                                 tied=getattr(backbone, "tie_word_embeddings", True))
     return generate, versions, info
 
 

@@ -3,6 +3,7 @@
 import contextlib
 
 import jax
+import keras
 import numpy as np
 
 
@@ -121,32 +122,22 @@ def shapes_only(fn):
 
 
 def cache_zeros(shape, dtype):
-    import keras
-
     return keras.ops.zeros(shape, dtype=dtype)
 
 
 def cache_grow(cache, slots):
-    import keras
-
     return keras.ops.pad(cache, [(0, 0), (0, 0), (0, slots - cache.shape[2]), (0, 0)])
 
 
 def cache_reorder(cache, index):
-    import keras
-
     return keras.ops.take(cache, index, axis=0)
 
 
 def cache_update(cache, update, index):
-    import keras
-
     return keras.ops.slice_update(cache, [0, 0, index, 0], keras.ops.cast(update, cache.dtype))
 
 
 def decode_matmul(a, b):
-    import keras
-
     return keras.ops.matmul(a, b)  # XLA's dots on JAX use every core as they are (see tensorflow.py, torch.py)
 
 
@@ -156,8 +147,6 @@ def compile_decode_step(model, fn):
     The weights are arguments, not constants baked into the program; the cache is donated,
     so XLA updates it in place instead of copying every layer's keys and values each step.
     """
-    import keras
-
     variables = list(model.trainable_variables) + list(model.non_trainable_variables)
 
     def pure(values, cache, *inputs):

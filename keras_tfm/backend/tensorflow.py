@@ -3,6 +3,7 @@
 import contextlib
 import contextvars
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -95,8 +96,6 @@ def cache_zeros(shape, dtype):
 
 
 def cache_update(cache, update, index):
-    import keras
-
     start = [0, 0, index, 0]
     return keras.ops.slice_update(tf.convert_to_tensor(cache), start, keras.ops.cast(update, cache.dtype))
 
@@ -123,8 +122,6 @@ def decode_matmul(a, b):
     to 30.5 ms on 2 cores. Only while a generation step is traced: the barrier has no
     gradient and no kernel outside XLA.
     """
-    import keras
-
     x = keras.ops.matmul(a, b)
     if _xla_barrier is None or not _tracing_generation_step.get():
         return x

@@ -3,6 +3,7 @@
 import logging
 import warnings
 
+import keras
 import numpy as np
 import torch
 
@@ -94,8 +95,6 @@ def shapes_only(fn):
 
 
 def cache_zeros(shape, dtype):
-    import keras
-
     return keras.ops.zeros(shape, dtype=dtype)  # on Keras' device (CUDA where it runs)
 
 
@@ -133,8 +132,6 @@ def decode_matmul(a, b):
     were 2.4x slower), on CPU, without gradients (inference: training keeps torch's matmul), with
     more than one thread; otherwise Keras' matmul.
     """
-    import keras
-
     a, b = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
     threads = torch.get_num_threads()
     if (threads < 2 or torch.is_grad_enabled() or a.device.type != "cpu" or b.ndim != 2
@@ -174,8 +171,6 @@ def compile_decode_step(model, fn):
     every call, as on JAX), so a model trained or reloaded after the trace generates with
     its new weights; the cache is written in place.
     """
-    import keras
-
     variables = list(model.trainable_variables) + list(model.non_trainable_variables)
 
     def pure(values, structure, tensors, *inputs):
